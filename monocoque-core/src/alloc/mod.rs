@@ -1,0 +1,2 @@
+//! The slab allocator: stable, refcounted memory for `io_uring` reads that
+//! freezes into `Bytes` without a copy.

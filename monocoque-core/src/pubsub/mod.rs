@@ -1,0 +1,2 @@
+//! The subscription index and fan-out for PUB/SUB and XPUB/XSUB. Safe Rust,
+//! no I/O.
