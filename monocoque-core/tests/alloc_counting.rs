@@ -38,6 +38,9 @@ fn warm_arena_reads_allocate_nothing() {
     }
     let after = CountingAlloc::thread_allocations();
     assert!(total > 0);
-    println!("allocations over 10,000 warm 64 KiB reads: {}", after - before);
+    println!(
+        "allocations over 10,000 warm 64 KiB reads: {}",
+        after - before
+    );
     assert_eq!(after - before, 0, "a warm arena must not allocate per read");
 }

@@ -14,7 +14,10 @@ use monocoque_core::alloc::Arena;
 fn runtime() -> Runtime {
     let rt = Runtime::new().expect("compio runtime");
     if rt.driver_type() != DriverType::IoUring {
-        eprintln!("note: io_uring unavailable, compio runs {:?}", rt.driver_type());
+        eprintln!(
+            "note: io_uring unavailable, compio runs {:?}",
+            rt.driver_type()
+        );
     }
     rt
 }
@@ -54,7 +57,10 @@ fn tcp_reads_land_in_slab_regions_and_freeze_without_copy() {
             received.extend_from_slice(&region.freeze(n));
             chunks += 1;
         }
-        assert!(chunks >= 4, "200 KB cannot fit in fewer than four 64 KiB reads");
+        assert!(
+            chunks >= 4,
+            "200 KB cannot fit in fewer than four 64 KiB reads"
+        );
         let expected: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         assert_eq!(received, expected);
         writer.join().expect("writer");

@@ -9,5 +9,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod engine;
+
 pub use monocoque_core as core;
 pub use monocoque_zmtp as zmtp;

@@ -303,7 +303,11 @@ mod tests {
             assert!(other.put_slice(&[0x55; 1024]));
             drop(other.freeze(1024));
         }
-        assert_eq!(&held[..], &[0xAA; 1024][..], "a reused page overwrote live bytes");
+        assert_eq!(
+            &held[..],
+            &[0xAA; 1024][..],
+            "a reused page overwrote live bytes"
+        );
         assert!(arena.stats().graveyard >= 1);
 
         drop(held);

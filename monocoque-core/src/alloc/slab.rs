@@ -456,7 +456,10 @@ mod tests {
         let frozen = region.freeze(64);
         let kept = Bytes::slice(&frozen, 10..20);
         drop(frozen);
-        assert!(!page.reclaim(), "a live Bytes must keep the page out of reuse");
+        assert!(
+            !page.reclaim(),
+            "a live Bytes must keep the page out of reuse"
+        );
         assert_eq!(&kept[..], &[5; 10]);
         drop(kept);
         assert!(page.reclaim());
