@@ -1,2 +1,49 @@
-//! Sans-IO ZMTP 3.x for Monocoque.
+//! Sans-IO ZMTP 3.x for Monocoque: the wire protocol as a deterministic state
+//! machine. Bytes in, events and bytes out; no sockets, no async, no clock.
+//!
+//! ```text
+//!  kernel read -> SlabMut::freeze -> Bytes chunk
+//!      |
+//!      v
+//!  Session::handle_input ---> greeting ---> mechanism (NULL / PLAIN) ---> frame Decoder
+//!      |                                                                      |
+//!      |  poll_transmit / send_* : headers + untouched bodies  <- Encoder      v
+//!      v                                                         Event::Frame / Subscribe / ...
+//!  engine writes Vec<Bytes> (vectored)                                  -> socket layer
+//! ```
+//!
+//! - [`greeting`]: the 64-byte greeting, incremental, version negotiation.
+//! - [`frame`]: zero-copy frame [`Decoder`], header-only [`Encoder`],
+//!   [`Multipart`] assembly.
+//! - [`command`]: READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG, PLAIN's
+//!   commands, and [`Metadata`].
+//! - [`mechanism`]: NULL and PLAIN behind one interface that CURVE will join.
+//! - [`zap`]: RFC 27 requests and replies.
+//! - [`socket_type`]: socket types and their compatibility matrix.
+//! - [`session`]: the connection state machine tying these together.
+//!
+//! Nothing in this crate panics on network input, allocates more than the
+//! input it was given warrants, or loops without consuming input; every
+//! protocol violation is a [`ProtocolError`].
 #![forbid(unsafe_code)]
+
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod greeting;
+pub mod mechanism;
+pub mod session;
+pub mod socket_type;
+pub mod zap;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use command::{Command, Metadata};
+pub use error::{Fault, ProtocolError};
+pub use frame::{Decoder, Encoder, Frame, Message, Multipart};
+pub use greeting::{Greeting, GreetingParser, MechanismName};
+pub use mechanism::MechanismConfig;
+pub use session::{Event, HeartbeatConfig, PeerInfo, Session, SessionConfig};
+pub use socket_type::SocketType;
+pub use zap::{ZapReply, ZapRequest};

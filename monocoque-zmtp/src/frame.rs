@@ -1,0 +1,519 @@
+//! The frame codec (RFC 23 "Framing"): a flags octet, a 1- or 8-octet size,
+//! then the body.
+//!
+//! ```text
+//! flags: bit 0 MORE, bit 1 LONG (8-octet size), bit 2 COMMAND, bits 3-7 zero
+//! short frame: flags, size (1 octet),  body
+//! long frame:  flags, size (8 octets, network order), body
+//! ```
+//!
+//! # Decoding without copies
+//!
+//! [`Decoder::push`] takes a `Bytes` chunk (what `SlabMut::freeze` yields)
+//! and [`Decoder::decode`] slices whole frames out of it with
+//! `Bytes::split_to`: no allocation and no copy per frame. Two things are
+//! copied, and only because they straddle chunks: a frame header (into a
+//! 9-byte array) and a frame body (into a `BytesMut` that grows only as the
+//! body's bytes actually arrive, never by the size the header declares). The
+//! maximum message size is checked on the header's declared size, before a
+//! single body byte is kept.
+//!
+//! # Encoding without copies
+//!
+//! [`Encoder`] writes frame headers only; bodies are pushed to the output as
+//! the caller's `Bytes`, untouched. Header buffers:
+//! - short frames (body up to 255 bytes) with flags 0, MORE or COMMAND point
+//!   into a static table of every possible 2-byte header
+//!   (`Bytes::from_static`): no allocation, not even a refcount;
+//! - long frames and command-name prefixes are written into a reused
+//!   `BytesMut` scratch page and split off (`split().freeze()`): a refcount
+//!   bump each, and one allocation per [`SCRATCH_PAGE`] bytes of headers, or
+//!   none when the previous page's headers were already written and dropped.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::error::ProtocolError;
+
+/// Flag bit: more frames of this message follow.
+pub const FLAG_MORE: u8 = 0x01;
+/// Flag bit: the size is 8 octets.
+pub const FLAG_LONG: u8 = 0x02;
+/// Flag bit: this frame is a command.
+pub const FLAG_COMMAND: u8 = 0x04;
+const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
+
+/// Size of each scratch page the encoder carves long headers from.
+pub const SCRATCH_PAGE: usize = 4096;
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The body, a slice of the input chunk (or an assembled copy if it straddled chunks).
+    pub body: Bytes,
+    /// MORE flag: another frame of the same message follows.
+    pub more: bool,
+    /// COMMAND flag: this is a command, not message data.
+    pub command: bool,
+}
+
+#[derive(Debug)]
+struct Partial {
+    more: bool,
+    command: bool,
+    remaining: u64,
+}
+
+/// Incremental frame decoder.
+#[derive(Debug)]
+pub struct Decoder {
+    max_size: Option<u64>,
+    input: Bytes,
+    hdr: [u8; 9],
+    hdr_len: usize,
+    partial: Option<Partial>,
+    body: BytesMut,
+}
+
+impl Decoder {
+    /// A decoder that refuses frames larger than `max_size` bytes (`None`: no limit).
+    pub fn new(max_size: Option<u64>) -> Decoder {
+        Decoder {
+            max_size,
+            input: Bytes::new(),
+            hdr: [0; 9],
+            hdr_len: 0,
+            partial: None,
+            body: BytesMut::new(),
+        }
+    }
+
+    /// Adds a chunk of input. Call [`decode`](Self::decode) until it returns
+    /// `Ok(None)` before pushing the next chunk; if unread input remains it is
+    /// joined with the new chunk (a copy).
+    pub fn push(&mut self, chunk: Bytes) {
+        if self.input.is_empty() {
+            self.input = chunk;
+        } else if !chunk.is_empty() {
+            let mut joined = BytesMut::with_capacity(self.input.len() + chunk.len());
+            joined.extend_from_slice(&self.input);
+            joined.extend_from_slice(&chunk);
+            self.input = joined.freeze();
+        }
+    }
+
+    /// Unconsumed input bytes held (not counting a partial body).
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
+    /// True when no frame is half-received.
+    pub fn is_idle(&self) -> bool {
+        self.input.is_empty() && self.hdr_len == 0 && self.partial.is_none()
+    }
+
+    /// Decodes the next complete frame; `Ok(None)` when all input is consumed
+    /// and more is needed. Work per call is bounded by the input held.
+    pub fn decode(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        if self.partial.is_some() {
+            return Ok(self.continue_body());
+        }
+        // Fast path: a whole header in the current chunk.
+        let (flags, size) = if self.hdr_len == 0 && self.input.len() >= 2 {
+            let flags = self.input[0];
+            check_flags(flags)?;
+            if flags & FLAG_LONG == 0 {
+                let size = u64::from(self.input[1]);
+                self.input.advance(2);
+                (flags, size)
+            } else if self.input.len() >= 9 {
+                let size = u64::from_be_bytes(read8(&self.input[1..9]));
+                self.input.advance(9);
+                (flags, size)
+            } else {
+                return self.stash_header();
+            }
+        } else {
+            return self.stash_header();
+        };
+        self.start_body(flags, size)
+    }
+
+    /// Collects a header that straddles chunks into `hdr`.
+    fn stash_header(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        if self.input.is_empty() {
+            return Ok(None);
+        }
+        if self.hdr_len == 0 {
+            let flags = self.input[0];
+            check_flags(flags)?;
+            self.hdr[0] = flags;
+            self.hdr_len = 1;
+            self.input.advance(1);
+        }
+        let need = if self.hdr[0] & FLAG_LONG == 0 { 2 } else { 9 };
+        let take = (need - self.hdr_len).min(self.input.len());
+        self.hdr[self.hdr_len..self.hdr_len + take].copy_from_slice(&self.input[..take]);
+        self.hdr_len += take;
+        self.input.advance(take);
+        if self.hdr_len < need {
+            return Ok(None);
+        }
+        self.hdr_len = 0;
+        let flags = self.hdr[0];
+        let size = if need == 2 {
+            u64::from(self.hdr[1])
+        } else {
+            u64::from_be_bytes(read8(&self.hdr[1..9]))
+        };
+        self.start_body(flags, size)
+    }
+
+    fn start_body(&mut self, flags: u8, size: u64) -> Result<Option<Frame>, ProtocolError> {
+        let more = flags & FLAG_MORE != 0;
+        let command = flags & FLAG_COMMAND != 0;
+        if command && more {
+            return Err(ProtocolError::CommandWithMore);
+        }
+        if let Some(max) = self.max_size {
+            if size > max {
+                return Err(ProtocolError::MessageTooLarge { size, max });
+            }
+        }
+        let have = self.input.len();
+        match usize::try_from(size) {
+            Ok(n) if n <= have => Ok(Some(Frame {
+                body: self.input.split_to(n),
+                more,
+                command,
+            })),
+            _ => {
+                // Straddles: keep what we have, wait for the rest.
+                self.body.extend_from_slice(&self.input);
+                self.input.clear();
+                self.partial = Some(Partial {
+                    more,
+                    command,
+                    remaining: size - have as u64,
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    fn continue_body(&mut self) -> Option<Frame> {
+        let p = self.partial.as_mut()?;
+        let take = usize::try_from(p.remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.input.len());
+        self.body.extend_from_slice(&self.input[..take]);
+        self.input.advance(take);
+        p.remaining -= take as u64;
+        if p.remaining > 0 {
+            return None;
+        }
+        let (more, command) = (p.more, p.command);
+        self.partial = None;
+        Some(Frame {
+            body: self.body.split().freeze(),
+            more,
+            command,
+        })
+    }
+}
+
+fn check_flags(flags: u8) -> Result<(), ProtocolError> {
+    if flags & RESERVED != 0 {
+        Err(ProtocolError::ReservedFlags { flags })
+    } else {
+        Ok(())
+    }
+}
+
+fn read8(b: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    a
+}
+
+/// Every 2-byte short header for flags 0, MORE and COMMAND: entry
+/// `(variant * 256 + len) * 2`.
+static SHORT_HEADERS: [u8; 3 * 256 * 2] = short_headers();
+
+const fn short_headers() -> [u8; 3 * 256 * 2] {
+    let flags = [0u8, FLAG_MORE, FLAG_COMMAND];
+    let mut t = [0u8; 3 * 256 * 2];
+    let mut v = 0;
+    while v < 3 {
+        let mut len = 0;
+        while len < 256 {
+            t[(v * 256 + len) * 2] = flags[v];
+            t[(v * 256 + len) * 2 + 1] = len as u8;
+            len += 1;
+        }
+        v += 1;
+    }
+    t
+}
+
+/// Frame header encoder. Keeps a scratch page for headers that are not in
+/// the static table; see the module docs for the allocation profile.
+#[derive(Debug)]
+pub struct Encoder {
+    scratch: BytesMut,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+impl Encoder {
+    /// A new encoder; its first scratch page is allocated on first use.
+    pub fn new() -> Encoder {
+        Encoder {
+            scratch: BytesMut::new(),
+        }
+    }
+
+    fn scratch(&mut self, need: usize) -> &mut BytesMut {
+        if self.scratch.capacity() < need {
+            self.scratch.reserve(SCRATCH_PAGE.max(need));
+        }
+        &mut self.scratch
+    }
+
+    /// The header for a frame of `len` bytes with the given flags (MORE
+    /// and/or COMMAND; LONG is chosen here).
+    pub fn header(&mut self, more: bool, command: bool, len: usize) -> Bytes {
+        let variant = match (more, command) {
+            (false, false) => Some(0),
+            (true, false) => Some(1),
+            (false, true) => Some(2),
+            (true, true) => None,
+        };
+        if len < 256 {
+            if let Some(v) = variant {
+                let i = (v * 256 + len) * 2;
+                return Bytes::from_static(&SHORT_HEADERS[i..i + 2]);
+            }
+        }
+        let flags = u8::from(more) * FLAG_MORE | u8::from(command) * FLAG_COMMAND;
+        let s = self.scratch(9);
+        if len < 256 {
+            s.put_u8(flags);
+            s.put_u8(len as u8);
+        } else {
+            s.put_u8(flags | FLAG_LONG);
+            s.put_u64(len as u64);
+        }
+        s.split().freeze()
+    }
+
+    /// Encodes one message frame: pushes its header, then `body` (unless empty).
+    pub fn frame(&mut self, body: Bytes, more: bool, out: &mut Vec<Bytes>) {
+        out.push(self.header(more, false, body.len()));
+        if !body.is_empty() {
+            out.push(body);
+        }
+    }
+
+    /// Encodes a frame whose body is `prefix` followed by `body`, writing the
+    /// header and the prefix into one scratch buffer so `body` stays untouched.
+    /// Used for commands (`prefix` = name length and name) and for ZMTP 3.0
+    /// subscription messages (`prefix` = 0x01 or 0x00).
+    pub fn prefixed(&mut self, command: bool, prefix: &[u8], body: Bytes, out: &mut Vec<Bytes>) {
+        let len = prefix.len() + body.len();
+        let flags = u8::from(command) * FLAG_COMMAND;
+        let s = self.scratch(9 + prefix.len());
+        if len < 256 {
+            s.put_u8(flags);
+            s.put_u8(len as u8);
+        } else {
+            s.put_u8(flags | FLAG_LONG);
+            s.put_u64(len as u64);
+        }
+        s.extend_from_slice(prefix);
+        out.push(s.split().freeze());
+        if !body.is_empty() {
+            out.push(body);
+        }
+    }
+}
+
+/// A complete message assembled from frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message(Parts);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Parts {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Message {
+    /// The frames in order.
+    pub fn parts(&self) -> &[Bytes] {
+        match &self.0 {
+            Parts::One(b) => std::slice::from_ref(b),
+            Parts::Many(v) => v,
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.parts().len()
+    }
+
+    /// Never true: a message has at least one frame.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The frames as a vector (allocates for a single-frame message).
+    pub fn into_vec(self) -> Vec<Bytes> {
+        match self.0 {
+            Parts::One(b) => vec![b],
+            Parts::Many(v) => v,
+        }
+    }
+}
+
+/// Assembles frames into messages. A single-frame message costs no
+/// allocation; a multipart one costs its `Vec`.
+#[derive(Debug, Default)]
+pub struct Multipart {
+    parts: Vec<Bytes>,
+    size: u64,
+    max_size: Option<u64>,
+}
+
+impl Multipart {
+    /// An assembler refusing messages whose frames total more than `max_size` bytes.
+    pub fn new(max_size: Option<u64>) -> Multipart {
+        Multipart {
+            parts: Vec::new(),
+            size: 0,
+            max_size,
+        }
+    }
+
+    /// Adds a frame; returns the message when `more` is false.
+    pub fn push(&mut self, body: Bytes, more: bool) -> Result<Option<Message>, ProtocolError> {
+        self.size = self.size.saturating_add(body.len() as u64);
+        if let Some(max) = self.max_size {
+            if self.size > max {
+                let size = self.size;
+                self.parts.clear();
+                self.size = 0;
+                return Err(ProtocolError::MessageTooLarge { size, max });
+            }
+        }
+        if more {
+            self.parts.push(body);
+            return Ok(None);
+        }
+        self.size = 0;
+        if self.parts.is_empty() {
+            return Ok(Some(Message(Parts::One(body))));
+        }
+        self.parts.push(body);
+        Ok(Some(Message(Parts::Many(std::mem::take(&mut self.parts)))))
+    }
+
+    /// True when a message is partly assembled.
+    pub fn in_progress(&self) -> bool {
+        !self.parts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn concat(v: &[Bytes]) -> Vec<u8> {
+        v.iter().flat_map(|b| b.iter().copied()).collect()
+    }
+
+    #[test]
+    fn headers() {
+        let mut e = Encoder::new();
+        assert_eq!(&e.header(false, false, 5)[..], &[0, 5]);
+        assert_eq!(&e.header(true, false, 255)[..], &[1, 255]);
+        assert_eq!(&e.header(false, true, 0)[..], &[4, 0]);
+        assert_eq!(
+            &e.header(true, false, 256)[..],
+            &[3, 0, 0, 0, 0, 0, 0, 1, 0]
+        );
+    }
+
+    #[test]
+    fn decode_all_splits() {
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        e.frame(Bytes::from_static(b"hello"), true, &mut out);
+        e.frame(Bytes::new(), true, &mut out);
+        e.frame(Bytes::from(vec![7u8; 300]), false, &mut out);
+        e.prefixed(true, b"\x04PING", Bytes::from_static(b"\x00\x0a"), &mut out);
+        let wire = concat(&out);
+        for cut in 0..=wire.len() {
+            let mut d = Decoder::new(None);
+            let mut frames = Vec::new();
+            for piece in [&wire[..cut], &wire[cut..]] {
+                d.push(Bytes::copy_from_slice(piece));
+                while let Some(f) = d.decode().unwrap() {
+                    frames.push(f);
+                }
+            }
+            assert!(d.is_idle());
+            assert_eq!(frames.len(), 4, "cut {cut}");
+            assert_eq!(&frames[0].body[..], b"hello");
+            assert!(frames[0].more);
+            assert!(frames[1].body.is_empty());
+            assert_eq!(frames[2].body.len(), 300);
+            assert!(!frames[2].more);
+            assert!(frames[3].command);
+            assert_eq!(&frames[3].body[..], b"\x04PING\x00\x0a");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let mut d = Decoder::new(Some(10));
+        d.push(Bytes::from_static(&[0, 11]));
+        assert_eq!(
+            d.decode(),
+            Err(ProtocolError::MessageTooLarge { size: 11, max: 10 })
+        );
+        let mut d = Decoder::new(None);
+        d.push(Bytes::from_static(&[0x08]));
+        assert_eq!(d.decode(), Err(ProtocolError::ReservedFlags { flags: 8 }));
+        let mut d = Decoder::new(None);
+        d.push(Bytes::from_static(&[0x05, 0]));
+        assert_eq!(d.decode(), Err(ProtocolError::CommandWithMore));
+    }
+
+    #[test]
+    fn lying_header_buffers_only_what_arrives() {
+        let mut d = Decoder::new(None);
+        d.push(Bytes::from_static(&[
+            2, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2,
+        ]));
+        assert_eq!(d.decode(), Ok(None));
+        assert!(d.body.capacity() < 1024);
+    }
+
+    #[test]
+    fn multipart() {
+        let mut m = Multipart::new(Some(4));
+        assert_eq!(m.push(Bytes::from_static(b"ab"), true), Ok(None));
+        let msg = m.push(Bytes::from_static(b"cd"), false).unwrap().unwrap();
+        assert_eq!(
+            msg.parts(),
+            &[Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
+        );
+        let one = m.push(Bytes::from_static(b"x"), false).unwrap().unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(m.push(Bytes::from_static(b"abcde"), false).is_err());
+    }
+}

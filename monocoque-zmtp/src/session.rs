@@ -1,0 +1,731 @@
+//! One ZMTP connection as a deterministic state machine.
+//!
+//! ```text
+//!            handle_input(Bytes)          poll_event() -> Event
+//!   engine ----------------------> Session ------------------------> socket layer
+//!            handle_timeout(now)     |  ^     send_message / send_frame /
+//!   engine <-- poll_transmit(out) ---+  +---- send_subscribe / zap_reply
+//!              poll_timeout()
+//! ```
+//!
+//! Phases: greeting (64 bytes, incremental) -> mechanism handshake (commands
+//! only) -> data (message frames and SUBSCRIBE / CANCEL / PING / PONG). Any
+//! error ends the session: flush `poll_transmit` once (it may hold an ERROR
+//! command for the peer), then close the connection.
+//!
+//! Time is never read here: the engine passes `now` to
+//! [`Session::new`] and [`Session::handle_timeout`], and asks
+//! [`Session::poll_timeout`] when to call again. Received traffic is counted,
+//! not timestamped, so [`Session::handle_input`] needs no clock: a heartbeat
+//! deadline that finds traffic arrived since it was armed is cancelled (PING
+//! timeout) or re-armed (peer TTL), so a silent peer is dropped between one
+//! and two TTLs after its last byte.
+//!
+//! # Ordering of output
+//!
+//! Bytes the session generates (greeting, handshake commands, PONG, PING)
+//! queue inside it. `poll_transmit` and every `send_*` method first move them
+//! to `out`, so the wire order is always right; while a multipart message is
+//! half sent (`send_frame` with `more`), generated commands are held back
+//! until its last frame.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+
+use crate::command::{Command, Metadata, PROP_IDENTITY, PROP_SOCKET_TYPE};
+use crate::error::ProtocolError;
+use crate::frame::{Decoder, Encoder, Frame};
+use crate::greeting::{Greeting, GreetingParser, MechanismName};
+use crate::mechanism::{
+    peer_error, peer_identity_raw, Cx, Established, Handshake, MechanismConfig,
+};
+use crate::socket_type::SocketType;
+use crate::zap::{ZapReply, ZapRequest};
+
+/// Heartbeat settings (`ZMQ_HEARTBEAT_IVL`, `_TTL`, `_TIMEOUT`). Only used
+/// with ZMTP 3.1 peers: a 3.0 peer has no PING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    /// Send a PING this often.
+    pub interval: Duration,
+    /// TTL announced in our PINGs: the peer may drop us after this long
+    /// without traffic. Sent in tenths of a second, at most 6553.5 s.
+    pub ttl: Option<Duration>,
+    /// Drop the peer if nothing arrives this long after a PING (default: `interval`).
+    pub timeout: Option<Duration>,
+}
+
+/// Everything a [`Session`] needs to know up front.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Our routing identity (`ZMQ_ROUTING_ID`), at most 255 bytes; sent as
+    /// `Identity` by REQ, DEALER and ROUTER.
+    pub identity: Option<Bytes>,
+    /// Security mechanism and role.
+    pub mechanism: MechanismConfig,
+    /// Largest accepted frame (`ZMQ_MAXMSGSIZE`), checked on the header.
+    pub max_msg_size: Option<u64>,
+    /// Extra READY properties (`ZMQ_METADATA`); must not use `Socket-Type` or `Identity`.
+    pub metadata: Metadata,
+    /// Heartbeats, if any.
+    pub heartbeat: Option<HeartbeatConfig>,
+    /// Fail if the handshake has not completed this long after `Session::new`.
+    pub handshake_timeout: Option<Duration>,
+    /// ZAP domain (`ZMQ_ZAP_DOMAIN`). PLAIN servers always ask ZAP; NULL asks
+    /// only when this is set and non-empty.
+    pub zap_domain: Option<Bytes>,
+}
+
+impl SessionConfig {
+    /// A NULL-mechanism config for the given socket type with no limits set.
+    pub fn new(socket_type: SocketType) -> SessionConfig {
+        SessionConfig {
+            socket_type,
+            identity: None,
+            mechanism: MechanismConfig::Null,
+            max_msg_size: None,
+            metadata: Metadata::new(),
+            heartbeat: None,
+            handshake_timeout: None,
+            zap_domain: None,
+        }
+    }
+}
+
+/// What the handshake learned about the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's socket type.
+    pub socket_type: SocketType,
+    /// The peer's routing identity, if it sent a non-empty one.
+    pub identity: Option<Bytes>,
+    /// All properties of the peer's READY (or INITIATE).
+    pub metadata: Metadata,
+    /// Negotiated ZMTP minor version: 1 (3.1) or 0 (3.0).
+    pub minor_version: u8,
+    /// The mechanism used.
+    pub mechanism: MechanismName,
+    /// User id the ZAP handler assigned (server side), if any.
+    pub user_id: Option<Bytes>,
+    /// Metadata the ZAP handler attached (server side).
+    pub zap_metadata: Metadata,
+}
+
+/// Something the socket layer must know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake finished; messages may flow.
+    HandshakeComplete(Box<PeerInfo>),
+    /// A message frame, as it was decoded (see [`Multipart`](crate::Multipart)).
+    Frame {
+        /// Frame body, a zero-copy slice of the input.
+        body: Bytes,
+        /// More frames of this message follow.
+        more: bool,
+    },
+    /// The peer subscribed (SUBSCRIBE command, or a message starting with 1
+    /// received by PUB/XPUB).
+    Subscribe(Bytes),
+    /// The peer unsubscribed (CANCEL command, or a message starting with 0
+    /// received by PUB/XPUB).
+    Cancel(Bytes),
+    /// The peer sent PING; the PONG is already queued.
+    Ping {
+        /// The TTL the peer announced, if not zero.
+        ttl: Option<Duration>,
+        /// Its context.
+        context: Bytes,
+    },
+    /// The peer answered our PING.
+    Pong {
+        /// Context echoed.
+        context: Bytes,
+    },
+    /// The peer sent ERROR; `handle_input` also returns
+    /// [`ProtocolError::PeerError`] (or `AuthenticationFailed`).
+    PeerError {
+        /// The peer's reason.
+        reason: Bytes,
+    },
+    /// A server-side mechanism needs a ZAP decision: call
+    /// [`Session::zap_reply`]. Without a ZAP handler, answer
+    /// [`ZapReply::accept`] (libzmq behaviour). Fill in `address` before
+    /// passing it to a handler.
+    ZapRequest(Box<ZapRequest>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Handshake,
+    Ready,
+    Closed,
+}
+
+/// One ZMTP connection. See the module docs.
+#[derive(Debug)]
+pub struct Session {
+    socket_type: SocketType,
+    mechanism: MechanismConfig,
+    props: Metadata,
+    identity: Bytes,
+    zap_domain: Bytes,
+    phase: Phase,
+    greeting: GreetingParser,
+    mech: Box<dyn Handshake>,
+    protects: bool,
+    decoder: Decoder,
+    encoder: Encoder,
+    events: VecDeque<Event>,
+    tx: Vec<Bytes>,
+    tx_in_message: bool,
+    rx_in_message: bool,
+    minor: u8,
+    zap_pending: bool,
+    peer_type: Option<SocketType>,
+    // Time.
+    now: Instant,
+    needs_tick: bool,
+    handshake_deadline: Option<Instant>,
+    heartbeat: Option<HeartbeatConfig>,
+    next_ping: Option<Instant>,
+    pong_deadline: Option<(Instant, u64)>,
+    peer_ttl: Option<Duration>,
+    ttl_deadline: Option<(Instant, u64)>,
+    rx_count: u64,
+}
+
+impl Session {
+    /// Starts a session; our greeting is queued for `poll_transmit` at once.
+    /// Errors only on invalid configuration.
+    pub fn new(config: SessionConfig, now: Instant) -> Result<Session, ProtocolError> {
+        config.mechanism.validate()?;
+        let identity = config.identity.unwrap_or_default();
+        if identity.len() > 255 {
+            return Err(ProtocolError::InvalidConfig(
+                "identity longer than 255 bytes",
+            ));
+        }
+        let mut props = Metadata::new();
+        props.insert(PROP_SOCKET_TYPE, config.socket_type.as_str())?;
+        if config.socket_type.sends_identity() {
+            props.insert(PROP_IDENTITY, identity.clone())?;
+        }
+        for (n, v) in config.metadata.iter() {
+            let reserved = [
+                PROP_SOCKET_TYPE,
+                PROP_IDENTITY,
+                crate::command::PROP_ROUTING_ID,
+            ];
+            if reserved
+                .iter()
+                .any(|r| n.eq_ignore_ascii_case(r.as_bytes()))
+            {
+                return Err(ProtocolError::InvalidConfig(
+                    "user metadata may not set socket-type or identity",
+                ));
+            }
+            props.insert(n.clone(), v.clone())?;
+        }
+        if let Some(hb) = &config.heartbeat {
+            if hb.interval.is_zero() {
+                return Err(ProtocolError::InvalidConfig("heartbeat interval is zero"));
+            }
+        }
+        let zap_domain = config.zap_domain.unwrap_or_default();
+        let mech = config.mechanism.build(!zap_domain.is_empty());
+        let protects = mech.protects_traffic();
+        let greeting = Greeting::ours(config.mechanism.name(), config.mechanism.as_server());
+        Ok(Session {
+            socket_type: config.socket_type,
+            mechanism: config.mechanism,
+            props,
+            identity,
+            zap_domain,
+            phase: Phase::Greeting,
+            greeting: GreetingParser::new(),
+            mech,
+            protects,
+            decoder: Decoder::new(config.max_msg_size),
+            encoder: Encoder::new(),
+            events: VecDeque::new(),
+            tx: vec![Bytes::copy_from_slice(&greeting.encode())],
+            tx_in_message: false,
+            rx_in_message: false,
+            minor: 0,
+            zap_pending: false,
+            peer_type: None,
+            now,
+            needs_tick: false,
+            handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            heartbeat: config.heartbeat,
+            next_ping: None,
+            pong_deadline: None,
+            peer_ttl: None,
+            ttl_deadline: None,
+            rx_count: 0,
+        })
+    }
+
+    /// True once the handshake completed (and no error happened since).
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
+    /// True after an error; nothing more is accepted.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Negotiated ZMTP minor version, once the peer's greeting arrived.
+    pub fn minor_version(&self) -> Option<u8> {
+        (self.phase != Phase::Greeting).then_some(self.minor)
+    }
+
+    /// The peer's socket type, once the handshake completed.
+    pub fn peer_socket_type(&self) -> Option<SocketType> {
+        self.peer_type
+    }
+
+    /// True while a ZAP request is waiting for [`zap_reply`](Self::zap_reply).
+    pub fn awaiting_zap(&self) -> bool {
+        self.zap_pending
+    }
+
+    /// Feeds bytes read from the connection (any split). Events become
+    /// available from [`poll_event`](Self::poll_event), replies from
+    /// [`poll_transmit`](Self::poll_transmit). An error ends the session.
+    pub fn handle_input(&mut self, chunk: Bytes) -> Result<(), ProtocolError> {
+        if self.phase == Phase::Closed {
+            return Err(ProtocolError::Closed);
+        }
+        let r = self.input(chunk);
+        if r.is_err() {
+            self.close();
+        }
+        r
+    }
+
+    fn close(&mut self) {
+        self.phase = Phase::Closed;
+        self.zap_pending = false;
+        self.tx_in_message = false;
+    }
+
+    fn input(&mut self, mut chunk: Bytes) -> Result<(), ProtocolError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.rx_count = self.rx_count.wrapping_add(1);
+        if self.phase == Phase::Greeting {
+            let n = self.greeting.feed(&chunk)?;
+            chunk.advance(n);
+            let Some(g) = self.greeting.greeting() else {
+                return Ok(());
+            };
+            self.on_greeting(g)?;
+        }
+        self.decoder.push(chunk);
+        while let Some(frame) = self.decoder.decode()? {
+            self.on_frame(frame)?;
+        }
+        Ok(())
+    }
+
+    fn on_greeting(&mut self, g: Greeting) -> Result<(), ProtocolError> {
+        let ours = self.mechanism.name();
+        if g.mechanism != ours {
+            return Err(ProtocolError::MechanismMismatch {
+                ours: ours.as_str().to_owned(),
+                theirs: g.mechanism.as_str().to_owned(),
+            });
+        }
+        if self.mechanism.needs_opposite_role() && g.as_server == self.mechanism.as_server() {
+            return Err(ProtocolError::RoleMismatch {
+                mechanism: if ours == MechanismName::PLAIN {
+                    "PLAIN"
+                } else {
+                    "CURVE"
+                },
+                as_server: g.as_server,
+            });
+        }
+        self.minor = g.negotiated_minor();
+        self.phase = Phase::Handshake;
+        self.drive(|m, cx| m.start(cx))
+    }
+
+    /// Runs one mechanism step and applies what it asked for.
+    fn drive(
+        &mut self,
+        step: impl FnOnce(&mut dyn Handshake, &mut Cx<'_>) -> Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
+        let mut cx = Cx {
+            our_type: self.socket_type,
+            our_props: &self.props,
+            zap_domain: &self.zap_domain,
+            identity: &self.identity,
+            out: &mut self.tx,
+            zap: None,
+            done: None,
+        };
+        let r = step(self.mech.as_mut(), &mut cx);
+        let (zap, done) = (cx.zap.take(), cx.done.take());
+        r?;
+        if let Some(req) = zap {
+            self.zap_pending = true;
+            self.events.push_back(Event::ZapRequest(Box::new(req)));
+        }
+        if let Some(est) = done {
+            self.established(est)?;
+        }
+        Ok(())
+    }
+
+    fn established(&mut self, est: Established) -> Result<(), ProtocolError> {
+        let st = est
+            .peer
+            .get(PROP_SOCKET_TYPE)
+            .and_then(|v| SocketType::parse(v))
+            .ok_or(ProtocolError::MissingSocketType)?;
+        let identity = peer_identity_raw(&est.peer)
+            .filter(|i| !i.is_empty())
+            .cloned();
+        self.peer_type = Some(st);
+        self.phase = Phase::Ready;
+        self.handshake_deadline = None;
+        if self.heartbeat.is_some() && self.minor >= 1 {
+            self.needs_tick = true;
+        }
+        self.events
+            .push_back(Event::HandshakeComplete(Box::new(PeerInfo {
+                socket_type: st,
+                identity,
+                metadata: est.peer,
+                minor_version: self.minor,
+                mechanism: self.mechanism.name(),
+                user_id: est.user_id,
+                zap_metadata: est.zap_metadata,
+            })));
+        Ok(())
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<(), ProtocolError> {
+        match self.phase {
+            Phase::Handshake => {
+                if !frame.command {
+                    return Err(ProtocolError::MessageBeforeReady);
+                }
+                let cmd = Command::parse(frame.body)?;
+                if let Command::Error { reason } = &cmd {
+                    self.events.push_back(Event::PeerError {
+                        reason: reason.clone(),
+                    });
+                }
+                if self.zap_pending {
+                    // The peer must wait for our verdict; only NULL's READY may cross.
+                    if !matches!(cmd, Command::Ready(_)) {
+                        return Err(crate::mechanism::unexpected(&cmd, "while awaiting zap"));
+                    }
+                }
+                self.drive(|m, cx| m.on_command(cmd, cx))
+            }
+            Phase::Ready => {
+                let frame = if self.protects {
+                    match self.mech.open(frame)? {
+                        Some(f) => f,
+                        None => return Ok(()),
+                    }
+                } else {
+                    frame
+                };
+                if frame.command {
+                    self.on_command(frame.body)
+                } else {
+                    self.on_message_frame(frame.body, frame.more);
+                    Ok(())
+                }
+            }
+            Phase::Greeting | Phase::Closed => Err(ProtocolError::Closed),
+        }
+    }
+
+    fn on_message_frame(&mut self, body: Bytes, more: bool) {
+        let first = !self.rx_in_message;
+        self.rx_in_message = more;
+        if first && !more && self.socket_type.is_publisher() {
+            // Subscriptions as messages (ZMTP 3.0 peers, and XSUB-style senders).
+            match body.first() {
+                Some(1) => {
+                    self.events.push_back(Event::Subscribe(body.slice(1..)));
+                    return;
+                }
+                Some(0) => {
+                    self.events.push_back(Event::Cancel(body.slice(1..)));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.events.push_back(Event::Frame { body, more });
+    }
+
+    fn on_command(&mut self, body: Bytes) -> Result<(), ProtocolError> {
+        match Command::parse(body)? {
+            Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
+            Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
+            Command::Ping { ttl, context } => {
+                self.tx.push(
+                    Command::Pong {
+                        context: context.clone(),
+                    }
+                    .encode_frame(),
+                );
+                let ttl = (ttl > 0).then(|| Duration::from_millis(u64::from(ttl) * 100));
+                if ttl.is_some() && ttl != self.peer_ttl {
+                    self.peer_ttl = ttl;
+                    self.ttl_deadline = None;
+                    self.needs_tick = true;
+                }
+                self.events.push_back(Event::Ping { ttl, context });
+            }
+            Command::Pong { context } => self.events.push_back(Event::Pong { context }),
+            Command::Error { reason } => {
+                let e = peer_error(&reason);
+                self.events.push_back(Event::PeerError { reason });
+                return Err(e);
+            }
+            cmd @ (Command::Ready(_)
+            | Command::Initiate(_)
+            | Command::Hello { .. }
+            | Command::Welcome) => {
+                return Err(ProtocolError::unexpected(cmd.name(), "after the handshake"));
+            }
+            // RFC 37: unknown commands are ignored.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Appends the bytes the session wants written (greeting, handshake
+    /// commands, PING, PONG, ERROR). Returns true if it appended anything.
+    /// Held back while a multipart message is half sent.
+    pub fn poll_transmit(&mut self, out: &mut Vec<Bytes>) -> bool {
+        if self.tx_in_message || self.tx.is_empty() {
+            return false;
+        }
+        out.append(&mut self.tx);
+        true
+    }
+
+    /// Answers the outstanding [`Event::ZapRequest`].
+    pub fn zap_reply(&mut self, reply: ZapReply) -> Result<(), ProtocolError> {
+        if !self.zap_pending || self.phase != Phase::Handshake {
+            return Err(ProtocolError::UnexpectedZapReply);
+        }
+        self.zap_pending = false;
+        let r = self.drive(|m, cx| m.on_zap_reply(reply, cx));
+        match &r {
+            // A reply to another request: still waiting for the right one.
+            Err(ProtocolError::UnexpectedZapReply) => self.zap_pending = true,
+            Err(_) => self.close(),
+            Ok(()) => {}
+        }
+        r
+    }
+
+    fn check_send(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
+        match self.phase {
+            Phase::Ready => {
+                if !self.tx_in_message && !self.tx.is_empty() {
+                    out.append(&mut self.tx);
+                }
+                Ok(())
+            }
+            Phase::Closed => Err(ProtocolError::Closed),
+            _ => Err(ProtocolError::NotReady),
+        }
+    }
+
+    /// Encodes one message frame: its header (and the body, untouched) go to
+    /// `out`. With `more`, the next frame belongs to the same message.
+    pub fn send_frame(
+        &mut self,
+        body: Bytes,
+        more: bool,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        self.check_send(out)?;
+        if self.protects {
+            self.mech.seal(body, more, &mut self.encoder, out)?;
+        } else {
+            self.encoder.frame(body, more, out);
+        }
+        self.tx_in_message = more;
+        if !more && !self.tx.is_empty() {
+            out.append(&mut self.tx);
+        }
+        Ok(())
+    }
+
+    /// Encodes a whole message (at least one frame; an empty iterator sends
+    /// nothing).
+    pub fn send_message<I>(&mut self, parts: I, out: &mut Vec<Bytes>) -> Result<(), ProtocolError>
+    where
+        I: IntoIterator<Item = Bytes>,
+    {
+        let mut it = parts.into_iter().peekable();
+        while let Some(part) = it.next() {
+            let more = it.peek().is_some();
+            self.send_frame(part, more, out)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a subscription: a SUBSCRIBE command to a ZMTP 3.1 peer, a
+    /// message `0x01 + topic` to a 3.0 peer. The topic is not copied.
+    pub fn send_subscribe(
+        &mut self,
+        topic: Bytes,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        self.send_subscription(true, topic, out)
+    }
+
+    /// Cancels a subscription: CANCEL command (3.1) or message `0x00 + topic` (3.0).
+    pub fn send_cancel(&mut self, topic: Bytes, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
+        self.send_subscription(false, topic, out)
+    }
+
+    fn send_subscription(
+        &mut self,
+        subscribe: bool,
+        topic: Bytes,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        self.check_send(out)?;
+        if self.tx_in_message {
+            return Err(ProtocolError::MessageInProgress);
+        }
+        if self.minor >= 1 {
+            let prefix: &[u8] = if subscribe {
+                b"\x09SUBSCRIBE"
+            } else {
+                b"\x06CANCEL"
+            };
+            self.encoder.prefixed(true, prefix, topic, out);
+        } else if self.protects {
+            let mut b = bytes::BytesMut::with_capacity(1 + topic.len());
+            b.extend_from_slice(&[u8::from(subscribe)]);
+            b.extend_from_slice(&topic);
+            self.mech.seal(b.freeze(), false, &mut self.encoder, out)?;
+        } else {
+            self.encoder
+                .prefixed(false, &[u8::from(subscribe)], topic, out);
+        }
+        Ok(())
+    }
+
+    /// Advances time: fails the handshake or the heartbeat when a deadline
+    /// passed, sends PINGs when due. Call it when
+    /// [`poll_timeout`](Self::poll_timeout) says, or any time.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        if self.phase == Phase::Closed {
+            return Err(ProtocolError::Closed);
+        }
+        let r = self.timeout(now);
+        if r.is_err() {
+            self.close();
+        }
+        r
+    }
+
+    fn timeout(&mut self, now: Instant) -> Result<(), ProtocolError> {
+        self.now = self.now.max(now);
+        let now = self.now;
+        self.needs_tick = false;
+        if self.phase != Phase::Ready {
+            if self.handshake_deadline.is_some_and(|d| now >= d) {
+                return Err(ProtocolError::HandshakeTimeout);
+            }
+            return Ok(());
+        }
+        // Peer TTL: traffic since arming re-arms, silence past it fails.
+        if let Some(ttl) = self.peer_ttl {
+            match self.ttl_deadline {
+                Some((d, seen)) if self.rx_count == seen => {
+                    if now >= d {
+                        return Err(ProtocolError::HeartbeatTimeout);
+                    }
+                }
+                Some((d, _)) if now < d => {}
+                _ => self.ttl_deadline = Some((now + ttl, self.rx_count)),
+            }
+        }
+        let Some(hb) = self.heartbeat.filter(|_| self.minor >= 1) else {
+            return Ok(());
+        };
+        if let Some((d, seen)) = self.pong_deadline {
+            if self.rx_count != seen {
+                self.pong_deadline = None;
+            } else if now >= d {
+                return Err(ProtocolError::HeartbeatTimeout);
+            }
+        }
+        match self.next_ping {
+            None => self.next_ping = Some(now + hb.interval),
+            Some(due) if now >= due => {
+                let ttl = hb.ttl.map_or(0, |t| {
+                    u16::try_from(t.as_millis() / 100).unwrap_or(u16::MAX)
+                });
+                self.tx.push(
+                    Command::Ping {
+                        ttl,
+                        context: Bytes::new(),
+                    }
+                    .encode_frame(),
+                );
+                self.next_ping = Some(now + hb.interval);
+                if self.pong_deadline.is_none() {
+                    let t = hb.timeout.unwrap_or(hb.interval);
+                    self.pong_deadline = Some((now + t, self.rx_count));
+                }
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next; a time in
+    /// the past means "now". `None`: no timer needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        if self.needs_tick {
+            return Some(self.now);
+        }
+        if self.phase != Phase::Ready {
+            return self.handshake_deadline;
+        }
+        [
+            self.next_ping,
+            self.pong_deadline.map(|d| d.0),
+            self.ttl_deadline.map(|d| d.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
