@@ -298,7 +298,7 @@ impl Encoder {
                 return Bytes::from_static(&SHORT_HEADERS[i..i + 2]);
             }
         }
-        let flags = u8::from(more) * FLAG_MORE | u8::from(command) * FLAG_COMMAND;
+        let flags = (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND);
         let s = self.scratch(9);
         if len < 256 {
             s.put_u8(flags);

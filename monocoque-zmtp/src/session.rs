@@ -346,7 +346,8 @@ impl Session {
                 theirs: g.mechanism.as_str().to_owned(),
             });
         }
-        if self.mechanism.needs_opposite_role() && g.as_server == self.mechanism.as_server() {
+        // libzmq 4.3 always sends as-server = 0, so only two servers are refused.
+        if self.mechanism.needs_opposite_role() && g.as_server && self.mechanism.as_server() {
             return Err(ProtocolError::RoleMismatch {
                 mechanism: if ours == MechanismName::PLAIN {
                     "PLAIN"

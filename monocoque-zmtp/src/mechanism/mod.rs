@@ -165,7 +165,7 @@ impl Cx<'_> {
         reply: ZapReply,
         zap_result: &mut Established,
     ) -> Result<(), ProtocolError> {
-        if &reply.request_id != expected_id {
+        if reply.request_id != *expected_id {
             return Err(ProtocolError::UnexpectedZapReply);
         }
         if reply.is_success() {
