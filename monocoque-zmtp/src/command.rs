@@ -189,13 +189,18 @@ pub enum Command {
 }
 
 impl Command {
-    /// Parses a command frame's body.
+    /// Parses a command frame's body. Also reads the malformed ERROR that
+    /// libzmq's PLAIN server sends (see `LIBZMQ_PLAIN_ERROR` in the source).
     pub fn parse(mut body: Bytes) -> Result<Command, ProtocolError> {
         if body.is_empty() {
             return Err(ProtocolError::malformed(b"", "empty command frame"));
         }
         let nlen = usize::from(body[0]);
         if nlen == 0 || body.len() < 1 + nlen {
+            if body.starts_with(LIBZMQ_PLAIN_ERROR) {
+                body.advance(LIBZMQ_PLAIN_ERROR.len());
+                return parse_error(body);
+            }
             return Err(ProtocolError::malformed(b"", "bad command name length"));
         }
         body.advance(1);
@@ -205,17 +210,7 @@ impl Command {
         Ok(match &name[..] {
             b"READY" => Command::Ready(Metadata::decode(data).map_err(bad)?),
             b"INITIATE" => Command::Initiate(Metadata::decode(data).map_err(bad)?),
-            b"ERROR" => {
-                let Some(&rlen) = data.first() else {
-                    return Err(bad("missing reason length"));
-                };
-                let rlen = usize::from(rlen);
-                if data.len() != 1 + rlen {
-                    return Err(bad("reason length does not match"));
-                }
-                data.advance(1);
-                Command::Error { reason: data }
-            }
+            b"ERROR" => return parse_error(data),
             b"SUBSCRIBE" => Command::Subscribe(data),
             b"CANCEL" => Command::Cancel(data),
             b"PING" => {
@@ -325,6 +320,28 @@ impl Command {
     }
 }
 
+/// What libzmq's PLAIN server sends instead of `\x05ERROR`. libzmq (seen in
+/// 4.3.4 and still so on its master; `src/plain_common.hpp`) writes the prefix as the C literal
+/// `"\x05ERROR"`, whose hex escape swallows the `E`: the frame carries
+/// `0x5E "RROR" reason-length reason`, one byte shorter than a real ERROR and
+/// with a name length (94) its body cannot hold. [`Command::parse`] reads it
+/// as ERROR only in that case, when the body cannot be a well-formed command,
+/// so a PLAIN client learns why a libzmq server refused it.
+const LIBZMQ_PLAIN_ERROR: &[u8] = b"\x5eRROR";
+
+/// ERROR's data: `reason-length (1), reason`, nothing after.
+fn parse_error(mut data: Bytes) -> Result<Command, ProtocolError> {
+    let bad = |reason| ProtocolError::malformed(b"ERROR", reason);
+    let Some(&rlen) = data.first() else {
+        return Err(bad("missing reason length"));
+    };
+    if data.len() != 1 + usize::from(rlen) {
+        return Err(bad("reason length does not match"));
+    }
+    data.advance(1);
+    Ok(Command::Error { reason: data })
+}
+
 fn put_short(b: &mut BytesMut, s: &[u8]) {
     let s = &s[..s.len().min(255)];
     b.put_u8(s.len() as u8);
@@ -376,6 +393,20 @@ mod tests {
         assert_eq!(md.get("socket-type").map(|v| &v[..]), Some(&b"PUB"[..]));
         assert!(md.insert("bad name", "x").is_err());
         assert!(md.insert("", "x").is_err());
+    }
+
+    #[test]
+    fn libzmq_plain_error_quirk() {
+        // Captured from libzmq 4.3.4's PLAIN server after a ZAP 400.
+        let body = Bytes::from_static(b"\x5eRROR\x03400");
+        assert_eq!(
+            Command::parse(body),
+            Ok(Command::Error {
+                reason: Bytes::from_static(b"400")
+            })
+        );
+        assert!(Command::parse(Bytes::from_static(b"\x5eRROR\x04400")).is_err());
+        assert!(Command::parse(Bytes::from_static(b"\x5eRROR")).is_err());
     }
 
     #[test]
