@@ -1,15 +1,52 @@
 //! Monocoque: a native Rust ZeroMQ.
 //!
-//! This crate is what applications depend on. It will hold the `Context`, the
-//! sockets, the compio I/O engine and the transports; today it re-exports the
-//! layers below it.
+//! Sockets speak ZMTP 3.x to libzmq, pyzmq and JeroMQ peers over `tcp://`
+//! and `ipc://`, and link directly over `inproc://`. Network I/O runs on
+//! `io_uring` through compio, on the I/O threads of a [`Context`]; messages
+//! are lists of zero-copy [`bytes::Bytes`] frames ([`Message`]).
+//!
+//! ```
+//! use monocoque::{Context, SocketType};
+//!
+//! let ctx = Context::new();
+//! let pull = ctx.socket(SocketType::Pull).unwrap();
+//! pull.bind("tcp://127.0.0.1:*").unwrap();
+//! let push = ctx.socket(SocketType::Push).unwrap();
+//! push.connect(&pull.last_endpoint().unwrap()).unwrap();
+//! push.send(vec![bytes::Bytes::from("hello"), bytes::Bytes::from("world")]).unwrap();
+//! let msg = pull.recv().unwrap();
+//! assert_eq!(&msg[1][..], b"world");
+//! ```
 //!
 //! ```text
 //! application <-> monocoque (sockets, engine) <-> monocoque-zmtp (wire) <-> monocoque-core (slab, tables)
 //! ```
 #![forbid(unsafe_code)]
 
+mod context;
+mod endpoint;
 mod engine;
+mod error;
+mod inproc;
+mod message;
+mod monitor;
+mod options;
+mod pattern;
+mod pipe;
+mod proxy;
+mod shared;
+mod socket;
+mod util;
+
+pub use context::Context;
+pub use endpoint::Endpoint;
+pub use error::{Error, Result};
+pub use message::Message;
+pub use monitor::{Monitor, MonitorEvent};
+pub use options::{Plain, SocketOptions};
+pub use proxy::proxy;
+pub use socket::Socket;
 
 pub use monocoque_core as core;
 pub use monocoque_zmtp as zmtp;
+pub use monocoque_zmtp::SocketType;

@@ -1,0 +1,450 @@
+//! One ZMTP connection on an I/O thread: the handshake, then a reader (this
+//! task) and a writer (a second task) around one sans-IO `Session`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWrite};
+use event_listener::Event;
+use monocoque_core::alloc::{Arena, WriteBatch};
+use monocoque_core::router::PeerId;
+use monocoque_zmtp::{
+    Event as ZEvent, HeartbeatConfig, MechanismConfig, PeerInfo, Session, SessionConfig, ZapReply,
+    ZapRequest,
+};
+
+use super::write_all;
+use crate::message::Message;
+use crate::monitor::MonitorEvent;
+use crate::options::{Plain, SocketOptions};
+use crate::pipe::{Outbox, Pipe, PipeCmd};
+use crate::shared::Shared;
+use crate::util::{maybe, race, Cancel, Either};
+
+/// Bytes offered to each read: one slab region.
+const READ_SIZE: usize = 64 * 1024;
+/// At most this many bytes of messages go into one write.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// At most this many messages go into one write.
+const MAX_BATCH_MSGS: usize = 512;
+
+thread_local! {
+    static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
+}
+
+/// A read region from this I/O thread's arena.
+pub(crate) fn slab() -> monocoque_core::alloc::SlabMut {
+    ARENA.with(|a| a.borrow_mut().alloc(READ_SIZE))
+}
+
+/// Who the connection belongs to and how it ends.
+pub(crate) struct ConnSpec {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) endpoint: Arc<str>,
+    /// A connecter's persistent peer and pipe.
+    pub(crate) preset: Option<(PeerId, Arc<Pipe>)>,
+    /// The listener's or connecter's stop signal.
+    pub(crate) cancel: Arc<Cancel>,
+}
+
+/// Ends the connection's two tasks together.
+#[derive(Default)]
+struct Link {
+    done: Cell<bool>,
+    event: Event,
+    /// What the reader's session produced for the wire (PONG, ERROR).
+    out: RefCell<Vec<Bytes>>,
+}
+
+impl Link {
+    fn stop(&self) {
+        self.done.set(true);
+        self.event.notify(usize::MAX);
+    }
+}
+
+fn session_config(shared: &Shared, o: &SocketOptions) -> SessionConfig {
+    let mut c = SessionConfig::new(shared.ty);
+    c.identity = o.routing_id.clone();
+    c.max_msg_size = o.maxmsgsize;
+    c.handshake_timeout = o.handshake_ivl;
+    c.mechanism = match &o.plain {
+        Plain::Off => MechanismConfig::Null,
+        Plain::Client { username, password } => MechanismConfig::PlainClient {
+            username: username.clone(),
+            password: password.clone(),
+        },
+        Plain::Server { .. } => MechanismConfig::PlainServer,
+    };
+    c.heartbeat = o.heartbeat_ivl.map(|interval| HeartbeatConfig {
+        interval,
+        ttl: o.heartbeat_ttl,
+        timeout: o.heartbeat_timeout,
+    });
+    c
+}
+
+/// The ZAP decision without a ZAP handler: PLAIN admits the configured user
+/// (or everyone), NULL admits everyone.
+fn zap_verdict(req: &ZapRequest, o: &SocketOptions) -> ZapReply {
+    if let Plain::Server {
+        credentials: Some((user, pass)),
+    } = &o.plain
+    {
+        let ok = req.credentials.len() == 2
+            && req.credentials[0] == *user
+            && req.credentials[1] == *pass;
+        if !ok {
+            return ZapReply::deny(req, "invalid credentials");
+        }
+    }
+    ZapReply::accept(req)
+}
+
+/// Runs one connection to its end; returns why it ended.
+pub(crate) async fn run<S>(stream: S, spec: ConnSpec) -> String
+where
+    S: AsyncRead + AsyncWrite + Clone + 'static,
+{
+    let shared = spec.shared.clone();
+    let opts = shared.lock().opts.clone();
+    let (reason, attached) = match handshake(stream.clone(), &spec, &opts).await {
+        Ok((session, info, id, pipe, rid)) => {
+            let reason = data_phase(stream, &spec, session, id, pipe, rid, &opts).await;
+            let _ = info;
+            (reason, Some(id))
+        }
+        Err(reason) => {
+            shared
+                .lock()
+                .emit(MonitorEvent::HandshakeFailed(spec.endpoint.to_string(), reason.clone()));
+            (reason, None)
+        }
+    };
+    if let Some(id) = attached {
+        let mut st = shared.lock();
+        shared.detach(&mut st, id, false);
+        st.emit(MonitorEvent::Disconnected(spec.endpoint.to_string()));
+    }
+    reason
+}
+
+type Handshaken = (Session, Box<PeerInfo>, PeerId, Arc<Pipe>, Option<Bytes>);
+
+async fn handshake<S>(stream: S, spec: &ConnSpec, opts: &SocketOptions) -> Result<Handshaken, String>
+where
+    S: AsyncRead + AsyncWrite + Clone + 'static,
+{
+    let shared = &spec.shared;
+    let mut session =
+        Session::new(session_config(shared, opts), Instant::now()).map_err(|e| e.to_string())?;
+    let mut r = stream.clone();
+    let mut w = stream;
+    let mut out = Vec::new();
+    let mut batch = WriteBatch::new();
+    let deadline = opts.handshake_ivl.map(|d| Instant::now() + d);
+    let info = loop {
+        if session.poll_transmit(&mut out) {
+            for b in out.drain(..) {
+                batch.push(b);
+            }
+            let BufResult(res, b) = write_all(&mut w, batch).await;
+            batch = b;
+            res.map_err(|e| e.to_string())?;
+        }
+        let mut done = None;
+        while let Some(ev) = session.poll_event() {
+            match ev {
+                ZEvent::HandshakeComplete(info) => {
+                    done = Some(info);
+                    break;
+                }
+                ZEvent::ZapRequest(req) => {
+                    session
+                        .zap_reply(zap_verdict(&req, opts))
+                        .map_err(|e| e.to_string())?;
+                }
+                _ => {}
+            }
+        }
+        if let Some(info) = done {
+            // Anything the handshake queued after READY goes out first.
+            if session.poll_transmit(&mut out) {
+                for b in out.drain(..) {
+                    batch.push(b);
+                }
+                let BufResult(res, _) = write_all(&mut w, batch).await;
+                res.map_err(|e| e.to_string())?;
+            }
+            break info;
+        }
+        let timeout = async {
+            match deadline {
+                Some(d) => compio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let read = race(r.read(slab()), race(timeout, spec.cancel.wait())).await;
+        let chunk = match read {
+            Either::Left(BufResult(Ok(0), _)) => return Err("connection closed".into()),
+            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
+            Either::Left(BufResult(Err(e), _)) => return Err(e.to_string()),
+            Either::Right(Either::Left(())) => return Err("handshake timed out".into()),
+            Either::Right(Either::Right(())) => return Err("cancelled".into()),
+        };
+        session.handle_input(chunk).map_err(|e| e.to_string())?;
+    };
+
+    // Attach to the socket.
+    let (pipe, preset) = match &spec.preset {
+        Some((id, pipe)) => (pipe.clone(), Some(*id)),
+        None => (Pipe::new(opts.send_capacity()), None),
+    };
+    let mut st = shared.lock();
+    let Some((id, rid)) = shared.attach(
+        &mut st,
+        preset,
+        Outbox::Engine(pipe.clone()),
+        info.identity.clone(),
+    ) else {
+        return Err("peer refused by the socket".into());
+    };
+    st.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    drop(st);
+    Ok((session, info, id, pipe, rid))
+}
+
+async fn data_phase<S>(
+    stream: S,
+    spec: &ConnSpec,
+    session: Session,
+    id: PeerId,
+    pipe: Arc<Pipe>,
+    rid: Option<Bytes>,
+    opts: &SocketOptions,
+) -> String
+where
+    S: AsyncRead + AsyncWrite + Clone + 'static,
+{
+    let session = Rc::new(RefCell::new(session));
+    let link = Rc::new(Link::default());
+    let writer = compio::runtime::spawn(write_loop(
+        stream.clone(),
+        session.clone(),
+        link.clone(),
+        pipe.clone(),
+        spec.shared.clone(),
+    ));
+    let reason = read_loop(stream, spec, &session, &link, &pipe, id, rid, opts).await;
+    link.stop();
+    let _ = writer.await;
+    reason
+}
+
+/// Waits until the connection must end: the link stopped, the pipe was
+/// closed by the socket, or the listener/connecter was cancelled.
+async fn stopped(link: &Link, pipe: &Pipe, cancel: &Cancel) {
+    loop {
+        if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
+            return;
+        }
+        let a = link.event.listen();
+        let b = pipe.closing.listen();
+        if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
+            return;
+        }
+        let _ = race(race(a, b), cancel.wait()).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read_loop<S>(
+    mut r: S,
+    spec: &ConnSpec,
+    session: &RefCell<Session>,
+    link: &Link,
+    pipe: &Pipe,
+    id: PeerId,
+    rid: Option<Bytes>,
+    opts: &SocketOptions,
+) -> String
+where
+    S: AsyncRead,
+{
+    let shared = &spec.shared;
+    let mut cur = Message::new();
+    let mut size = 0u64;
+    let limit = opts.maxmsgsize;
+    // Frames decoded with the handshake's last chunk are handled first.
+    let mut chunk: Option<Bytes> = None;
+    loop {
+        if let Some(c) = chunk.take() {
+            if let Err(e) = session.borrow_mut().handle_input(c) {
+                return e.to_string();
+            }
+        }
+        let mut delivered = false;
+        loop {
+            let ev = session.borrow_mut().poll_event();
+            let Some(ev) = ev else { break };
+            match ev {
+                ZEvent::Frame { body, more } => {
+                    size += body.len() as u64;
+                    if limit.is_some_and(|l| size > l) {
+                        return "message larger than MAXMSGSIZE".into();
+                    }
+                    if cur.is_empty() {
+                        if let Some(rid) = &rid {
+                            cur.push_back(rid.clone());
+                        }
+                    }
+                    cur.push_back(body);
+                    if !more {
+                        size = 0;
+                        let msg = std::mem::take(&mut cur);
+                        if !deliver(shared, id, msg, link, pipe, &spec.cancel).await {
+                            return "closed".into();
+                        }
+                        delivered = true;
+                    }
+                }
+                ZEvent::Subscribe(topic) => {
+                    let mut st = shared.lock();
+                    shared.peer_subscription(&mut st, id, topic, true);
+                }
+                ZEvent::Cancel(topic) => {
+                    let mut st = shared.lock();
+                    shared.peer_subscription(&mut st, id, topic, false);
+                }
+                ZEvent::PeerError { reason } => {
+                    return format!("peer error: {}", String::from_utf8_lossy(&reason));
+                }
+                _ => {}
+            }
+        }
+        if delivered {
+            shared.wake.notify(usize::MAX);
+        }
+        {
+            let mut out = link.out.borrow_mut();
+            if session.borrow_mut().poll_transmit(&mut out) {
+                pipe.ready.notify(usize::MAX);
+            }
+        }
+        let read = race(r.read(slab()), stopped(link, pipe, &spec.cancel)).await;
+        chunk = Some(match read {
+            Either::Left(BufResult(Ok(0), _)) => return "connection closed by peer".into(),
+            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
+            Either::Left(BufResult(Err(e), _)) => return e.to_string(),
+            Either::Right(()) => return "closed".into(),
+        });
+    }
+}
+
+/// Queues a message for the socket, waiting while its inbound queue is
+/// full. `false` if the connection must end meanwhile.
+async fn deliver(
+    shared: &Shared,
+    id: PeerId,
+    mut msg: Message,
+    link: &Link,
+    pipe: &Pipe,
+    cancel: &Cancel,
+) -> bool {
+    loop {
+        match shared.deliver_one(id, msg) {
+            Ok(()) => return true,
+            Err(m) => msg = m,
+        }
+        shared.wake.notify(usize::MAX);
+        let l = shared.space.listen();
+        if !shared.inbound_full() {
+            continue;
+        }
+        if shared.is_closed() {
+            return false;
+        }
+        if let Either::Right(()) = race(l, stopped(link, pipe, cancel)).await {
+            return false;
+        }
+    }
+}
+
+async fn write_loop<S>(
+    mut w: S,
+    session: Rc<RefCell<Session>>,
+    link: Rc<Link>,
+    pipe: Arc<Pipe>,
+    shared: Arc<Shared>,
+) where
+    S: AsyncWrite,
+{
+    let mut out: Vec<Bytes> = Vec::new();
+    let mut batch = WriteBatch::new();
+    loop {
+        if link.done.get() || pipe.is_closed() {
+            break;
+        }
+        let mut taken = 0;
+        {
+            let mut s = session.borrow_mut();
+            out.append(&mut link.out.borrow_mut());
+            while let Some(cmd) = pipe.pop_command() {
+                let r = match cmd {
+                    PipeCmd::Subscribe(t) => s.send_subscribe(t, &mut out),
+                    PipeCmd::Cancel(t) => s.send_cancel(t, &mut out),
+                };
+                if r.is_err() {
+                    link.stop();
+                    return;
+                }
+            }
+            let mut bytes = 0;
+            while taken < MAX_BATCH_MSGS && bytes < MAX_BATCH_BYTES {
+                let Some(m) = pipe.pop() else { break };
+                bytes += m.size();
+                taken += 1;
+                if s.send_message(m, &mut out).is_err() {
+                    link.stop();
+                    return;
+                }
+            }
+            if let Some(t) = s.poll_timeout() {
+                if t <= Instant::now() && s.handle_timeout(Instant::now()).is_err() {
+                    link.stop();
+                    return;
+                }
+            }
+            s.poll_transmit(&mut out);
+        }
+        if taken > 0 {
+            shared.wake.notify(usize::MAX);
+        }
+        if out.is_empty() {
+            let a = pipe.ready.listen();
+            let b = link.event.listen();
+            if pipe.has_work() || link.done.get() || !link.out.borrow().is_empty() {
+                continue;
+            }
+            let next = session.borrow().poll_timeout();
+            let timer = next.map(|t| {
+                compio::time::sleep(t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+            });
+            let _ = race(race(a, b), maybe(timer)).await;
+            continue;
+        }
+        for b in out.drain(..) {
+            batch.push(b);
+        }
+        let BufResult(res, b) = write_all(&mut w, batch).await;
+        batch = b;
+        if res.is_err() {
+            link.stop();
+            return;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The STREAM socket's engine: raw bytes, no ZMTP. Each connection gets a
+//! routing id; the socket receives `[id, data]`, an empty `data` when the
+//! peer connects and when it goes, and sends `[id, data]` (an empty `data`
+//! closes that connection), as libzmq's ZMQ_STREAM does.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWrite};
+use monocoque_core::alloc::WriteBatch;
+
+use super::conn::{slab, ConnSpec};
+use super::write_all;
+use crate::message::Message;
+use crate::monitor::MonitorEvent;
+use crate::pipe::{Outbox, Pipe};
+use crate::util::{race, Either};
+
+/// Runs one raw connection to its end.
+pub(crate) async fn run<S>(stream: S, spec: ConnSpec)
+where
+    S: AsyncRead + AsyncWrite + Clone + 'static,
+{
+    let shared = spec.shared.clone();
+    let cap = shared.lock().opts.send_capacity();
+    let pipe = Pipe::new(cap);
+    let attached = {
+        let mut st = shared.lock();
+        let a = shared.attach(&mut st, None, Outbox::Engine(pipe.clone()), None);
+        if a.is_some() {
+            st.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+        }
+        a
+    };
+    let Some((id, Some(rid))) = attached else {
+        return;
+    };
+    let notice = |rid: &Bytes| {
+        let mut m = Message::from(rid.clone());
+        m.push_back(Bytes::new());
+        m
+    };
+    let _ = shared.deliver_one(id, notice(&rid));
+    let writer = compio::runtime::spawn(write_loop(stream.clone(), pipe.clone()));
+    let mut r = stream;
+    loop {
+        let stop = async {
+            loop {
+                if pipe.is_closed() || spec.cancel.is_cancelled() {
+                    return;
+                }
+                let l = pipe.closing.listen();
+                if pipe.is_closed() || spec.cancel.is_cancelled() {
+                    return;
+                }
+                let _ = race(l, spec.cancel.wait()).await;
+            }
+        };
+        let chunk = match race(r.read(slab()), stop).await {
+            Either::Left(BufResult(Ok(n), buf)) if n > 0 => buf.freeze(n),
+            _ => break,
+        };
+        let mut m = Message::from(rid.clone());
+        m.push_back(chunk);
+        let mut m = Some(m);
+        while let Some(msg) = m.take() {
+            if let Err(back) = shared.deliver_one(id, msg) {
+                if shared.is_closed() || pipe.is_closed() {
+                    break;
+                }
+                let l = shared.space.listen();
+                if shared.inbound_full() {
+                    l.await;
+                }
+                m = Some(back);
+            }
+        }
+    }
+    pipe.close();
+    let _ = writer.await;
+    let _ = shared.deliver_one(id, notice(&rid));
+    let mut st = shared.lock();
+    shared.detach(&mut st, id, true);
+    st.emit(MonitorEvent::Disconnected(spec.endpoint.to_string()));
+}
+
+async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Arc<Pipe>) {
+    let mut batch = WriteBatch::new();
+    loop {
+        let mut close = false;
+        while let Some(m) = pipe.pop() {
+            match m.frames().first() {
+                Some(data) if !data.is_empty() => batch.push(data.clone()),
+                _ => {
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let BufResult(res, b) = write_all(&mut w, batch).await;
+            batch = b;
+            if res.is_err() {
+                pipe.close();
+                return;
+            }
+        }
+        if close || pipe.is_closed() {
+            let _ = w.shutdown().await;
+            pipe.close();
+            return;
+        }
+        let l = pipe.ready.listen();
+        if pipe.has_work() {
+            continue;
+        }
+        l.await;
+    }
+}

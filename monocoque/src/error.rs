@@ -1,0 +1,73 @@
+//! The library's error type.
+
+use std::io;
+
+use monocoque_zmtp::error::ProtocolError;
+
+/// What can go wrong on a socket.
+///
+/// Errors caused by a peer (a malformed frame, a refused handshake) close
+/// that peer's connection and reach the application only through the
+/// monitor; the variants here are what a call on the socket itself returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operation would block: non-blocking mode, or a timeout expired
+    /// (`EAGAIN`).
+    #[error("resource temporarily unavailable")]
+    WouldBlock,
+    /// The operation is not valid in the socket's current state, such as a
+    /// REQ sending twice without receiving (`EFSM`).
+    #[error("operation cannot be accomplished in current state")]
+    State,
+    /// The socket type does not support the operation, such as `recv` on a
+    /// PUSH socket (`ENOTSUP`).
+    #[error("operation not supported by {0} sockets")]
+    NotSupported(&'static str),
+    /// ROUTER with `ROUTER_MANDATORY`: no peer has the routing id
+    /// (`EHOSTUNREACH`).
+    #[error("host unreachable")]
+    HostUnreachable,
+    /// The endpoint could not be parsed, or its transport is unknown.
+    #[error("invalid endpoint {0:?}: {1}")]
+    Endpoint(String, &'static str),
+    /// An invalid option value, or a message the socket type cannot send
+    /// (an empty multipart message, a ROUTER message without a routing id).
+    #[error("invalid argument: {0}")]
+    Invalid(&'static str),
+    /// The endpoint is not bound or connected on this socket (`ENOENT`).
+    #[error("endpoint {0:?} is not in use on this socket")]
+    NotFound(String),
+    /// The socket or its context was closed (`ETERM`).
+    #[error("the socket's context was terminated")]
+    Terminated,
+    /// An inproc endpoint name is already bound (`EADDRINUSE`).
+    #[error("address already in use: {0}")]
+    AddressInUse(String),
+    /// An operating-system error from bind, connect or a socket option.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A protocol error surfaced to the caller.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match &e {
+            Error::WouldBlock => io::ErrorKind::WouldBlock,
+            Error::State | Error::Invalid(_) | Error::Endpoint(..) => io::ErrorKind::InvalidInput,
+            Error::NotSupported(_) => io::ErrorKind::Unsupported,
+            Error::HostUnreachable => io::ErrorKind::HostUnreachable,
+            Error::NotFound(_) => io::ErrorKind::NotFound,
+            Error::Terminated => io::ErrorKind::BrokenPipe,
+            Error::AddressInUse(_) => io::ErrorKind::AddrInUse,
+            Error::Io(e) => return io::Error::new(e.kind(), e.to_string()),
+            Error::Protocol(_) => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}

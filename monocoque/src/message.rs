@@ -1,0 +1,191 @@
+//! [`Message`]: one multipart ZeroMQ message, a short list of `Bytes` frames.
+
+use std::fmt;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+/// Frames held inline before a message spills to the heap: enough for a
+/// ROUTER envelope (routing id, delimiter, body) without an allocation.
+const INLINE_FRAMES: usize = 3;
+
+/// A multipart message: one or more frames, each a zero-copy [`Bytes`].
+///
+/// Up to three frames live inline, so the common shapes (one body; a routing
+/// id and a body; an id, an empty delimiter and a body) cost no allocation
+/// beyond the frames' own `Bytes`. Cloning a message clones `Bytes` handles,
+/// never payloads.
+///
+/// ```
+/// use monocoque::Message;
+/// let mut msg = Message::from("world");
+/// msg.push_front("hello");
+/// assert_eq!(msg.len(), 2);
+/// assert_eq!(&msg[0][..], b"hello");
+/// assert_eq!(msg.last().map(|f| &f[..]), Some(&b"world"[..]));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Message {
+    frames: SmallVec<[Bytes; INLINE_FRAMES]>,
+}
+
+impl Message {
+    /// A message with no frames yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a frame.
+    pub fn push_back(&mut self, frame: impl Into<Bytes>) {
+        self.frames.push(frame.into());
+    }
+
+    /// Prepends a frame (a routing id or an envelope delimiter).
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+        self.frames.insert(0, frame.into());
+    }
+
+    /// Removes and returns the first frame.
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        if self.frames.is_empty() {
+            None
+        } else {
+            Some(self.frames.remove(0))
+        }
+    }
+
+    /// Removes and returns the last frame.
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        self.frames.pop()
+    }
+
+    /// The frames, in order.
+    pub fn frames(&self) -> &[Bytes] {
+        &self.frames
+    }
+
+    /// The first frame.
+    pub fn first(&self) -> Option<&Bytes> {
+        self.frames.first()
+    }
+
+    /// The last frame.
+    pub fn last(&self) -> Option<&Bytes> {
+        self.frames.last()
+    }
+
+    /// The number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether the message has no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The total size of the frames' payloads.
+    pub fn size(&self) -> usize {
+        self.frames.iter().map(Bytes::len).sum()
+    }
+
+    /// Splits off and returns the frames from `at` on, keeping `..at`.
+    ///
+    /// # Panics
+    ///
+    /// If `at > len()`.
+    pub fn split_off(&mut self, at: usize) -> Message {
+        assert!(at <= self.len(), "split_off({at}) beyond {} frames", self.len());
+        Message {
+            frames: self.frames.drain(at..).collect(),
+        }
+    }
+
+    /// The frames as a `Vec`.
+    pub fn into_vec(self) -> Vec<Bytes> {
+        self.frames.into_vec()
+    }
+}
+
+impl std::ops::Index<usize> for Message {
+    type Output = Bytes;
+    fn index(&self, i: usize) -> &Bytes {
+        &self.frames[i]
+    }
+}
+
+impl IntoIterator for Message {
+    type Item = Bytes;
+    type IntoIter = smallvec::IntoIter<[Bytes; INLINE_FRAMES]>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Message {
+    type Item = &'a Bytes;
+    type IntoIter = std::slice::Iter<'a, Bytes>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.iter()
+    }
+}
+
+impl<F: Into<Bytes>> FromIterator<F> for Message {
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        Message {
+            frames: iter.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl<F: Into<Bytes>> Extend<F> for Message {
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        self.frames.extend(iter.into_iter().map(Into::into));
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(frame: Bytes) -> Self {
+        let mut m = Message::new();
+        m.push_back(frame);
+        m
+    }
+}
+
+impl From<&'static str> for Message {
+    fn from(frame: &'static str) -> Self {
+        Bytes::from_static(frame.as_bytes()).into()
+    }
+}
+
+impl From<&'static [u8]> for Message {
+    fn from(frame: &'static [u8]) -> Self {
+        Bytes::from_static(frame).into()
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(frame: Vec<u8>) -> Self {
+        Bytes::from(frame).into()
+    }
+}
+
+impl From<String> for Message {
+    fn from(frame: String) -> Self {
+        Bytes::from(frame).into()
+    }
+}
+
+impl From<Vec<Bytes>> for Message {
+    fn from(frames: Vec<Bytes>) -> Self {
+        Message {
+            frames: SmallVec::from_vec(frames),
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.frames.iter()).finish()
+    }
+}

@@ -1,0 +1,154 @@
+//! Socket options, typed: [`SocketOptions`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// The PLAIN mechanism role of a socket (RFC 24).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Plain {
+    /// No PLAIN: the NULL mechanism (the default).
+    #[default]
+    Off,
+    /// PLAIN client with these credentials (`ZMQ_PLAIN_USERNAME`/`PASSWORD`).
+    Client {
+        /// The user name sent in HELLO.
+        username: Bytes,
+        /// The password sent in HELLO.
+        password: Bytes,
+    },
+    /// PLAIN server (`ZMQ_PLAIN_SERVER`). With `credentials`, only that user
+    /// is admitted; without, every user (libzmq's behaviour when no ZAP
+    /// handler runs).
+    Server {
+        /// The one user admitted, if any.
+        credentials: Option<(Bytes, Bytes)>,
+    },
+}
+
+/// Every option of a socket, with libzmq's defaults.
+///
+/// Options take effect for connections made after they are set, as in
+/// libzmq (HWMs and the identity are read when a peer attaches).
+///
+/// ```
+/// use std::time::Duration;
+/// use monocoque::{Context, SocketOptions, SocketType};
+/// let ctx = Context::new();
+/// let mut sock = ctx.socket(SocketType::Push).unwrap();
+/// sock.set_options(SocketOptions {
+///     sndhwm: 10,
+///     linger: Some(Duration::ZERO),
+///     ..SocketOptions::default()
+/// });
+/// assert_eq!(sock.options().sndhwm, 10);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Messages queued per peer for sending before the HWM action (drop or
+    /// block) applies (`ZMQ_SNDHWM`, default 1000; 0 means no limit, capped
+    /// here at 1,000,000 so memory stays bounded).
+    pub sndhwm: usize,
+    /// Messages queued for receiving before peers are pushed back
+    /// (`ZMQ_RCVHWM`, default 1000).
+    pub rcvhwm: usize,
+    /// How long closing the socket waits to flush queued messages
+    /// (`ZMQ_LINGER`; `None` waits for ever, the libzmq default).
+    pub linger: Option<Duration>,
+    /// How long `recv` blocks (`ZMQ_RCVTIMEO`; `None`: for ever).
+    pub rcvtimeo: Option<Duration>,
+    /// How long `send` blocks (`ZMQ_SNDTIMEO`; `None`: for ever).
+    pub sndtimeo: Option<Duration>,
+    /// The first reconnect delay (`ZMQ_RECONNECT_IVL`, default 100 ms).
+    pub reconnect_ivl: Duration,
+    /// The cap of the exponential reconnect backoff (`ZMQ_RECONNECT_IVL_MAX`;
+    /// zero, the default, keeps the delay at `reconnect_ivl`).
+    pub reconnect_ivl_max: Duration,
+    /// Queue messages only for completed connections (`ZMQ_IMMEDIATE`).
+    pub immediate: bool,
+    /// The largest inbound message accepted, in bytes; a peer sending more is
+    /// disconnected (`ZMQ_MAXMSGSIZE`; `None`: no limit).
+    pub maxmsgsize: Option<u64>,
+    /// The routing id announced to peers (`ZMQ_ROUTING_ID`).
+    pub routing_id: Option<Bytes>,
+    /// ROUTER: fail with `HostUnreachable` instead of dropping a message for
+    /// an unknown routing id, and block/`WouldBlock` on a full peer
+    /// (`ZMQ_ROUTER_MANDATORY`).
+    pub router_mandatory: bool,
+    /// ROUTER: a new connection with a taken routing id takes it over
+    /// (`ZMQ_ROUTER_HANDOVER`).
+    pub router_handover: bool,
+    /// XPUB: pass every subscription up, duplicates included
+    /// (`ZMQ_XPUB_VERBOSE`).
+    pub xpub_verbose: bool,
+    /// XPUB: a message sent to each new subscriber (`ZMQ_XPUB_WELCOME_MSG`).
+    pub xpub_welcome_msg: Option<Bytes>,
+    /// REQ: allow sending a new request before the reply came
+    /// (`ZMQ_REQ_RELAXED`).
+    pub req_relaxed: bool,
+    /// REQ: tag requests with an id and drop replies that do not match it
+    /// (`ZMQ_REQ_CORRELATE`).
+    pub req_correlate: bool,
+    /// How long a handshake may take (`ZMQ_HANDSHAKE_IVL`, default 30 s).
+    pub handshake_ivl: Option<Duration>,
+    /// Send a PING this often (`ZMQ_HEARTBEAT_IVL`; `None`: no heartbeats).
+    pub heartbeat_ivl: Option<Duration>,
+    /// The TTL announced in our PINGs (`ZMQ_HEARTBEAT_TTL`).
+    pub heartbeat_ttl: Option<Duration>,
+    /// Close a connection silent this long after a PING
+    /// (`ZMQ_HEARTBEAT_TIMEOUT`; default: the heartbeat interval).
+    pub heartbeat_timeout: Option<Duration>,
+    /// The security mechanism role (NULL unless set).
+    pub plain: Plain,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        Self {
+            sndhwm: 1000,
+            rcvhwm: 1000,
+            linger: None,
+            rcvtimeo: None,
+            sndtimeo: None,
+            reconnect_ivl: Duration::from_millis(100),
+            reconnect_ivl_max: Duration::ZERO,
+            immediate: false,
+            maxmsgsize: None,
+            routing_id: None,
+            router_mandatory: false,
+            router_handover: false,
+            xpub_verbose: false,
+            xpub_welcome_msg: None,
+            req_relaxed: false,
+            req_correlate: false,
+            handshake_ivl: Some(Duration::from_secs(30)),
+            heartbeat_ivl: None,
+            heartbeat_ttl: None,
+            heartbeat_timeout: None,
+            plain: Plain::Off,
+        }
+    }
+}
+
+/// The largest queue a HWM of 0 ("no limit") stands for.
+const UNLIMITED_HWM: usize = 1_000_000;
+
+impl SocketOptions {
+    /// The send queue capacity per peer.
+    pub(crate) fn send_capacity(&self) -> usize {
+        hwm_capacity(self.sndhwm)
+    }
+
+    /// The receive queue capacity.
+    pub(crate) fn recv_capacity(&self) -> usize {
+        hwm_capacity(self.rcvhwm)
+    }
+}
+
+fn hwm_capacity(hwm: usize) -> usize {
+    if hwm == 0 {
+        UNLIMITED_HWM
+    } else {
+        hwm
+    }
+}

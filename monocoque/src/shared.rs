@@ -1,0 +1,378 @@
+//! What a socket shares with its engines: the inbound queue, the pattern
+//! state behind one mutex, and the events both sides sleep on.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
+use concurrent_queue::ConcurrentQueue;
+use event_listener::Event;
+use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet};
+use monocoque_core::router::{Attach, LoadBalancer, PeerId, Peers, RoutingTable};
+use monocoque_zmtp::SocketType;
+
+use crate::context::ContextInner;
+use crate::message::Message;
+use crate::monitor::{MonitorEvent, MonitorQueue};
+use crate::options::SocketOptions;
+use crate::pipe::{Outbox, PipeCmd};
+use crate::util::Cancel;
+
+/// A message and the peer it came from.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    pub(crate) peer: PeerId,
+    pub(crate) msg: Message,
+}
+
+/// One attached peer, as the socket side sees it.
+#[derive(Debug)]
+pub(crate) struct PeerEntry {
+    /// Where messages for it go.
+    pub(crate) out: Outbox,
+    /// Its routing id (ROUTER, STREAM).
+    pub(crate) routing_id: Option<Bytes>,
+    /// Handshake done (a connecter's pipe exists before that).
+    pub(crate) ready: bool,
+    /// A connecter's pipe: it outlives connections and queues meanwhile.
+    pub(crate) persistent: bool,
+}
+
+/// A bind or connect, for unbind, disconnect and close.
+#[derive(Debug)]
+pub(crate) struct EndpointEntry {
+    /// The endpoint as the user gave it.
+    pub(crate) given: String,
+    /// The endpoint as resolved (the port a `:*` bind got).
+    pub(crate) resolved: String,
+    /// Stops the listener or the connecter.
+    pub(crate) cancel: Arc<Cancel>,
+    /// A bind (else a connect).
+    pub(crate) bind: bool,
+    /// The connecter's persistent peer, if any.
+    pub(crate) peer: Option<PeerId>,
+}
+
+/// The pattern state of a socket.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) opts: SocketOptions,
+    pub(crate) peers: Peers<PeerEntry>,
+    pub(crate) lb: LoadBalancer<PeerId>,
+    pub(crate) routing: RoutingTable<PeerId>,
+    /// PUB, XPUB: who subscribed to what.
+    pub(crate) index: SubscriptionIndex<PeerId>,
+    /// SUB, XSUB: what we subscribed to (resent on every connection).
+    pub(crate) subs: SubscriptionSet,
+    /// XPUB: subscription messages waiting for `recv`.
+    pub(crate) pending: VecDeque<Message>,
+    /// REQ: the peer the request went to, while a reply is awaited.
+    pub(crate) req_peer: Option<PeerId>,
+    /// REQ: a request is out and its reply not yet received.
+    pub(crate) req_sent: bool,
+    /// REQ with `REQ_CORRELATE`: the id of the last request.
+    pub(crate) req_id: u32,
+    /// REP: the envelope of the request being answered.
+    pub(crate) rep_env: Option<(PeerId, Message)>,
+    pub(crate) endpoints: Vec<EndpointEntry>,
+    pub(crate) monitor: Option<Arc<MonitorQueue>>,
+    pub(crate) last_endpoint: Option<String>,
+    /// Reused by fan-out so a send allocates nothing.
+    pub(crate) scratch: Vec<PeerId>,
+}
+
+impl State {
+    pub(crate) fn emit(&self, ev: MonitorEvent) {
+        if let Some(m) = &self.monitor {
+            m.emit(ev);
+        }
+    }
+}
+
+/// Everything a socket and its engines share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) ty: SocketType,
+    pub(crate) ctx: Arc<ContextInner>,
+    pub(crate) state: Mutex<State>,
+    inbound: OnceLock<ConcurrentQueue<Inbound>>,
+    /// Wakes the user side: a message arrived, room appeared, a peer came.
+    pub(crate) wake: Event,
+    /// Wakes whoever waits for room in `inbound` (engines, inproc senders).
+    pub(crate) space: Event,
+    closed: AtomicBool,
+    ready_peers: AtomicUsize,
+    subscriptions: AtomicUsize,
+}
+
+/// The inbound queue's capacity when nothing set it (libzmq's RCVHWM).
+const DEFAULT_INBOUND: usize = 1000;
+
+/// Room kept in the inbound queue beyond RCVHWM, so a ROUTER or REP can
+/// hold a few messages of every peer.
+fn inbound_capacity(opts: &SocketOptions) -> usize {
+    opts.recv_capacity().max(16)
+}
+
+impl Shared {
+    pub(crate) fn new(ctx: Arc<ContextInner>, ty: SocketType) -> Arc<Self> {
+        Arc::new(Self {
+            ty,
+            ctx,
+            state: Mutex::new(State::default()),
+            inbound: OnceLock::new(),
+            wake: Event::new(),
+            space: Event::new(),
+            closed: AtomicBool::new(false),
+            ready_peers: AtomicUsize::new(0),
+            subscriptions: AtomicUsize::new(0),
+        })
+    }
+
+    /// Locks the pattern state. A panic while it was held cannot leave it
+    /// half-updated in a way that matters more than losing the socket, so a
+    /// poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fixes the inbound queue's size (RCVHWM) at the first bind or connect.
+    pub(crate) fn init_inbound(&self, opts: &SocketOptions) {
+        let _ = self
+            .inbound
+            .get_or_init(|| ConcurrentQueue::bounded(inbound_capacity(opts)));
+    }
+
+    /// The inbound queue.
+    pub(crate) fn inbound(&self) -> &ConcurrentQueue<Inbound> {
+        self.inbound
+            .get_or_init(|| ConcurrentQueue::bounded(DEFAULT_INBOUND))
+    }
+
+    /// Takes the next inbound message, if any, and tells waiting producers
+    /// that room appeared.
+    pub(crate) fn pop_inbound(&self) -> Option<Inbound> {
+        let q = self.inbound.get()?;
+        let item = q.pop().ok()?;
+        self.space.notify(usize::MAX);
+        Some(item)
+    }
+
+    /// Queues one message from `peer` (an engine or an inproc sender) and
+    /// wakes the user side; gives it back when the queue is full.
+    pub(crate) fn deliver_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        match self.inbound().push(Inbound { peer, msg }) {
+            Ok(()) => {
+                self.wake.notify(usize::MAX);
+                Ok(())
+            }
+            Err(e) => Err(e.into_inner().msg),
+        }
+    }
+
+    /// Whether the inbound queue is at capacity.
+    pub(crate) fn inbound_full(&self) -> bool {
+        self.inbound().is_full()
+    }
+
+    /// Marks the socket closed: engines stop delivering.
+    pub(crate) fn set_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.notify(usize::MAX);
+        self.space.notify(usize::MAX);
+    }
+
+    /// Whether the socket was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Peers whose handshake completed.
+    pub(crate) fn ready_peers(&self) -> usize {
+        self.ready_peers.load(Ordering::Acquire)
+    }
+
+    /// Subscriptions received so far (PUB, XPUB).
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.subscriptions.load(Ordering::Acquire)
+    }
+
+    /// Registers a peer whose handshake completed (or an inproc peer).
+    /// `preset` is a connecter's existing entry. Returns the peer's id and
+    /// routing id, or `None` when the socket refuses it (PAIR already
+    /// paired, ROUTER id taken without handover, socket closed).
+    pub(crate) fn attach(
+        &self,
+        st: &mut State,
+        preset: Option<PeerId>,
+        out: Outbox,
+        identity: Option<Bytes>,
+    ) -> Option<(PeerId, Option<Bytes>)> {
+        if self.is_closed() {
+            return None;
+        }
+        if self.ty == SocketType::Pair {
+            let other = st
+                .peers
+                .iter()
+                .any(|(id, p)| Some(id) != preset && (p.ready || p.persistent));
+            if other {
+                return None;
+            }
+        }
+        let id = match preset {
+            Some(id) if st.peers.contains(id) => {
+                if let Some(p) = st.peers.get_mut(id) {
+                    p.ready = true;
+                    p.out = out.clone();
+                }
+                id
+            }
+            _ => {
+                let id = st.peers.insert(PeerEntry {
+                    out: out.clone(),
+                    routing_id: None,
+                    ready: true,
+                    persistent: false,
+                });
+                if matches!(
+                    self.ty,
+                    SocketType::Push | SocketType::Dealer | SocketType::Req | SocketType::Pair
+                ) {
+                    st.lb.attach(id);
+                }
+                id
+            }
+        };
+        let mut routing_id = None;
+        if matches!(self.ty, SocketType::Router | SocketType::Stream) {
+            let requested = if self.ty == SocketType::Router {
+                identity.filter(|i| !i.is_empty())
+            } else {
+                None
+            };
+            match st.routing.attach(id, requested) {
+                Attach::Attached { routing_id: r } => routing_id = Some(Bytes::from(r)),
+                Attach::HandedOver {
+                    routing_id: r,
+                    evicted,
+                } => {
+                    routing_id = Some(Bytes::from(r));
+                    if let Some(old) = st.peers.get(evicted) {
+                        if let Outbox::Engine(pipe) = &old.out {
+                            pipe.close();
+                        }
+                    }
+                }
+                Attach::Refused { .. } => {
+                    st.peers.remove(id);
+                    return None;
+                }
+            }
+            if let Some(p) = st.peers.get_mut(id) {
+                p.routing_id = routing_id.clone();
+            }
+        }
+        if matches!(self.ty, SocketType::Sub | SocketType::Xsub) {
+            match &out {
+                Outbox::Engine(pipe) => {
+                    pipe.clear_commands();
+                    for prefix in st.subs.iter() {
+                        pipe.command(PipeCmd::Subscribe(prefix.clone()));
+                    }
+                }
+                Outbox::Inproc { .. } => {} // the inproc link copies the set itself
+            }
+        }
+        if self.ty == SocketType::Xpub && matches!(out, Outbox::Engine(_)) {
+            if let Some(welcome) = st.opts.xpub_welcome_msg.clone() {
+                let _ = out.push(Message::from(welcome));
+            }
+        }
+        self.ready_peers.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify(usize::MAX);
+        Some((id, routing_id))
+    }
+
+    /// A peer's connection ended. A connecter's persistent entry stays (its
+    /// queue waits for the reconnect) unless `remove` is set.
+    pub(crate) fn detach(&self, st: &mut State, id: PeerId, remove: bool) {
+        let Some(entry) = st.peers.get_mut(id) else {
+            return;
+        };
+        let was_ready = entry.ready;
+        entry.ready = false;
+        let keep = entry.persistent && !remove;
+        if was_ready {
+            self.ready_peers.fetch_sub(1, Ordering::AcqRel);
+        }
+        if self.ty.is_publisher() {
+            let xpub = self.ty == SocketType::Xpub;
+            let mut gone = Vec::new();
+            st.index.remove_peer(id, |prefix, what| {
+                if xpub && what.is_last() {
+                    gone.push(prefix.to_vec());
+                }
+            });
+            for prefix in gone {
+                let mut m = Vec::with_capacity(prefix.len() + 1);
+                m.push(0);
+                m.extend_from_slice(&prefix);
+                st.pending.push_back(Message::from(m));
+            }
+        }
+        if matches!(self.ty, SocketType::Router | SocketType::Stream) {
+            st.routing.detach(id);
+        }
+        if !keep {
+            st.lb.detach(id);
+            if let Some(p) = st.peers.remove(id) {
+                if let Outbox::Engine(pipe) = &p.out {
+                    pipe.close();
+                }
+            }
+            if st.req_peer == Some(id) {
+                st.req_peer = None;
+            }
+        }
+        self.wake.notify(usize::MAX);
+    }
+
+    /// A peer (un)subscribed (PUB, XPUB).
+    pub(crate) fn peer_subscription(&self, st: &mut State, id: PeerId, topic: Bytes, on: bool) {
+        if !self.ty.is_publisher() || !st.peers.contains(id) {
+            return;
+        }
+        let forward = if on {
+            self.subscriptions.fetch_add(1, Ordering::AcqRel);
+            st.index.subscribe(id, &topic).is_first()
+        } else {
+            st.index.cancel(id, &topic).is_last()
+        };
+        if self.ty == SocketType::Xpub && (forward || st.opts.xpub_verbose) {
+            let mut m = Vec::with_capacity(topic.len() + 1);
+            m.push(u8::from(on));
+            m.extend_from_slice(&topic);
+            st.pending.push_back(Message::from(m));
+        }
+        self.wake.notify(usize::MAX);
+    }
+}
+
+/// The SUBSCRIBE/CANCEL body of an XSUB message: `0x01` or `0x00` then
+/// the prefix, as ZMTP 3.0 sent them.
+pub(crate) fn subscription_message(msg: &Message) -> Option<(bool, Bytes)> {
+    if msg.len() != 1 {
+        return None;
+    }
+    let f = &msg[0];
+    match f.first() {
+        Some(1) => Some((true, f.slice(1..))),
+        Some(0) => Some((false, f.slice(1..))),
+        _ => None,
+    }
+}

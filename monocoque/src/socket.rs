@@ -1,0 +1,604 @@
+//! [`Socket`]: the user's handle.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_listener::Listener;
+use monocoque_zmtp::SocketType;
+
+use crate::context::Context;
+use crate::endpoint::Endpoint;
+use crate::engine::net;
+use crate::error::{Error, Result};
+use crate::inproc;
+use crate::message::Message;
+use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
+use crate::options::SocketOptions;
+use crate::pattern::{self, SendError};
+use crate::pipe::{Outbox, Pipe};
+use crate::shared::{EndpointEntry, PeerEntry, Shared};
+use crate::util::{block_on, maybe, race, Cancel};
+
+/// A ZeroMQ socket.
+///
+/// Every method takes `&self`: a socket is `Send` and `Sync`, so it can be
+/// moved to another thread or shared in an `Arc`. Blocking methods
+/// ([`send`](Self::send), [`recv`](Self::recv)) park the calling thread and
+/// honour `SNDTIMEO`/`RCVTIMEO`; `_async` methods return futures that run on
+/// any executor (tokio, smol, async-std, compio or a plain `block_on`) and
+/// are cancel-safe: a future dropped before it completes has sent or
+/// received nothing.
+///
+/// ```
+/// use monocoque::{Context, SocketType};
+/// let ctx = Context::new();
+/// let rep = ctx.socket(SocketType::Rep).unwrap();
+/// rep.bind("tcp://127.0.0.1:*").unwrap();
+/// let req = ctx.socket(SocketType::Req).unwrap();
+/// req.connect(&rep.last_endpoint().unwrap()).unwrap();
+/// req.send("ping").unwrap();
+/// let request = rep.recv().unwrap();
+/// rep.send(request).unwrap();
+/// assert_eq!(&req.recv().unwrap()[0][..], b"ping");
+/// ```
+#[derive(Debug)]
+pub struct Socket {
+    shared: Arc<Shared>,
+}
+
+impl Socket {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Socket {
+        Socket { shared }
+    }
+
+    /// A socket in the process-wide [`Context::global`].
+    ///
+    /// ```
+    /// use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Pub).unwrap();
+    /// assert_eq!(s.socket_type(), SocketType::Pub);
+    /// ```
+    pub fn new(ty: SocketType) -> Result<Socket> {
+        Context::global().socket(ty)
+    }
+
+    /// The socket's type.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// assert_eq!(Socket::new(SocketType::Sub).unwrap().socket_type(), SocketType::Sub);
+    /// ```
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.ty
+    }
+
+    /// A copy of the socket's options.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Push).unwrap();
+    /// assert_eq!(s.options().sndhwm, 1000);
+    /// ```
+    pub fn options(&self) -> SocketOptions {
+        self.shared.lock().opts.clone()
+    }
+
+    /// Replaces the socket's options. HWMs, the routing id and the security
+    /// settings apply to connections made afterwards; RCVHWM is fixed by the
+    /// first bind or connect.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType, SocketOptions};
+    /// let s = Socket::new(SocketType::Router).unwrap();
+    /// s.set_options(SocketOptions { router_mandatory: true, ..s.options() });
+    /// assert!(s.options().router_mandatory);
+    /// ```
+    pub fn set_options(&self, opts: SocketOptions) {
+        let mut st = self.shared.lock();
+        st.routing.set_handover(opts.router_handover);
+        st.opts = opts;
+    }
+
+    /// Changes some options in place.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// # use std::time::Duration;
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// s.update_options(|o| o.rcvtimeo = Some(Duration::from_millis(10)));
+    /// assert!(s.recv().is_err()); // nothing came within 10 ms
+    /// ```
+    pub fn update_options(&self, f: impl FnOnce(&mut SocketOptions)) {
+        let mut opts = self.options();
+        f(&mut opts);
+        self.set_options(opts);
+    }
+
+    /// The socket's event stream (listening, accepted, connected,
+    /// handshake results, disconnections). Events before the first call
+    /// are not recorded.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType, MonitorEvent};
+    /// # use std::time::Duration;
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// let events = s.monitor();
+    /// s.bind("tcp://127.0.0.1:*").unwrap();
+    /// let ev = events.recv_timeout(Duration::from_secs(5)).unwrap();
+    /// assert!(ev.to_string().starts_with("listening tcp://127.0.0.1:"));
+    /// ```
+    pub fn monitor(&self) -> Monitor {
+        let mut st = self.shared.lock();
+        let queue = st.monitor.get_or_insert_with(MonitorQueue::new).clone();
+        Monitor { queue }
+    }
+
+    /// Accepts connections on `endpoint` (`tcp://host:port` with `*` for
+    /// every interface and `*` or `0` for any port, `ipc://path` or
+    /// `ipc://@abstract`, `inproc://name`).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Rep).unwrap();
+    /// s.bind("tcp://127.0.0.1:*").unwrap();
+    /// assert!(s.last_endpoint().unwrap().starts_with("tcp://127.0.0.1:"));
+    /// ```
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        let ep: Endpoint = endpoint.parse()?;
+        let sh = &self.shared;
+        if sh.is_closed() {
+            return Err(Error::Terminated);
+        }
+        let opts = self.options();
+        sh.init_inbound(&opts);
+        match &ep {
+            Endpoint::Inproc(name) => {
+                inproc::bind(sh, name)?;
+                let mut st = sh.lock();
+                st.endpoints.push(EndpointEntry {
+                    given: endpoint.to_owned(),
+                    resolved: endpoint.to_owned(),
+                    cancel: Cancel::new(),
+                    bind: true,
+                    peer: None,
+                });
+                st.last_endpoint = Some(endpoint.to_owned());
+                st.emit(MonitorEvent::Listening(endpoint.to_owned()));
+                Ok(())
+            }
+            _ => {
+                let (bound, resolved) = match net::bind(&ep) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        sh.lock()
+                            .emit(MonitorEvent::BindFailed(endpoint.to_owned(), e.to_string()));
+                        return Err(e);
+                    }
+                };
+                let cancel = Cancel::new();
+                {
+                    let mut st = sh.lock();
+                    st.endpoints.push(EndpointEntry {
+                        given: endpoint.to_owned(),
+                        resolved: resolved.clone(),
+                        cancel: cancel.clone(),
+                        bind: true,
+                        peer: None,
+                    });
+                    st.last_endpoint = Some(resolved.clone());
+                    st.emit(MonitorEvent::Listening(resolved.clone()));
+                }
+                net::listen(sh.clone(), bound, Arc::from(resolved), cancel);
+                Ok(())
+            }
+        }
+    }
+
+    /// Connects to `endpoint`, now and after every disconnection (with
+    /// `RECONNECT_IVL` backoff). Returns at once: the connection is made in
+    /// the background, and messages for it queue meanwhile unless
+    /// `IMMEDIATE` is set.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Push).unwrap();
+    /// s.connect("tcp://127.0.0.1:9").unwrap(); // nobody listens: retried
+    /// assert!(s.connect("bogus://x").is_err());
+    /// ```
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        let ep: Endpoint = endpoint.parse()?;
+        let sh = &self.shared;
+        if sh.is_closed() {
+            return Err(Error::Terminated);
+        }
+        let opts = self.options();
+        sh.init_inbound(&opts);
+        if let Endpoint::Tcp { host, .. } = &ep {
+            if host == "*" {
+                return Err(Error::Endpoint(endpoint.to_owned(), "cannot connect to *"));
+            }
+        }
+        if let Endpoint::Inproc(name) = &ep {
+            let peer = inproc::connect(sh, name);
+            let mut st = sh.lock();
+            st.endpoints.push(EndpointEntry {
+                given: endpoint.to_owned(),
+                resolved: endpoint.to_owned(),
+                cancel: Cancel::new(),
+                bind: false,
+                peer,
+            });
+            st.last_endpoint = Some(endpoint.to_owned());
+            return Ok(());
+        }
+        let cancel = Cancel::new();
+        let endpoint_arc: Arc<str> = Arc::from(endpoint);
+        let preset = if opts.immediate || matches!(sh.ty, SocketType::Router | SocketType::Stream)
+        {
+            None
+        } else {
+            let pipe = Pipe::new(opts.send_capacity());
+            let mut st = sh.lock();
+            let id = st.peers.insert(PeerEntry {
+                out: Outbox::Engine(pipe.clone()),
+                routing_id: None,
+                ready: false,
+                persistent: true,
+            });
+            if matches!(
+                sh.ty,
+                SocketType::Push | SocketType::Dealer | SocketType::Req | SocketType::Pair
+            ) {
+                st.lb.attach(id);
+            }
+            Some((id, pipe))
+        };
+        {
+            let mut st = sh.lock();
+            st.endpoints.push(EndpointEntry {
+                given: endpoint.to_owned(),
+                resolved: endpoint.to_owned(),
+                cancel: cancel.clone(),
+                bind: false,
+                peer: preset.as_ref().map(|p| p.0),
+            });
+            st.last_endpoint = Some(endpoint.to_owned());
+        }
+        net::connect(sh.clone(), ep, endpoint_arc, cancel, preset);
+        Ok(())
+    }
+
+    fn take_endpoint(&self, endpoint: &str, bind: bool) -> Result<EndpointEntry> {
+        let mut st = self.shared.lock();
+        let pos = st
+            .endpoints
+            .iter()
+            .position(|e| e.bind == bind && (e.given == endpoint || e.resolved == endpoint))
+            .ok_or_else(|| Error::NotFound(endpoint.to_owned()))?;
+        Ok(st.endpoints.remove(pos))
+    }
+
+    /// Stops listening on a bound endpoint (as bound, or as given) and
+    /// closes the connections accepted there.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// s.bind("tcp://127.0.0.1:*").unwrap();
+    /// let ep = s.last_endpoint().unwrap();
+    /// s.unbind(&ep).unwrap();
+    /// assert!(s.unbind(&ep).is_err());
+    /// ```
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        let e = self.take_endpoint(endpoint, true)?;
+        e.cancel.cancel();
+        if let Some(name) = endpoint.strip_prefix("inproc://") {
+            inproc::unbind(&self.shared, name);
+        }
+        Ok(())
+    }
+
+    /// Ends a connect: stops reconnecting and closes the connection, with
+    /// whatever was queued for it.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Push).unwrap();
+    /// s.connect("tcp://127.0.0.1:9").unwrap();
+    /// s.disconnect("tcp://127.0.0.1:9").unwrap();
+    /// ```
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        let e = self.take_endpoint(endpoint, false)?;
+        e.cancel.cancel();
+        if let Some(id) = e.peer {
+            if endpoint.starts_with("inproc://") {
+                inproc::unlink(&self.shared, id);
+            } else {
+                let mut st = self.shared.lock();
+                self.shared.detach(&mut st, id, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// The endpoint of the last bind or connect; for a `tcp://…:*` bind, with
+    /// the port the system chose (`ZMQ_LAST_ENDPOINT`).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Pub).unwrap();
+    /// assert_eq!(s.last_endpoint(), None);
+    /// s.bind("inproc://last-endpoint-doc").unwrap();
+    /// assert_eq!(s.last_endpoint().as_deref(), Some("inproc://last-endpoint-doc"));
+    /// ```
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.shared.lock().last_endpoint.clone()
+    }
+
+    /// Peers connected now (handshake completed).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// assert_eq!(Socket::new(SocketType::Pair).unwrap().peer_count(), 0);
+    /// ```
+    pub fn peer_count(&self) -> usize {
+        self.shared.ready_peers()
+    }
+
+    /// PUB, XPUB: subscriptions received so far (every SUBSCRIBE counts).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// assert_eq!(Socket::new(SocketType::Pub).unwrap().subscription_count(), 0);
+    /// ```
+    pub fn subscription_count(&self) -> usize {
+        self.shared.subscriptions()
+    }
+
+    /// SUB: receive messages that start with `prefix` (empty: everything).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub).unwrap();
+    /// sub.subscribe("weather.").unwrap();
+    /// assert!(Socket::new(SocketType::Pub).unwrap().subscribe("x").is_err());
+    /// ```
+    pub fn subscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        pattern::subscribe(&self.shared, prefix.as_ref(), true)
+    }
+
+    /// SUB: undo one [`subscribe`](Self::subscribe) of `prefix`.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let sub = Socket::new(SocketType::Sub).unwrap();
+    /// sub.subscribe("a").unwrap();
+    /// sub.unsubscribe("a").unwrap();
+    /// ```
+    pub fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
+        pattern::subscribe(&self.shared, prefix.as_ref(), false)
+    }
+
+    /// Sends a message, blocking while the pattern has to wait (a full HWM,
+    /// no peer yet), up to `SNDTIMEO`; then [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// # use monocoque::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let (a, b) = (ctx.socket(SocketType::Pair).unwrap(), ctx.socket(SocketType::Pair).unwrap());
+    /// a.bind("inproc://send-doc").unwrap();
+    /// b.connect("inproc://send-doc").unwrap();
+    /// a.send(vec![bytes::Bytes::from("two"), bytes::Bytes::from("frames")]).unwrap();
+    /// assert_eq!(b.recv().unwrap().len(), 2);
+    /// ```
+    pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
+        let deadline = self.options().sndtimeo;
+        match pattern::try_send(&self.shared, msg.into()) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(_, _)) if deadline == Some(Duration::ZERO) => {
+                Err(Error::WouldBlock)
+            }
+            Err(SendError::Full(m, t)) => {
+                let deadline = deadline.map(|d| Instant::now() + d);
+                block_on(self.send_wait(m, t), deadline).unwrap_or(Err(Error::WouldBlock))
+            }
+        }
+    }
+
+    /// Sends a message if that can be done without waiting; else
+    /// [`Error::WouldBlock`] and the message is dropped (`ZMQ_DONTWAIT`).
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType, Error};
+    /// let push = Socket::new(SocketType::Push).unwrap();
+    /// assert!(matches!(push.try_send("no peer yet"), Err(Error::WouldBlock)));
+    /// ```
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<()> {
+        match pattern::try_send(&self.shared, msg.into()) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(..)) => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Sends a message, waiting asynchronously while the pattern has to.
+    /// Cancel-safe: dropped before it completes, it sent nothing.
+    ///
+    /// ```
+    /// # use monocoque::{Context, SocketType};
+    /// # let ctx = Context::new();
+    /// # let (a, b) = (ctx.socket(SocketType::Pair).unwrap(), ctx.socket(SocketType::Pair).unwrap());
+    /// # a.bind("inproc://send-async-doc").unwrap();
+    /// # b.connect("inproc://send-async-doc").unwrap();
+    /// let fut = a.send_async("hi");
+    /// # let _ = fut;
+    /// ```
+    pub async fn send_async(&self, msg: impl Into<Message>) -> Result<()> {
+        match pattern::try_send(&self.shared, msg.into()) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(m, t)) => self.send_wait(m, t).await,
+        }
+    }
+
+    async fn send_wait(&self, mut msg: Message, mut target: Option<Arc<Shared>>) -> Result<()> {
+        let sh = &self.shared;
+        loop {
+            let l = sh.wake.listen();
+            let l2 = target.as_ref().map(|t| t.space.listen());
+            match pattern::try_send(sh, msg) {
+                Ok(()) => return Ok(()),
+                Err(SendError::Fail(e)) => return Err(e),
+                Err(SendError::Full(m, t)) => {
+                    msg = m;
+                    let same = match (&t, &target) {
+                        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    target = t;
+                    if !same {
+                        continue;
+                    }
+                }
+            }
+            race(l, maybe(l2)).await;
+        }
+    }
+
+    /// Receives a message, blocking up to `RCVTIMEO`; then
+    /// [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// # use monocoque::{Context, SocketType};
+    /// # let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("inproc://recv-doc").unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect("inproc://recv-doc").unwrap();
+    /// push.send("job").unwrap();
+    /// assert_eq!(&pull.recv().unwrap()[0][..], b"job");
+    /// ```
+    pub fn recv(&self) -> Result<Message> {
+        if let Some(m) = pattern::try_recv(&self.shared)? {
+            return Ok(m);
+        }
+        let timeout = self.options().rcvtimeo;
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::WouldBlock);
+        }
+        let deadline = timeout.map(|d| Instant::now() + d);
+        block_on(self.recv_async(), deadline).unwrap_or(Err(Error::WouldBlock))
+    }
+
+    /// Receives a message if one is waiting; else [`Error::WouldBlock`].
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType, Error};
+    /// let pull = Socket::new(SocketType::Pull).unwrap();
+    /// assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+    /// ```
+    pub fn try_recv(&self) -> Result<Message> {
+        pattern::try_recv(&self.shared)?.ok_or(Error::WouldBlock)
+    }
+
+    /// Receives a message, waiting asynchronously. Cancel-safe: dropped
+    /// before it completes, it took nothing off the queue.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull).unwrap();
+    /// let fut = pull.recv_async(); // poll it on any executor
+    /// # drop(fut);
+    /// ```
+    pub async fn recv_async(&self) -> Result<Message> {
+        let sh = &self.shared;
+        loop {
+            if let Some(m) = pattern::try_recv(sh)? {
+                return Ok(m);
+            }
+            let l = sh.wake.listen();
+            if let Some(m) = pattern::try_recv(sh)? {
+                return Ok(m);
+            }
+            if sh.is_closed() {
+                return Err(Error::Terminated);
+            }
+            l.await;
+        }
+    }
+
+    /// Closes the socket: waits up to `LINGER` for queued messages to reach
+    /// connected peers, then ends every connection. Dropping the socket
+    /// does the same.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Push).unwrap();
+    /// s.close();
+    /// ```
+    pub fn close(self) {
+        drop(self);
+    }
+
+    fn shutdown(&mut self) {
+        let sh = self.shared.clone();
+        if sh.is_closed() {
+            return;
+        }
+        let linger = self.options().linger;
+        let deadline = linger.map(|l| Instant::now() + l);
+        loop {
+            let l = sh.wake.listen();
+            let pending = {
+                let st = sh.lock();
+                let busy = st.peers.iter().any(|(_, p)| p.ready && !p.out.is_drained());
+                busy
+            };
+            if !pending {
+                break;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            let step = now + Duration::from_millis(10);
+            let until = deadline.map_or(step, |d| d.min(step));
+            let _ = l.wait_deadline(until);
+        }
+        sh.set_closed();
+        let (endpoints, peers) = {
+            let mut st = sh.lock();
+            let eps = std::mem::take(&mut st.endpoints);
+            let peers: Vec<_> = st
+                .peers
+                .iter()
+                .map(|(id, p)| (id, matches!(p.out, Outbox::Inproc { .. })))
+                .collect();
+            (eps, peers)
+        };
+        for e in &endpoints {
+            e.cancel.cancel();
+            if e.bind {
+                if let Some(name) = e.given.strip_prefix("inproc://") {
+                    inproc::unbind(&sh, name);
+                }
+            }
+        }
+        for (id, is_inproc) in peers {
+            if is_inproc {
+                inproc::unlink(&sh, id);
+            } else {
+                let mut st = sh.lock();
+                sh.detach(&mut st, id, true);
+            }
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
