@@ -119,9 +119,10 @@ where
             (reason, Some(id))
         }
         Err(reason) => {
-            shared
-                .lock()
-                .emit(MonitorEvent::HandshakeFailed(spec.endpoint.to_string(), reason.clone()));
+            shared.lock().emit(MonitorEvent::HandshakeFailed(
+                spec.endpoint.to_string(),
+                reason.clone(),
+            ));
             (reason, None)
         }
     };
@@ -135,7 +136,11 @@ where
 
 type Handshaken = (Session, Box<PeerInfo>, PeerId, Arc<Pipe>, Option<Bytes>);
 
-async fn handshake<S>(stream: S, spec: &ConnSpec, opts: &SocketOptions) -> Result<Handshaken, String>
+async fn handshake<S>(
+    stream: S,
+    spec: &ConnSpec,
+    opts: &SocketOptions,
+) -> Result<Handshaken, String>
 where
     S: AsyncRead + AsyncWrite + Clone + 'static,
 {
@@ -432,7 +437,10 @@ async fn write_loop<S>(
             }
             let next = session.borrow().poll_timeout();
             let timer = next.map(|t| {
-                compio::time::sleep(t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+                compio::time::sleep(
+                    t.saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1)),
+                )
             });
             let _ = race(race(a, b), maybe(timer)).await;
             continue;
