@@ -1,0 +1,506 @@
+//! The side-by-side run: plan the cases, spawn the role processes, collect
+//! medians, hand the rows to the report.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::report::{self, Row};
+use super::roles::HIDDEN_ROLE;
+use super::{BenchArgs, Case, Lib, Transport};
+
+/// Thr sizes when `--sizes` is not given.
+const THR_SIZES: [usize; 6] = [16, 64, 256, 1024, 64 * 1024, 1024 * 1024];
+/// Lat sizes when `--sizes` is not given.
+const LAT_SIZES: [usize; 2] = [64, 1024];
+/// The fan-out message size.
+const FANOUT_SIZE: usize = 64;
+/// The thr size CPU rows are taken from (or the smallest one run).
+const CPU_SIZE: usize = 64;
+/// How long one run may take before its processes are killed.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// One measurement to repeat for each library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Job {
+    case: Case,
+    transport: Transport,
+    size: usize,
+    subs: usize,
+    count: u64,
+}
+
+/// What one run of one library measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    /// msg/s (thr, fanout) or the p50 round trip in us (lat).
+    value: f64,
+    /// lat: the p99 round trip in us.
+    p99: Option<f64>,
+    /// thr: CPU seconds of both sides together.
+    cpu: Option<f64>,
+}
+
+/// Messages (or round trips) per run: each run takes a fraction of a second
+/// at libzmq's speed here, so the default table takes about a minute.
+fn default_count(case: Case, size: usize, subs: usize) -> u64 {
+    match case {
+        Case::Thr => match size {
+            0..=64 => 400_000,
+            65..=256 => 300_000,
+            257..=1024 => 150_000,
+            1025..=8192 => 40_000,
+            8193..=65536 => 5_000,
+            _ => (300_000_000 / size as u64).max(200),
+        },
+        Case::Lat => 2_000,
+        Case::Fanout => (400_000 / subs.max(1) as u64).max(2_000),
+    }
+}
+
+fn plan(args: &BenchArgs) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let count = |case, size, subs| {
+        args.count
+            .unwrap_or_else(|| default_count(case, size, subs))
+    };
+    for &case in &args.cases {
+        match case {
+            Case::Thr | Case::Lat => {
+                let defaults: &[usize] = if case == Case::Thr {
+                    &THR_SIZES
+                } else {
+                    &LAT_SIZES
+                };
+                let sizes = args.sizes.as_deref().unwrap_or(defaults);
+                for &transport in &args.transports {
+                    for &size in sizes {
+                        jobs.push(Job {
+                            case,
+                            transport,
+                            size,
+                            subs: 0,
+                            count: count(case, size, 0),
+                        });
+                    }
+                }
+            }
+            Case::Fanout => {
+                let transport = args.transports.first().copied().unwrap_or(Transport::Tcp);
+                for &subs in &args.subscribers {
+                    jobs.push(Job {
+                        case,
+                        transport,
+                        size: FANOUT_SIZE,
+                        subs,
+                        count: count(case, FANOUT_SIZE, subs),
+                    });
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// Runs the whole benchmark and prints the table (or JSON rows), and the
+/// SVG if asked.
+pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
+    let jobs = plan(args);
+    let total = jobs.len() * args.reps * args.libs.len();
+    let mut progress = Progress::new(total);
+    let mut samples: HashMap<(usize, Lib), Vec<Sample>> = HashMap::new();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    for (j, job) in jobs.iter().enumerate() {
+        for rep in 0..args.reps {
+            // Alternate which library goes first, so neither always runs on
+            // a machine the other just warmed (or heated).
+            let mut libs = args.libs.clone();
+            if rep % 2 == 1 {
+                libs.reverse();
+            }
+            for lib in libs {
+                progress.step(&format!(
+                    "{} {} {} {}",
+                    job.case.name(),
+                    job.transport.name(),
+                    report::size_label(job.size),
+                    lib.name()
+                ));
+                match run_one(&exe, job, lib) {
+                    Ok(sample) => samples.entry((j, lib)).or_default().push(sample),
+                    Err(e) => failures.push(format!(
+                        "{} {} {} B {}: {e}",
+                        job.case.name(),
+                        job.transport.name(),
+                        job.size,
+                        lib.name()
+                    )),
+                }
+            }
+        }
+    }
+    progress.done(started.elapsed());
+    for failure in &failures {
+        eprintln!("mq bench: failed run: {failure}");
+    }
+    let rows = rows(&jobs, &samples, args.reps, &args.libs);
+    let mut out = std::io::stdout().lock();
+    let text = if args.json {
+        report::json(&rows)
+    } else {
+        report::table(&rows, args.reps, started.elapsed())
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("stdout: {e}"))?;
+    if let Some(path) = &args.svg {
+        std::fs::write(path, report::svg(&rows))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if rows
+        .iter()
+        .all(|r| r.monocoque.is_none() && r.libzmq.is_none())
+        && !rows.is_empty()
+    {
+        return Err("every run failed".to_owned());
+    }
+    Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+fn rows(
+    jobs: &[Job],
+    samples: &HashMap<(usize, Lib), Vec<Sample>>,
+    reps: usize,
+    libs: &[Lib],
+) -> Vec<Row> {
+    let ran = |lib: Lib, n: usize| libs.contains(&lib).then_some(n);
+    let get = |j: usize, lib: Lib| {
+        samples
+            .get(&(j, lib))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    let mut cpu_rows = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let (mono, zmq) = (get(j, Lib::Monocoque), get(j, Lib::Libzmq));
+        let values = |s: &[Sample]| median(s.iter().map(|s| s.value).collect());
+        let p99 = |s: &[Sample]| median(s.iter().filter_map(|s| s.p99).collect());
+        let mut row = Row {
+            case: job.case.name(),
+            transport: job.transport.name(),
+            size: job.size,
+            subscribers: (job.case == Case::Fanout).then_some(job.subs),
+            unit: if job.case == Case::Lat { "us" } else { "msg/s" },
+            monocoque: values(mono),
+            libzmq: values(zmq),
+            p99_monocoque: None,
+            p99_libzmq: None,
+            runs: (
+                ran(Lib::Monocoque, mono.len()),
+                ran(Lib::Libzmq, zmq.len()),
+                reps,
+            ),
+        };
+        if job.case == Case::Lat {
+            row.p99_monocoque = p99(mono);
+            row.p99_libzmq = p99(zmq);
+        }
+        rows.push(row);
+        let cpu_size = jobs
+            .iter()
+            .filter(|o| o.case == Case::Thr && o.transport == job.transport)
+            .map(|o| o.size)
+            .min_by_key(|&s| s.abs_diff(CPU_SIZE));
+        if job.case == Case::Thr && Some(job.size) == cpu_size {
+            let per_mmsg = |s: &[Sample]| {
+                median(
+                    s.iter()
+                        .filter_map(|s| s.cpu)
+                        .map(|c| c / job.count as f64 * 1e6)
+                        .collect(),
+                )
+            };
+            cpu_rows.push(Row {
+                case: "cpu",
+                unit: "s/Mmsg",
+                monocoque: per_mmsg(mono),
+                libzmq: per_mmsg(zmq),
+                ..rows[rows.len() - 1].clone()
+            });
+        }
+    }
+    rows.extend(cpu_rows);
+    rows
+}
+
+/// A role process with its stdout being read line by line.
+struct Role {
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+fn spawn(
+    exe: &std::path::Path,
+    role: &str,
+    lib: Lib,
+    ep: &str,
+    job: &Job,
+    hwm: usize,
+) -> Result<Role, String> {
+    let mut child = Command::new(exe)
+        .arg(HIDDEN_ROLE)
+        .args([role, lib.name(), ep])
+        .args([
+            job.size.to_string(),
+            job.count.to_string(),
+            job.subs.to_string(),
+            hwm.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {role}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    Ok(Role {
+        child,
+        stdout: BufReader::new(stdout),
+    })
+}
+
+impl Role {
+    /// The `endpoint: EP` line a binding role prints first.
+    fn endpoint(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        match line.trim_end().strip_prefix("endpoint: ") {
+            Some(ep) => Ok(ep.to_owned()),
+            None => Err(self
+                .finish(Instant::now())
+                .err()
+                .unwrap_or_else(|| "no endpoint".to_owned())),
+        }
+    }
+
+    /// Waits for the exit (killing it past `deadline`); returns the rest of
+    /// its stdout, or its first stderr line as the error.
+    fn finish(&mut self, deadline: Instant) -> Result<String, String> {
+        let status = loop {
+            match self.child.try_wait().map_err(|e| e.to_string())? {
+                Some(status) => break status,
+                None if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err("timed out".to_owned());
+                }
+                None => std::thread::sleep(Duration::from_millis(2)),
+            }
+        };
+        let mut out = String::new();
+        let _ = self.stdout.read_to_string(&mut out);
+        if status.success() {
+            return Ok(out);
+        }
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        let first = err.lines().next().unwrap_or("").trim().to_owned();
+        Err(if first.is_empty() {
+            format!("exited with {status}")
+        } else {
+            first
+        })
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The numbers after `name: ` on the first such line.
+fn field(out: &str, name: &str) -> Option<Vec<f64>> {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))?;
+    line.split_whitespace().map(|v| v.parse().ok()).collect()
+}
+
+fn ipc_endpoint() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir();
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "ipc://{}/mq-bench-{}-{n}.sock",
+        dir.display(),
+        std::process::id()
+    )
+}
+
+fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String> {
+    let deadline = Instant::now() + RUN_DEADLINE;
+    // thr: zperf's "no limit"; fanout: room for every message, so a PUB
+    // never drops and every subscriber gets the same count.
+    let hwm = match job.case {
+        Case::Thr => 0,
+        Case::Lat => 1000,
+        Case::Fanout => usize::try_from(job.count)
+            .unwrap_or(usize::MAX)
+            .saturating_add(16),
+    };
+    let (bind_role, connect_role, inproc_role) = match job.case {
+        Case::Thr => ("thr-recv", "thr-send", "inproc-thr"),
+        Case::Lat => ("lat-echo", "lat-ping", "inproc-lat"),
+        Case::Fanout => ("fan-pub", "fan-sub", "inproc-fan"),
+    };
+    let parse_err = |out: &str| format!("unexpected output {out:?}");
+    if job.transport == Transport::Inproc {
+        let out = spawn(exe, inproc_role, lib, "inproc://mq-bench", job, hwm)?.finish(deadline)?;
+        let result = field(&out, "result").ok_or_else(|| parse_err(&out))?;
+        return Ok(Sample {
+            value: result[0],
+            p99: result.get(1).copied(),
+            cpu: field(&out, "cpu").and_then(|c| c.first().copied()),
+        });
+    }
+    let ep = match job.transport {
+        Transport::Ipc => ipc_endpoint(),
+        _ => "tcp://127.0.0.1:*".to_owned(),
+    };
+    let mut binder = spawn(exe, bind_role, lib, &ep, job, hwm)?;
+    let bound = binder.endpoint()?;
+    let mut connecter = spawn(exe, connect_role, lib, &bound, job, hwm)?;
+    let (bout, cout) = (binder.finish(deadline), connecter.finish(deadline));
+    if let Some(path) = bound.strip_prefix("ipc://") {
+        let _ = std::fs::remove_file(path);
+    }
+    let (bout, cout) = (bout?, cout?);
+    let sample = match job.case {
+        Case::Thr => {
+            let result = field(&bout, "result").ok_or_else(|| parse_err(&bout))?;
+            let cpu = [&bout, &cout]
+                .iter()
+                .map(|o| field(o, "cpu").and_then(|c| c.first().copied()))
+                .sum::<Option<f64>>();
+            Sample {
+                value: result[0],
+                p99: None,
+                cpu,
+            }
+        }
+        Case::Lat => {
+            let result = field(&cout, "result").ok_or_else(|| parse_err(&cout))?;
+            Sample {
+                value: result[0],
+                p99: result.get(1).copied(),
+                cpu: None,
+            }
+        }
+        Case::Fanout => {
+            let result = field(&cout, "result").ok_or_else(|| parse_err(&cout))?;
+            Sample {
+                value: result[0],
+                p99: None,
+                cpu: None,
+            }
+        }
+    };
+    Ok(sample)
+}
+
+/// `[#####.....] 12/40 thr tcp 64 B libzmq` on stderr, redrawn in place.
+struct Progress {
+    total: usize,
+    done: usize,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            done: 0,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn step(&mut self, what: &str) {
+        const WIDTH: usize = 30;
+        let filled = WIDTH * self.done / self.total.max(1);
+        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(WIDTH - filled));
+        let line = format!("[{bar}] {}/{} {what}", self.done + 1, self.total);
+        let mut err = std::io::stderr().lock();
+        // On a terminal redraw one line; elsewhere (a log, a pipe) one line
+        // per run, so nothing piles up behind carriage returns.
+        let _ = if self.tty {
+            write!(err, "\r\x1b[2K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+        self.done += 1;
+    }
+
+    fn done(&self, took: Duration) {
+        let mut err = std::io::stderr().lock();
+        let end = if self.tty { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(
+            err,
+            "{end}mq bench: {} runs in {:.1} s",
+            self.total,
+            took.as_secs_f64()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_plan_covers_every_case() {
+        let jobs = plan(&BenchArgs::default());
+        let count = |case| jobs.iter().filter(|j| j.case == case).count();
+        assert_eq!(count(Case::Thr), 18);
+        assert_eq!(count(Case::Lat), 6);
+        assert_eq!(count(Case::Fanout), 3);
+        assert!(jobs.iter().all(|j| j.count > 0));
+    }
+
+    #[test]
+    fn medians_and_fields() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
+        assert_eq!(
+            field("x\nresult: 1.5 2\ncpu: 0.1\n", "result"),
+            Some(vec![1.5, 2.0])
+        );
+        assert_eq!(field("cpu: 0.1\n", "result"), None);
+    }
+}

@@ -1,0 +1,209 @@
+//! `mq bench`: Monocoque and libzmq side by side, in one run, one table.
+//!
+//! The parent process only plans, spawns and reports: every measured run is
+//! one or two child processes (`mq` re-executed with the hidden
+//! `__bench-role` subcommand), receiver and sender apart for tcp and ipc as a
+//! user deploys them, both in one child for inproc. The two libraries get the
+//! same counts and alternate within each repetition; medians are reported.
+//!
+//! ```text
+//! mq bench ──spawn──> mq __bench-role thr-recv LIB tcp://127.0.0.1:* ...  (binds, prints its endpoint)
+//!          ──spawn──> mq __bench-role thr-send LIB tcp://127.0.0.1:PORT ... (connects, sends)
+//!          <─stdout── "result: ..." lines ──> medians ──> table | --json | --svg
+//! ```
+//!
+//! `mq bench local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT`
+//! are libzmq's perf tools, line for line, so `mq` pairs with them.
+
+mod backend;
+mod harness;
+mod mono;
+mod report;
+mod roles;
+
+use std::path::PathBuf;
+
+pub(crate) use harness::run;
+pub(crate) use roles::{run_hidden_role, run_perf, HIDDEN_ROLE};
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Case {
+    /// PUSH -> PULL throughput.
+    Thr,
+    /// REQ <-> REP round-trip latency.
+    Lat,
+    /// PUB -> N SUB fan-out throughput.
+    Fanout,
+}
+
+impl Case {
+    /// Parses a `--cases` item.
+    pub(crate) fn parse(name: &str) -> Option<Case> {
+        match name {
+            "thr" => Some(Case::Thr),
+            "lat" => Some(Case::Lat),
+            "fanout" => Some(Case::Fanout),
+            _ => None,
+        }
+    }
+
+    /// The name used in the table and JSON.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Case::Thr => "thr",
+            Case::Lat => "lat",
+            Case::Fanout => "fanout",
+        }
+    }
+}
+
+/// A transport under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Transport {
+    /// Loopback TCP.
+    Tcp,
+    /// Unix domain sockets.
+    Ipc,
+    /// In-process.
+    Inproc,
+}
+
+impl Transport {
+    /// Parses a `--transports` item.
+    pub(crate) fn parse(name: &str) -> Option<Transport> {
+        match name {
+            "tcp" => Some(Transport::Tcp),
+            "ipc" => Some(Transport::Ipc),
+            "inproc" => Some(Transport::Inproc),
+            _ => None,
+        }
+    }
+
+    /// The name used in the table and JSON.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+            Transport::Inproc => "inproc",
+        }
+    }
+}
+
+/// The library a role runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Lib {
+    /// This project.
+    Monocoque,
+    /// libzmq through the `zmq` crate (vendored libzmq 4.3).
+    Libzmq,
+}
+
+impl Lib {
+    /// Parses `--lib` or `MQ_BENCH_LIB`.
+    pub(crate) fn parse(name: &str) -> Option<Lib> {
+        match name {
+            "monocoque" => Some(Lib::Monocoque),
+            "libzmq" | "zmq" => Some(Lib::Libzmq),
+            _ => None,
+        }
+    }
+
+    /// The name used in the table and JSON.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Lib::Monocoque => "monocoque",
+            Lib::Libzmq => "libzmq",
+        }
+    }
+}
+
+/// `mq bench` options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BenchArgs {
+    /// `--cases`: which measurements (CPU rows come with `thr`).
+    pub(crate) cases: Vec<Case>,
+    /// `--transports`: thr and lat run on each; fanout on the first.
+    pub(crate) transports: Vec<Transport>,
+    /// `--sizes`: message sizes for thr and lat (defaults differ per case).
+    pub(crate) sizes: Option<Vec<usize>>,
+    /// `--subscribers`: fan-out widths.
+    pub(crate) subscribers: Vec<usize>,
+    /// `--count`: messages (or round trips) per run instead of the defaults.
+    pub(crate) count: Option<u64>,
+    /// `--reps`: repetitions per library and case; medians are reported.
+    pub(crate) reps: usize,
+    /// `--json`: one JSON object per row instead of the table.
+    pub(crate) json: bool,
+    /// `--svg FILE`: throughput against message size.
+    pub(crate) svg: Option<PathBuf>,
+    /// `--lib` (hidden): run one library only.
+    pub(crate) libs: Vec<Lib>,
+}
+
+impl Default for BenchArgs {
+    fn default() -> Self {
+        BenchArgs {
+            cases: vec![Case::Thr, Case::Lat, Case::Fanout],
+            transports: vec![Transport::Tcp, Transport::Ipc, Transport::Inproc],
+            sizes: None,
+            subscribers: vec![1, 8, 64],
+            count: None,
+            reps: 3,
+            json: false,
+            svg: None,
+            libs: vec![Lib::Monocoque, Lib::Libzmq],
+        }
+    }
+}
+
+/// One of libzmq's perf roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PerfRole {
+    /// PULL, binds, prints the throughput.
+    LocalThr,
+    /// PUSH, connects, sends.
+    RemoteThr,
+    /// REP, binds, echoes.
+    LocalLat,
+    /// REQ, connects, prints the average latency.
+    RemoteLat,
+}
+
+impl PerfRole {
+    /// Parses a role name.
+    pub(crate) fn parse(name: &str) -> Option<PerfRole> {
+        match name {
+            "local-thr" => Some(PerfRole::LocalThr),
+            "remote-thr" => Some(PerfRole::RemoteThr),
+            "local-lat" => Some(PerfRole::LocalLat),
+            "remote-lat" => Some(PerfRole::RemoteLat),
+            _ => None,
+        }
+    }
+
+    /// The role's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PerfRole::LocalThr => "local-thr",
+            PerfRole::RemoteThr => "remote-thr",
+            PerfRole::LocalLat => "local-lat",
+            PerfRole::RemoteLat => "remote-lat",
+        }
+    }
+}
+
+/// `mq bench ROLE ENDPOINT SIZE COUNT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PerfArgs {
+    /// Which role.
+    pub(crate) role: PerfRole,
+    /// Where to bind or connect.
+    pub(crate) endpoint: String,
+    /// Message size in bytes.
+    pub(crate) size: usize,
+    /// Messages (thr) or round trips (lat).
+    pub(crate) count: u64,
+    /// `--lib` (hidden; `MQ_BENCH_LIB` too): the library, Monocoque unless set.
+    pub(crate) lib: Option<Lib>,
+}

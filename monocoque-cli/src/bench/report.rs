@@ -1,0 +1,355 @@
+//! The results as a table (markdown, pasteable into docs), JSON rows, and
+//! an SVG of throughput against message size.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// One row of the side-by-side table.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Row {
+    /// `thr`, `lat`, `fanout` or `cpu`.
+    pub(crate) case: &'static str,
+    /// `tcp`, `ipc` or `inproc`.
+    pub(crate) transport: &'static str,
+    /// Message size in bytes.
+    pub(crate) size: usize,
+    /// Fan-out width (fanout rows only).
+    pub(crate) subscribers: Option<usize>,
+    /// `msg/s`, `us` or `s/Mmsg`.
+    pub(crate) unit: &'static str,
+    /// Monocoque's median (p50 for latency).
+    pub(crate) monocoque: Option<f64>,
+    /// libzmq's median (p50 for latency).
+    pub(crate) libzmq: Option<f64>,
+    /// Latency: Monocoque's median p99.
+    pub(crate) p99_monocoque: Option<f64>,
+    /// Latency: libzmq's median p99.
+    pub(crate) p99_libzmq: Option<f64>,
+    /// Successful runs of Monocoque and libzmq (`None`: not run), out of
+    /// the repetitions.
+    pub(crate) runs: (Option<usize>, Option<usize>, usize),
+}
+
+impl Row {
+    /// Monocoque / libzmq.
+    pub(crate) fn ratio(&self) -> Option<f64> {
+        match (self.monocoque, self.libzmq) {
+            (Some(m), Some(z)) if z > 0.0 => Some(m / z),
+            _ => None,
+        }
+    }
+}
+
+/// `64 B`, `1 KiB`, `64 KiB`, `1 MiB`.
+pub(crate) fn size_label(size: usize) -> String {
+    if size >= 1 << 20 && size % (1 << 20) == 0 {
+        format!("{} MiB", size >> 20)
+    } else if size >= 1 << 10 && size % (1 << 10) == 0 {
+        format!("{} KiB", size >> 10)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// 3.41 M, 512 k, 980.
+fn si(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) -> String {
+    let Some(runs) = runs else {
+        return "-".to_owned();
+    };
+    let Some(v) = value else {
+        return "failed".to_owned();
+    };
+    let mut text = match row.case {
+        "thr" => format!("{} msg/s, {:.0} MB/s", si(v), v * row.size as f64 / 1e6),
+        "fanout" => format!("{} msg/s", si(v)),
+        "lat" => format!("{v:.1} us (p99 {:.1})", p99.unwrap_or(f64::NAN)),
+        _ => format!("{v:.3} s/Mmsg"),
+    };
+    if runs < row.runs.2 {
+        let _ = write!(text, " [{runs}/{} runs]", row.runs.2);
+    }
+    text
+}
+
+/// The markdown table with its caption.
+pub(crate) fn table(rows: &[Row], reps: usize, took: Duration) -> String {
+    let (major, minor, patch) = zmq::version();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Monocoque vs libzmq {major}.{minor}.{patch}: medians of {reps} run(s), {:.0} s in all.",
+        took.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "ratio = monocoque / libzmq: above 1 is better for thr and fanout, below 1 for lat (round trip) and cpu.\n"
+    );
+    out.push_str("| case | transport | size | monocoque | libzmq | ratio |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    for row in rows {
+        let size = match row.subscribers {
+            Some(n) => format!(
+                "{} x {n} sub{}",
+                size_label(row.size),
+                if n == 1 { "" } else { "s" }
+            ),
+            None => size_label(row.size),
+        };
+        let ratio = row
+            .ratio()
+            .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {size} | {} | {} | {ratio} |",
+            row.case,
+            row.transport,
+            cell(row, row.monocoque, row.p99_monocoque, row.runs.0),
+            cell(row, row.libzmq, row.p99_libzmq, row.runs.1),
+        );
+    }
+    out
+}
+
+fn number(value: Option<f64>) -> Value {
+    value.map_or(Value::Null, |v| json!(v))
+}
+
+/// One JSON object per row, one row per line.
+pub(crate) fn json(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let mut obj = serde_json::Map::new();
+        obj.insert("case".into(), json!(row.case));
+        obj.insert("transport".into(), json!(row.transport));
+        obj.insert("size".into(), json!(row.size));
+        if let Some(n) = row.subscribers {
+            obj.insert("subscribers".into(), json!(n));
+        }
+        obj.insert("unit".into(), json!(row.unit));
+        obj.insert("monocoque".into(), number(row.monocoque));
+        obj.insert("libzmq".into(), number(row.libzmq));
+        obj.insert("ratio".into(), number(row.ratio()));
+        if row.case == "lat" {
+            obj.insert("p99_monocoque".into(), number(row.p99_monocoque));
+            obj.insert("p99_libzmq".into(), number(row.p99_libzmq));
+        }
+        out.push_str(&Value::Object(obj).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Throughput (msg/s, log scale) against message size (log scale), one
+/// line per library and transport: solid Monocoque, dashed libzmq.
+pub(crate) fn svg(rows: &[Row]) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 460.0;
+    const LEFT: f64 = 80.0;
+    const RIGHT: f64 = 190.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 60.0;
+    let thr: Vec<&Row> = rows.iter().filter(|r| r.case == "thr").collect();
+    let values = thr
+        .iter()
+        .flat_map(|r| [r.monocoque, r.libzmq])
+        .flatten()
+        .filter(|v| *v > 0.0);
+    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (ylo, yhi) = if lo <= hi {
+        (
+            lo.log10().floor(),
+            hi.log10().ceil().max(lo.log10().floor() + 1.0),
+        )
+    } else {
+        (0.0, 1.0)
+    };
+    let sizes = thr.iter().map(|r| (r.size.max(1) as f64).log2());
+    let (xlo, xhi) = sizes.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (xlo, xhi) = if xlo < xhi {
+        (xlo, xhi)
+    } else if xlo <= xhi {
+        (xlo - 1.0, xhi + 1.0)
+    } else {
+        (0.0, 1.0)
+    };
+    let px =
+        |size: usize| LEFT + ((size.max(1) as f64).log2() - xlo) / (xhi - xlo) * (W - LEFT - RIGHT);
+    let py = |v: f64| TOP + (yhi - v.log10()) / (yhi - ylo) * (H - TOP - BOTTOM);
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(out, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">PUSH -> PULL throughput: Monocoque (solid) vs libzmq (dashed)</text>"#,
+        (W - RIGHT + LEFT) / 2.0
+    );
+    // Axes, decades and size ticks.
+    let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
+    let _ = writeln!(
+        out,
+        r#"<path d="M{x0} {y0} V{y1} H{x1}" stroke="black" fill="none"/>"#
+    );
+    let mut decade = ylo;
+    while decade <= yhi {
+        let y = py(10f64.powf(decade));
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x0}" x2="{x1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 - 6.0,
+            y + 4.0,
+            si(10f64.powf(decade))
+        );
+        decade += 1.0;
+    }
+    let mut ticks: Vec<usize> = thr.iter().map(|r| r.size).collect();
+    ticks.sort_unstable();
+    ticks.dedup();
+    for size in ticks {
+        let x = px(size);
+        let _ = writeln!(
+            out,
+            r#"<line x1="{x:.1}" x2="{x:.1}" y1="{y1}" y2="{}" stroke="black"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            y1 + 5.0,
+            y1 + 18.0,
+            size_label(size)
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle">message size</text>"#,
+        (x0 + x1) / 2.0,
+        H - 16.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">msg/s</text>"#,
+        (y0 + y1) / 2.0,
+        (y0 + y1) / 2.0
+    );
+    // One polyline per library and transport.
+    let colours = [
+        ("tcp", "#1f77b4"),
+        ("ipc", "#d62728"),
+        ("inproc", "#2ca02c"),
+    ];
+    let mut legend = 0.0;
+    for (transport, colour) in colours {
+        for (lib, dash) in [("monocoque", ""), ("libzmq", r#" stroke-dasharray="6 4""#)] {
+            let points: Vec<String> = thr
+                .iter()
+                .filter(|r| r.transport == transport)
+                .filter_map(|r| {
+                    let v = if lib == "monocoque" {
+                        r.monocoque
+                    } else {
+                        r.libzmq
+                    }?;
+                    (v > 0.0).then(|| format!("{:.1},{:.1}", px(r.size), py(v)))
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
+                points.join(" ")
+            );
+            for p in &points {
+                let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+                let _ = writeln!(out, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
+            }
+            let ly = TOP + 10.0 + legend * 20.0;
+            let _ = writeln!(
+                out,
+                r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{lib} {transport}</text>"#,
+                x1 + 15.0,
+                x1 + 45.0,
+                x1 + 52.0,
+                ly + 4.0
+            );
+            legend += 1.0;
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(case: &'static str, size: usize, m: Option<f64>, z: Option<f64>) -> Row {
+        Row {
+            case,
+            transport: "tcp",
+            size,
+            subscribers: (case == "fanout").then_some(8),
+            unit: if case == "lat" { "us" } else { "msg/s" },
+            monocoque: m,
+            libzmq: z,
+            p99_monocoque: (case == "lat").then_some(90.0),
+            p99_libzmq: (case == "lat").then_some(80.0),
+            runs: (Some(3), Some(3), 3),
+        }
+    }
+
+    #[test]
+    fn json_rows_have_the_issue_s_fields() {
+        let rows = [
+            row("thr", 64, Some(2e6), Some(1e6)),
+            row("lat", 64, Some(40.0), Some(50.0)),
+            row("fanout", 64, Some(1.0), None),
+        ];
+        let text = json(&rows);
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["case"], "thr");
+        assert_eq!(lines[0]["unit"], "msg/s");
+        assert_eq!(lines[0]["ratio"], 2.0);
+        assert!(lines[0].get("subscribers").is_none());
+        assert_eq!(lines[1]["p99_libzmq"], 80.0);
+        assert_eq!(lines[1]["ratio"], 0.8);
+        assert_eq!(lines[2]["subscribers"], 8);
+        assert!(lines[2]["ratio"].is_null());
+    }
+
+    #[test]
+    fn table_and_svg_render() {
+        let rows = [
+            row("thr", 16, Some(3e6), Some(2.5e6)),
+            row("thr", 1 << 20, Some(3e3), Some(1e3)),
+        ];
+        let t = table(&rows, 3, Duration::from_secs(1));
+        assert!(
+            t.contains(
+                "| thr | tcp | 1 MiB | 3.0 k msg/s, 3146 MB/s | 1.0 k msg/s, 1049 MB/s | 3.00 |"
+            ),
+            "{t}"
+        );
+        let s = svg(&rows);
+        assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
+        assert_eq!(s.matches("<polyline").count(), 2);
+        assert_eq!(size_label(65536), "64 KiB");
+        assert_eq!(size_label(100), "100 B");
+    }
+}

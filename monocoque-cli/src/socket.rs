@@ -1,0 +1,216 @@
+//! Opening a socket from the command line: options, `--monitor`, endpoints,
+//! and the waits that `--timeout` bounds.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use monocoque::{Context, Error, MonitorEvent, Plain, Socket, SocketOptions, SocketType};
+
+use crate::args::{SocketArgs, SocketSpec};
+use crate::endpoint::{type_name, Side};
+use crate::Failure;
+
+/// A socket opened for a subcommand, with the thread watching its events.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    /// The socket.
+    pub(crate) socket: Socket,
+    watch: Watch,
+}
+
+impl Opened {
+    /// Closes the socket (lingering per `--linger`), then lets the monitor
+    /// print the last events.
+    pub(crate) fn close(self) {
+        self.socket.close();
+        self.watch.stop();
+    }
+}
+
+/// Reads a socket's events on a thread of its own: prints them on stderr
+/// with `--monitor`, and ends `mq` (exit 1) when a peer we connected to
+/// refuses the handshake, since retrying cannot succeed.
+#[derive(Debug)]
+struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Watch {
+    fn start(
+        monitor: monocoque::Monitor,
+        print: bool,
+        label: Option<&'static str>,
+        fatal: impl Fn(&str) -> bool + Send + 'static,
+    ) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = move |ev: MonitorEvent| {
+            let mut err = std::io::stderr().lock();
+            if print {
+                let _ = match label {
+                    Some(l) => writeln!(err, "{l}: {ev}"),
+                    None => writeln!(err, "{ev}"),
+                };
+            }
+            if let MonitorEvent::HandshakeFailed(endpoint, reason) = &ev {
+                if fatal(endpoint) {
+                    let _ = writeln!(err, "mq: handshake failed: {reason} {endpoint}");
+                    let _ = std::io::stdout().flush();
+                    std::process::exit(1);
+                }
+            }
+        };
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Acquire) {
+                if let Some(ev) = monitor.recv_timeout(Duration::from_millis(20)) {
+                    handle(ev);
+                }
+            }
+            while let Some(ev) = monitor.try_recv() {
+                handle(ev);
+            }
+        });
+        Watch { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.thread.join();
+    }
+}
+
+/// The socket options the command line sets.
+pub(crate) fn options(base: SocketOptions, args: &SocketArgs) -> SocketOptions {
+    let mut o = base;
+    if let Some(hwm) = args.hwm {
+        o.sndhwm = hwm;
+        o.rcvhwm = hwm;
+    }
+    o.linger = args.linger;
+    o.rcvtimeo = args.timeout;
+    o.sndtimeo = args.timeout;
+    if let Some(id) = &args.identity {
+        o.routing_id = Some(Bytes::copy_from_slice(id.as_bytes()));
+    }
+    if let Some(ivl) = args.heartbeat {
+        o.heartbeat_ivl = Some(ivl);
+    }
+    let credentials = args.plain.as_ref().map(|(user, pass)| {
+        (
+            Bytes::copy_from_slice(user.as_bytes()),
+            Bytes::copy_from_slice(pass.as_bytes()),
+        )
+    });
+    o.plain = match (args.plain_server, credentials) {
+        (true, credentials) => Plain::Server { credentials },
+        (false, Some((username, password))) => Plain::Client { username, password },
+        (false, None) => Plain::Off,
+    };
+    o
+}
+
+/// Opens a socket: options, monitor, then every bind and connect.
+pub(crate) fn open(
+    ctx: &Context,
+    spec: &SocketSpec,
+    args: &SocketArgs,
+    label: Option<&'static str>,
+) -> Result<Opened, Failure> {
+    let socket = ctx.socket(spec.ty).map_err(|e| {
+        Failure::Runtime(format!("cannot open a {} socket: {e}", type_name(spec.ty)))
+    })?;
+    socket.set_options(options(socket.options(), args));
+    let connected: Vec<String> = spec
+        .endpoints
+        .iter()
+        .filter(|e| e.side == Side::Connect)
+        .map(|e| e.addr.clone())
+        .collect();
+    let binds = spec.endpoints.iter().any(|e| e.side == Side::Bind);
+    let fatal = move |endpoint: &str| !binds || connected.iter().any(|c| c == endpoint);
+    let watch = Watch::start(socket.monitor(), args.monitor, label, fatal);
+    let opened = Opened { socket, watch };
+    for ep in &spec.endpoints {
+        let (verb, result) = match ep.side {
+            Side::Bind => ("bind", opened.socket.bind(&ep.addr)),
+            Side::Connect => ("connect", opened.socket.connect(&ep.addr)),
+        };
+        if let Err(e) = result {
+            let msg = format!("cannot {verb} {}: {e}", ep.addr);
+            opened.close();
+            return Err(match e {
+                Error::Endpoint(..) | Error::Invalid(_) | Error::NotSupported(_) => {
+                    Failure::Usage(msg)
+                }
+                _ => Failure::Runtime(msg),
+            });
+        }
+    }
+    Ok(opened)
+}
+
+/// Waits until `ready()` holds, for at most `timeout` (no limit: `None`).
+pub(crate) fn wait_until(
+    timeout: Option<Duration>,
+    what: impl FnOnce() -> String,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), Failure> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pause = Duration::from_millis(1);
+    while !ready() {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(timed_out(timeout, &what()));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// The failure of a wait that `--timeout` cut short.
+pub(crate) fn timed_out(timeout: Option<Duration>, what: &str) -> Failure {
+    let ms = timeout.map_or(0, |t| t.as_millis());
+    Failure::Runtime(format!("timed out after {ms} ms {what}"))
+}
+
+/// `--wait-peers N`: N handshaken peers, or for pub and xpub N
+/// subscriptions. Without it, a socket whose sends block (push, dealer,
+/// req, pair) or whose messages go to a named peer (router, stream) waits
+/// for one peer, so a message is handed to a connected peer or the wait
+/// times out.
+pub(crate) fn wait_for_peers(opened: &Opened, args: &SocketArgs) -> Result<(), Failure> {
+    let socket = &opened.socket;
+    let ty = socket.socket_type();
+    let publisher = matches!(ty, SocketType::Pub | SocketType::Xpub);
+    match args.wait_peers {
+        Some(n) if publisher => wait_until(
+            args.timeout,
+            || format!("waiting for {n} subscription(s)"),
+            || socket.subscription_count() >= n,
+        ),
+        Some(n) => wait_until(
+            args.timeout,
+            || format!("waiting for {n} peer(s)"),
+            || socket.peer_count() >= n,
+        ),
+        None if publisher || ty == SocketType::Xsub => Ok(()),
+        None => wait_until(
+            args.timeout,
+            || "waiting for a peer".to_owned(),
+            || socket.peer_count() >= 1,
+        ),
+    }
+}
+
+/// A library error on send or receive, as `mq` reports it.
+pub(crate) fn io_failure(e: Error, timeout: Option<Duration>, what: &str) -> Failure {
+    match e {
+        Error::WouldBlock => timed_out(timeout, what),
+        e => Failure::Runtime(format!("{what}: {e}")),
+    }
+}
