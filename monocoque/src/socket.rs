@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_listener::Listener;
+use event_listener::{listener, Listener};
 use monocoque_zmtp::SocketType;
 
 use crate::context::Context;
@@ -233,8 +233,7 @@ impl Socket {
         }
         let cancel = Cancel::new();
         let endpoint_arc: Arc<str> = Arc::from(endpoint);
-        let preset = if opts.immediate || matches!(sh.ty, SocketType::Router | SocketType::Stream)
-        {
+        let preset = if opts.immediate || matches!(sh.ty, SocketType::Router | SocketType::Stream) {
             None
         } else {
             let pipe = Pipe::new(opts.send_capacity());
@@ -445,8 +444,12 @@ impl Socket {
     async fn send_wait(&self, mut msg: Message, mut target: Option<Arc<Shared>>) -> Result<()> {
         let sh = &self.shared;
         loop {
-            let l = sh.wake.listen();
-            let l2 = target.as_ref().map(|t| t.space.listen());
+            // Listen first, then try: a wake-up between the two is not lost.
+            // Stack listeners: waiting allocates nothing.
+            listener!(sh.wake => woken);
+            // Room at an inproc peer (rare: its queue was full) is waited
+            // for with a heap listener.
+            let room = target.as_ref().map(|t| t.space.listen());
             match pattern::try_send(sh, msg) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Fail(e)) => return Err(e),
@@ -463,7 +466,7 @@ impl Socket {
                     }
                 }
             }
-            race(l, maybe(l2)).await;
+            race(woken, maybe(room)).await;
         }
     }
 
@@ -518,14 +521,14 @@ impl Socket {
             if let Some(m) = pattern::try_recv(sh)? {
                 return Ok(m);
             }
-            let l = sh.wake.listen();
+            listener!(sh.wake => woken);
             if let Some(m) = pattern::try_recv(sh)? {
                 return Ok(m);
             }
             if sh.is_closed() {
                 return Err(Error::Terminated);
             }
-            l.await;
+            woken.await;
         }
     }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Instant;
 
-use event_listener::Event;
+use event_listener::{listener, Event};
 
 /// Which of two futures finished first.
 pub(crate) enum Either<A, B> {
@@ -116,7 +116,7 @@ impl Cancel {
             if self.is_cancelled() {
                 return;
             }
-            let l = self.event.listen();
+            listener!(self.event => l);
             if self.is_cancelled() {
                 return;
             }

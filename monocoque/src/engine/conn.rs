@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
-use event_listener::Event;
+use event_listener::{listener, Event};
 use monocoque_core::alloc::{Arena, WriteBatch};
 use monocoque_core::router::PeerId;
 use monocoque_zmtp::{
@@ -257,8 +257,8 @@ async fn stopped(link: &Link, pipe: &Pipe, cancel: &Cancel) {
         if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
-        let a = link.event.listen();
-        let b = pipe.closing.listen();
+        listener!(link.event => a);
+        listener!(pipe.closing => b);
         if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
@@ -366,7 +366,7 @@ async fn deliver(
             Err(m) => msg = m,
         }
         shared.wake.notify(usize::MAX);
-        let l = shared.space.listen();
+        listener!(shared.space => l);
         if !shared.inbound_full() {
             continue;
         }
@@ -430,8 +430,8 @@ async fn write_loop<S>(
             shared.wake.notify(usize::MAX);
         }
         if out.is_empty() {
-            let a = pipe.ready.listen();
-            let b = link.event.listen();
+            listener!(pipe.ready => a);
+            listener!(link.event => b);
             if pipe.has_work() || link.done.get() || !link.out.borrow().is_empty() {
                 continue;
             }
