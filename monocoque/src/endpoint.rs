@@ -46,14 +46,18 @@ impl FromStr for Endpoint {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = |why| Error::Endpoint(s.to_owned(), why);
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("expected scheme://address"))?;
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| bad("expected scheme://address"))?;
         if rest.is_empty() {
             return Err(bad("empty address"));
         }
         match scheme {
             "tcp" => {
                 // A source address (`tcp://src;dst`) is not supported.
-                let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("expected host:port"))?;
+                let (host, port) = rest
+                    .rsplit_once(':')
+                    .ok_or_else(|| bad("expected host:port"))?;
                 let host = host
                     .strip_prefix('[')
                     .and_then(|h| h.strip_suffix(']'))
@@ -80,7 +84,9 @@ impl FromStr for Endpoint {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
+            Endpoint::Tcp { host, port } if host.contains(':') => {
+                write!(f, "tcp://[{host}]:{port}")
+            }
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(path) => write!(f, "ipc://{path}"),
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
@@ -119,7 +125,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_endpoints() {
-        for bad in ["tcp://", "tcp://host", "tcp://:5", "tcp://h:99999", "pgm://x", "nothing", "ipc://"] {
+        for bad in [
+            "tcp://",
+            "tcp://host",
+            "tcp://:5",
+            "tcp://h:99999",
+            "pgm://x",
+            "nothing",
+            "ipc://",
+        ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }
     }

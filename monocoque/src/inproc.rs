@@ -16,7 +16,12 @@ use crate::shared::{Shared, State};
 pub(crate) fn bind(sh: &Arc<Shared>, name: &str) -> Result<()> {
     let waiting = {
         let mut ns = sh.ctx.inproc();
-        if ns.bound.get(name).and_then(Weak::upgrade).is_some_and(|b| !b.is_closed()) {
+        if ns
+            .bound
+            .get(name)
+            .and_then(Weak::upgrade)
+            .is_some_and(|b| !b.is_closed())
+        {
             return Err(Error::AddressInUse(format!("inproc://{name}")));
         }
         ns.bound.insert(name.to_owned(), Arc::downgrade(sh));

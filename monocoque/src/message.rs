@@ -95,7 +95,11 @@ impl Message {
     ///
     /// If `at > len()`.
     pub fn split_off(&mut self, at: usize) -> Message {
-        assert!(at <= self.len(), "split_off({at}) beyond {} frames", self.len());
+        assert!(
+            at <= self.len(),
+            "split_off({at}) beyond {} frames",
+            self.len()
+        );
         Message {
             frames: self.frames.drain(at..).collect(),
         }

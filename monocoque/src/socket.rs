@@ -391,15 +391,15 @@ impl Socket {
     /// assert_eq!(b.recv().unwrap().len(), 2);
     /// ```
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        let deadline = self.options().sndtimeo;
         match pattern::try_send(&self.shared, msg.into()) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(_, _)) if deadline == Some(Duration::ZERO) => {
-                Err(Error::WouldBlock)
-            }
             Err(SendError::Full(m, t)) => {
-                let deadline = deadline.map(|d| Instant::now() + d);
+                let timeout = self.shared.lock().opts.sndtimeo;
+                if timeout == Some(Duration::ZERO) {
+                    return Err(Error::WouldBlock);
+                }
+                let deadline = timeout.map(|d| Instant::now() + d);
                 block_on(self.send_wait(m, t), deadline).unwrap_or(Err(Error::WouldBlock))
             }
         }
@@ -487,7 +487,7 @@ impl Socket {
         if let Some(m) = pattern::try_recv(&self.shared)? {
             return Ok(m);
         }
-        let timeout = self.options().rcvtimeo;
+        let timeout = self.shared.lock().opts.rcvtimeo;
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }

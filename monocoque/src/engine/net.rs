@@ -78,7 +78,10 @@ pub(crate) fn bind(ep: &Endpoint) -> Result<(Bound, String)> {
             l.set_nonblocking(true)?;
             Ok((Bound::Ipc(l, file), format!("ipc://{path}")))
         }
-        Endpoint::Inproc(_) => Err(Error::Endpoint(ep.to_string(), "inproc is not a network transport")),
+        Endpoint::Inproc(_) => Err(Error::Endpoint(
+            ep.to_string(),
+            "inproc is not a network transport",
+        )),
     }
 }
 
@@ -93,7 +96,9 @@ pub(crate) fn listen(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, canc
 async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
     match bound {
         Bound::Tcp(l) => {
-            let Ok(l) = TcpListener::from_std(l) else { return };
+            let Ok(l) = TcpListener::from_std(l) else {
+                return;
+            };
             loop {
                 match race(l.accept(), cancel.wait()).await {
                     Either::Left(Ok((s, _))) => {
@@ -106,7 +111,9 @@ async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, canc
             }
         }
         Bound::Ipc(l, file) => {
-            let Ok(l) = UnixListener::from_std(l) else { return };
+            let Ok(l) = UnixListener::from_std(l) else {
+                return;
+            };
             loop {
                 match race(l.accept(), cancel.wait()).await {
                     Either::Left(Ok((s, _))) => start(s, &shared, &endpoint, &cancel, None, true),
