@@ -1,6 +1,6 @@
 //! The hot path allocates nothing per message beyond the message's own
 //! `Bytes`: a global counting allocator tallies every allocation of every
-//! thread (the I/O thread included) while a warm socket pair moves 20,000
+//! thread (the I/O thread included) while a warm socket pair moves 10,000
 //! messages whose bodies were made beforehand.
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +13,7 @@ use monocoque::{Context, SocketType};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
 
-const N: u64 = 20_000;
+const N: u64 = 10_000;
 
 /// Allocations per message for a ping-pong (`stream` false: every message
 /// is its own read and write) or a stream from a second thread (batched).

@@ -27,6 +27,10 @@ use crate::util::{maybe, race, Cancel, Either};
 
 /// Bytes offered to each read: one slab region.
 const READ_SIZE: usize = 64 * 1024;
+/// Bytes offered after a read that filled its region: a stream of large
+/// messages then straddles (and is copied at) fewer read boundaries. One
+/// arena page, so it never falls back to a one-off allocation.
+const BIG_READ_SIZE: usize = 256 * 1024;
 /// At most this many bytes of messages go into one write.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// At most this many messages go into one write.
@@ -38,7 +42,11 @@ thread_local! {
 
 /// A read region from this I/O thread's arena.
 pub(crate) fn slab() -> monocoque_core::alloc::SlabMut {
-    ARENA.with(|a| a.borrow_mut().alloc(READ_SIZE))
+    sized_slab(READ_SIZE)
+}
+
+fn sized_slab(len: usize) -> monocoque_core::alloc::SlabMut {
+    ARENA.with(|a| a.borrow_mut().alloc(len))
 }
 
 /// Who the connection belongs to and how it ends.
@@ -286,6 +294,7 @@ where
     let limit = opts.maxmsgsize;
     // Frames decoded with the handshake's last chunk are handled first.
     let mut chunk: Option<Bytes> = None;
+    let mut read_size = READ_SIZE;
     loop {
         if let Some(c) = chunk.take() {
             if let Err(e) = session.borrow_mut().handle_input(c) {
@@ -340,10 +349,21 @@ where
                 pipe.ready.notify(usize::MAX);
             }
         }
-        let read = race(r.read(slab()), stopped(link, pipe, &spec.cancel)).await;
+        let read = race(
+            r.read(sized_slab(read_size)),
+            stopped(link, pipe, &spec.cancel),
+        )
+        .await;
         chunk = Some(match read {
             Either::Left(BufResult(Ok(0), _)) => return "connection closed by peer".into(),
-            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
+            Either::Left(BufResult(Ok(n), buf)) => {
+                read_size = if n == read_size {
+                    BIG_READ_SIZE
+                } else {
+                    READ_SIZE
+                };
+                buf.freeze(n)
+            }
             Either::Left(BufResult(Err(e), _)) => return e.to_string(),
             Either::Right(()) => return "closed".into(),
         });
