@@ -306,7 +306,8 @@ fn bounded_proxy(
                 *at = Instant::now();
             }
             if let Some(c) = capture {
-                let _ = c.send(msg.clone());
+                c.send(msg.clone())
+                    .map_err(|e| io_failure(e, args.timeout, "capturing"))?;
             }
             to.send(msg)
                 .map_err(|e| io_failure(e, args.timeout, "forwarding"))?;
@@ -316,11 +317,18 @@ fn bounded_proxy(
         }
         Ok(())
     };
+    let forward = |from: &Socket, to: &Socket| {
+        let result = forward(from, to);
+        if result.is_err() {
+            stop.store(true, Ordering::Release);
+        }
+        result
+    };
     std::thread::scope(|scope| {
         let there = scope.spawn(|| forward(frontend, backend));
         let back = scope.spawn(|| forward(backend, frontend));
         let mut result = Ok(());
-        while !stop.load(Ordering::Acquire) && !there.is_finished() && !back.is_finished() {
+        while !stop.load(Ordering::Acquire) {
             std::thread::sleep(POLL);
             let idle = last.lock().map(|at| at.elapsed()).unwrap_or_default();
             if args.timeout.is_some_and(|t| idle >= t) {

@@ -26,6 +26,8 @@ impl Opened {
     /// Closes the socket (lingering per `--linger`), then lets the monitor
     /// print the last events.
     pub(crate) fn close(self) {
+        // Connections cut short by the close are not the peer's refusal.
+        self.watch.closing.store(true, Ordering::Release);
         self.socket.close();
         self.watch.stop();
     }
@@ -37,6 +39,7 @@ impl Opened {
 #[derive(Debug)]
 struct Watch {
     stop: Arc<AtomicBool>,
+    closing: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -48,7 +51,9 @@ impl Watch {
         fatal: impl Fn(&str) -> bool + Send + 'static,
     ) -> Watch {
         let stop = Arc::new(AtomicBool::new(false));
+        let closing = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let closed = closing.clone();
         let handle = move |ev: MonitorEvent| {
             let mut err = std::io::stderr().lock();
             if print {
@@ -58,7 +63,7 @@ impl Watch {
                 };
             }
             if let MonitorEvent::HandshakeFailed(endpoint, reason) = &ev {
-                if fatal(endpoint) {
+                if fatal(endpoint) && !closed.load(Ordering::Acquire) {
                     let _ = writeln!(err, "mq: handshake failed: {reason} {endpoint}");
                     let _ = std::io::stdout().flush();
                     std::process::exit(1);
@@ -75,7 +80,11 @@ impl Watch {
                 handle(ev);
             }
         });
-        Watch { stop, thread }
+        Watch {
+            stop,
+            closing,
+            thread,
+        }
     }
 
     fn stop(self) {
@@ -179,10 +188,9 @@ pub(crate) fn timed_out(timeout: Option<Duration>, what: &str) -> Failure {
 }
 
 /// `--wait-peers N`: N handshaken peers, or for pub and xpub N
-/// subscriptions. Without it, a socket whose sends block (push, dealer,
-/// req, pair) or whose messages go to a named peer (router, stream) waits
-/// for one peer, so a message is handed to a connected peer or the wait
-/// times out.
+/// subscriptions. Without it, every type but pub and xpub (which drop
+/// messages nobody subscribed to) waits for one peer, so a message is handed
+/// to a connected peer or the wait times out.
 pub(crate) fn wait_for_peers(opened: &Opened, args: &SocketArgs) -> Result<(), Failure> {
     let socket = &opened.socket;
     let ty = socket.socket_type();
@@ -198,7 +206,7 @@ pub(crate) fn wait_for_peers(opened: &Opened, args: &SocketArgs) -> Result<(), F
             || format!("waiting for {n} peer(s)"),
             || socket.peer_count() >= n,
         ),
-        None if publisher || ty == SocketType::Xsub => Ok(()),
+        None if publisher => Ok(()),
         None => wait_until(
             args.timeout,
             || "waiting for a peer".to_owned(),
