@@ -7,6 +7,7 @@ use std::thread::{self, JoinHandle};
 
 use concurrent_queue::ConcurrentQueue;
 use event_listener::Event;
+use monocoque_core::router::PeerId;
 use monocoque_zmtp::SocketType;
 
 use crate::error::Result;
@@ -29,13 +30,17 @@ struct IoThread {
     thread: Option<JoinHandle<()>>,
 }
 
+/// An inproc connecter waiting for a bind, and where it queues meanwhile.
+pub(crate) type PendingConnect = (Weak<Shared>, Option<PeerId>);
+
 /// The inproc namespace of a context.
 #[derive(Debug, Default)]
 pub(crate) struct Inproc {
     /// Bound names.
     pub(crate) bound: HashMap<String, Weak<Shared>>,
-    /// Connects waiting for a bind.
-    pub(crate) pending: HashMap<String, Vec<Weak<Shared>>>,
+    /// Connects waiting for a bind, each with the peer entry that queues
+    /// its messages meanwhile.
+    pub(crate) pending: HashMap<String, Vec<PendingConnect>>,
 }
 
 /// What sockets share with their context.

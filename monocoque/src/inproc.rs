@@ -9,8 +9,8 @@ use monocoque_zmtp::SocketType;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
-use crate::pipe::Outbox;
-use crate::shared::{Shared, State};
+use crate::pipe::{Outbox, Pipe};
+use crate::shared::{PeerEntry, Shared, State};
 
 /// Binds `name`; links the connects that were waiting for it.
 pub(crate) fn bind(sh: &Arc<Shared>, name: &str) -> Result<()> {
@@ -27,10 +27,10 @@ pub(crate) fn bind(sh: &Arc<Shared>, name: &str) -> Result<()> {
         ns.bound.insert(name.to_owned(), Arc::downgrade(sh));
         ns.pending.remove(name).unwrap_or_default()
     };
-    for c in waiting {
+    for (c, preset) in waiting {
         if let Some(c) = c.upgrade() {
             if !c.is_closed() {
-                link(sh, &c, name);
+                link(sh, &c, name, preset);
             }
         }
     }
@@ -50,22 +50,46 @@ pub(crate) fn unbind(sh: &Arc<Shared>, name: &str) -> bool {
 }
 
 /// Connects to `name`, now if it is bound, else as soon as it is. Returns
-/// the peer's id in `sh` when linked now.
+/// the peer's id in `sh`: the linked peer, or the entry where PUSH,
+/// DEALER, REQ and PAIR queue messages until the bind (as libzmq does).
 pub(crate) fn connect(sh: &Arc<Shared>, name: &str) -> Option<PeerId> {
     let binder = {
         let mut ns = sh.ctx.inproc();
         match ns.bound.get(name).and_then(Weak::upgrade) {
             Some(b) if !b.is_closed() => Some(b),
             _ => {
+                let preset = queue_until_bind(sh);
                 ns.pending
                     .entry(name.to_owned())
                     .or_default()
-                    .push(Arc::downgrade(sh));
-                None
+                    .push((Arc::downgrade(sh), preset));
+                return preset;
             }
         }
     };
-    binder.and_then(|b| link(&b, sh, name).map(|(_, in_connecter)| in_connecter))
+    binder.and_then(|b| link(&b, sh, name, None).map(|(_, in_connecter)| in_connecter))
+}
+
+/// A load-balancing connecter's entry that queues (up to SNDHWM) while the
+/// name is not bound yet.
+fn queue_until_bind(sh: &Shared) -> Option<PeerId> {
+    let balances = matches!(
+        sh.ty,
+        SocketType::Push | SocketType::Dealer | SocketType::Req | SocketType::Pair
+    );
+    let mut st = sh.lock();
+    if !balances || st.opts.immediate {
+        return None;
+    }
+    let out = Outbox::Engine(Pipe::new(st.opts.send_capacity()));
+    let id = st.peers.insert(PeerEntry {
+        out,
+        routing_id: None,
+        ready: false,
+        persistent: true,
+    });
+    st.lb.attach(id);
+    Some(id)
 }
 
 fn lock_both<'a>(a: &'a Shared, b: &'a Shared) -> (MutexGuard<'a, State>, MutexGuard<'a, State>) {
@@ -78,8 +102,14 @@ fn lock_both<'a>(a: &'a Shared, b: &'a Shared) -> (MutexGuard<'a, State>, MutexG
     }
 }
 
-/// Links binder `a` and connecter `b`; returns (b's id in a, a's id in b).
-fn link(a: &Arc<Shared>, b: &Arc<Shared>, name: &str) -> Option<(PeerId, PeerId)> {
+/// Links binder `a` and connecter `b`, whose messages queued in `preset`
+/// meanwhile go first; returns (b's id in a, a's id in b).
+fn link(
+    a: &Arc<Shared>,
+    b: &Arc<Shared>,
+    name: &str,
+    preset: Option<PeerId>,
+) -> Option<(PeerId, PeerId)> {
     let ep: Arc<str> = Arc::from(format!("inproc://{name}"));
     if Arc::ptr_eq(a, b) || !a.ty.compatible(b.ty) {
         let why = format!("{} cannot talk to {}", b.ty, a.ty);
@@ -99,9 +129,13 @@ fn link(a: &Arc<Shared>, b: &Arc<Shared>, name: &str) -> Option<(PeerId, PeerId)
         },
         sb.opts.routing_id.clone(),
     )?;
+    let queued = match preset.and_then(|id| sb.peers.get(id)).map(|p| &p.out) {
+        Some(Outbox::Engine(pipe)) => Some(pipe.clone()),
+        _ => None,
+    };
     let Some((in_b, rid_in_b)) = b.attach(
         &mut sb,
-        None,
+        preset,
         Outbox::Inproc {
             target: a.clone(),
             id: in_a,
@@ -118,6 +152,12 @@ fn link(a: &Arc<Shared>, b: &Arc<Shared>, name: &str) -> Option<(PeerId, PeerId)
             id: in_b,
             prefix: rid_in_b,
         };
+    }
+    if let (Some(pipe), Some(p)) = (queued, sb.peers.get(in_b)) {
+        // What does not fit in the binder's RCVHWM is dropped.
+        while let Some(m) = pipe.pop() {
+            let _ = p.out.push(m);
+        }
     }
     // Subscriptions already made travel now; later ones as they happen.
     copy_subs(b, &sb, a, &mut sa, in_a);

@@ -353,7 +353,9 @@ impl Shared {
         } else {
             st.index.cancel(id, &topic).is_last()
         };
-        if self.ty == SocketType::Xpub && (forward || st.opts.xpub_verbose) {
+        // XPUB_VERBOSE passes duplicate subscriptions, not duplicate
+        // unsubscriptions (libzmq keeps those for XPUB_VERBOSER).
+        if self.ty == SocketType::Xpub && (forward || (on && st.opts.xpub_verbose)) {
             let mut m = Vec::with_capacity(topic.len() + 1);
             m.push(u8::from(on));
             m.extend_from_slice(&topic);

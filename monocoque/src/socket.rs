@@ -602,6 +602,15 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // compio aborts the process when one of its tasks is woken from
+            // a thread that is unwinding, so close from a fresh thread.
+            let s = Socket {
+                shared: self.shared.clone(),
+            };
+            let _ = std::thread::Builder::new().spawn(move || drop(s));
+            return;
+        }
         self.shutdown();
     }
 }
