@@ -54,8 +54,21 @@ pub(crate) struct ContextInner {
 /// Said once per process when io_uring is unavailable.
 static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
 
+/// Tasks of one I/O thread that other threads may wake at once (two per
+/// connection, plus listeners and connecters).
+const REMOTE_WAKE_QUEUE: usize = 1 << 14;
+
 fn io_thread_main(jobs: Arc<Jobs>) {
-    let rt = match compio::runtime::Runtime::new() {
+    // compio queues wake-ups from other threads in a bounded queue, and a
+    // waker that finds it full spins until the I/O thread drains it. Our
+    // events call wakers under their own lock, which the I/O thread may be
+    // waiting for: a full queue would deadlock (seen with 100 engines
+    // waiting for room in one ROUTER's inbound queue). Room for every task
+    // an I/O thread plausibly runs keeps the queue from filling.
+    let rt = match compio::runtime::RuntimeBuilder::new()
+        .sync_queue_size(REMOTE_WAKE_QUEUE)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("monocoque: cannot start an I/O runtime: {e}");
