@@ -174,6 +174,17 @@ impl Shared {
         }
     }
 
+    /// Queues one message from an engine without waking the user side: the
+    /// engine wakes it once per read batch. Gives it back when full.
+    pub(crate) fn push_quiet(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        self.inbound()
+            .push(Inbound { peer, msg })
+            .map_err(|e| e.into_inner().msg)
+    }
+
     /// Whether the inbound queue is at capacity.
     pub(crate) fn inbound_full(&self) -> bool {
         self.inbound().is_full()

@@ -320,10 +320,17 @@ where
                     if !more {
                         size = 0;
                         let msg = std::mem::take(&mut cur);
-                        if !deliver(shared, id, msg, link, pipe, &spec.cancel).await {
-                            return "closed".into();
+                        if let Err(msg) = shared.push_quiet(id, msg) {
+                            if !deliver(shared, id, msg, link, pipe, &spec.cancel).await {
+                                return "closed".into();
+                            }
                         }
-                        delivered = true;
+                        if !delivered {
+                            // Wake the reader now so it works while we decode
+                            // the rest; once more at the end of the batch.
+                            shared.wake.notify(usize::MAX);
+                            delivered = true;
+                        }
                     }
                 }
                 ZEvent::Subscribe(topic) => {
@@ -401,8 +408,9 @@ async fn deliver(
 
 /// Buffers up to this size are copied together into one region of the
 /// write; larger ones go to the kernel as their own iovec, uncopied.
-const COPY_MAX: usize = 512;
-/// The region small buffers are copied into, reused once a write is done.
+const COPY_MAX: usize = 4096;
+/// A flat region bigger than four times this is released once traffic is
+/// light again, so an idle connection does not keep a burst's memory.
 const FLAT_SIZE: usize = 64 * 1024;
 
 /// Moves `out` into `batch`, copying runs of small buffers (frame headers,
@@ -411,7 +419,16 @@ const FLAT_SIZE: usize = 64 * 1024;
 /// once the previous write's views are gone, so a warm writer allocates
 /// nothing.
 fn coalesce(out: &mut Vec<Bytes>, flat: &mut BytesMut, batch: &mut WriteBatch) {
-    flat.reserve(FLAT_SIZE);
+    let need: usize = out
+        .iter()
+        .filter(|b| b.len() <= COPY_MAX)
+        .map(Bytes::len)
+        .sum();
+    if flat.capacity() > 4 * FLAT_SIZE && need < FLAT_SIZE {
+        // A burst is over: give its big region back.
+        *flat = BytesMut::new();
+    }
+    flat.reserve(need);
     for b in out.drain(..) {
         if b.len() <= COPY_MAX {
             flat.extend_from_slice(&b);
