@@ -183,6 +183,11 @@ impl Default for Context {
 impl Context {
     /// A context with one I/O thread (libzmq's default).
     ///
+    /// ```
+    /// let ctx = monocoque::Context::new();
+    /// # drop(ctx);
+    /// ```
+    ///
     /// # Panics
     ///
     /// If the operating system refuses to start a thread.

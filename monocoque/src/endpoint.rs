@@ -32,6 +32,11 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The transport's scheme.
+    ///
+    /// ```
+    /// let ep: monocoque::Endpoint = "ipc://@name".parse().unwrap();
+    /// assert_eq!(ep.scheme(), "ipc");
+    /// ```
     pub fn scheme(&self) -> &'static str {
         match self {
             Endpoint::Tcp { .. } => "tcp",

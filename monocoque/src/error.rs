@@ -9,6 +9,13 @@ use monocoque_zmtp::error::ProtocolError;
 /// Errors caused by a peer (a malformed frame, a refused handshake) close
 /// that peer's connection and reach the application only through the
 /// monitor; the variants here are what a call on the socket itself returns.
+///
+/// ```
+/// use monocoque::{Error, Socket, SocketType};
+/// let req = Socket::new(SocketType::Req).unwrap();
+/// assert!(matches!(req.recv(), Err(Error::State))); // recv before send
+/// assert!(matches!(req.try_send("x"), Err(Error::WouldBlock))); // no peer
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -53,6 +60,13 @@ pub enum Error {
 }
 
 /// `Result` with [`Error`].
+///
+/// ```
+/// fn open() -> monocoque::Result<monocoque::Socket> {
+///     monocoque::Socket::new(monocoque::SocketType::Pair)
+/// }
+/// # open().unwrap();
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<Error> for io::Error {

@@ -31,21 +31,43 @@ pub struct Message {
 
 impl Message {
     /// A message with no frames yet.
+    ///
+    /// ```
+    /// assert!(monocoque::Message::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Appends a frame.
+    ///
+    /// ```
+    /// let mut m = monocoque::Message::new();
+    /// m.push_back("body");
+    /// assert_eq!(m.len(), 1);
+    /// ```
     pub fn push_back(&mut self, frame: impl Into<Bytes>) {
         self.frames.push(frame.into());
     }
 
     /// Prepends a frame (a routing id or an envelope delimiter).
+    ///
+    /// ```
+    /// let mut m = monocoque::Message::from("body");
+    /// m.push_front("");
+    /// assert!(m[0].is_empty());
+    /// ```
     pub fn push_front(&mut self, frame: impl Into<Bytes>) {
         self.frames.insert(0, frame.into());
     }
 
     /// Removes and returns the first frame.
+    ///
+    /// ```
+    /// let mut m: monocoque::Message = ["id", "body"].into_iter().collect();
+    /// assert_eq!(&m.pop_front().unwrap()[..], b"id");
+    /// assert_eq!(m.len(), 1);
+    /// ```
     pub fn pop_front(&mut self) -> Option<Bytes> {
         if self.frames.is_empty() {
             None
@@ -55,41 +77,79 @@ impl Message {
     }
 
     /// Removes and returns the last frame.
+    ///
+    /// ```
+    /// let mut m: monocoque::Message = ["a", "b"].into_iter().collect();
+    /// assert_eq!(&m.pop_back().unwrap()[..], b"b");
+    /// ```
     pub fn pop_back(&mut self) -> Option<Bytes> {
         self.frames.pop()
     }
 
     /// The frames, in order.
+    ///
+    /// ```
+    /// let m: monocoque::Message = ["a", "b"].into_iter().collect();
+    /// assert_eq!(m.frames().len(), 2);
+    /// ```
     pub fn frames(&self) -> &[Bytes] {
         &self.frames
     }
 
     /// The first frame.
+    ///
+    /// ```
+    /// let m = monocoque::Message::from("topic");
+    /// assert_eq!(m.first().map(|f| &f[..]), Some(&b"topic"[..]));
+    /// ```
     pub fn first(&self) -> Option<&Bytes> {
         self.frames.first()
     }
 
     /// The last frame.
+    ///
+    /// ```
+    /// assert!(monocoque::Message::new().last().is_none());
+    /// ```
     pub fn last(&self) -> Option<&Bytes> {
         self.frames.last()
     }
 
     /// The number of frames.
+    ///
+    /// ```
+    /// assert_eq!(monocoque::Message::from("x").len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
     /// Whether the message has no frame.
+    ///
+    /// ```
+    /// assert!(!monocoque::Message::from("x").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
     /// The total size of the frames' payloads.
+    ///
+    /// ```
+    /// let m: monocoque::Message = ["ab", "cde"].into_iter().collect();
+    /// assert_eq!(m.size(), 5);
+    /// ```
     pub fn size(&self) -> usize {
         self.frames.iter().map(Bytes::len).sum()
     }
 
     /// Splits off and returns the frames from `at` on, keeping `..at`.
+    ///
+    /// ```
+    /// let mut m: monocoque::Message = ["id", "", "body"].into_iter().collect();
+    /// let body = m.split_off(2);
+    /// assert_eq!((m.len(), body.len()), (2, 1));
+    /// ```
     ///
     /// # Panics
     ///
@@ -106,6 +166,11 @@ impl Message {
     }
 
     /// The frames as a `Vec`.
+    ///
+    /// ```
+    /// let v = monocoque::Message::from("x").into_vec();
+    /// assert_eq!(v.len(), 1);
+    /// ```
     pub fn into_vec(self) -> Vec<Bytes> {
         self.frames.into_vec()
     }

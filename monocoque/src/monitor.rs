@@ -101,11 +101,24 @@ pub struct Monitor {
 
 impl Monitor {
     /// The next event, if one is waiting.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// assert!(s.monitor().try_recv().is_none());
+    /// ```
     pub fn try_recv(&self) -> Option<MonitorEvent> {
         self.queue.events.pop().ok()
     }
 
     /// The next event, waiting up to `timeout` for one.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// # use std::time::Duration;
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// assert!(s.monitor().recv_timeout(Duration::from_millis(1)).is_none());
+    /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Option<MonitorEvent> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -121,6 +134,15 @@ impl Monitor {
     }
 
     /// The next event, waiting as long as it takes.
+    ///
+    /// ```no_run
+    /// # use monocoque::{Socket, SocketType};
+    /// # async fn f() {
+    /// let s = Socket::new(SocketType::Pull).unwrap();
+    /// let ev = s.monitor().recv_async().await;
+    /// println!("{ev}");
+    /// # }
+    /// ```
     pub async fn recv_async(&self) -> MonitorEvent {
         loop {
             if let Some(ev) = self.try_recv() {

@@ -5,6 +5,16 @@ use std::time::Duration;
 use bytes::Bytes;
 
 /// The PLAIN mechanism role of a socket (RFC 24).
+///
+/// ```
+/// use monocoque::{Plain, Socket, SocketType};
+/// let client = Socket::new(SocketType::Req).unwrap();
+/// client.update_options(|o| {
+///     o.plain = Plain::Client { username: "admin".into(), password: "secret".into() }
+/// });
+/// let server = Socket::new(SocketType::Rep).unwrap();
+/// server.update_options(|o| o.plain = Plain::Server { credentials: None });
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Plain {
     /// No PLAIN: the NULL mechanism (the default).
