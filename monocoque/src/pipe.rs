@@ -1,7 +1,7 @@
 //! The hand-off between a socket and one peer's engine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
@@ -24,7 +24,10 @@ pub(crate) enum PipeCmd {
 /// and the event its writer sleeps on.
 #[derive(Debug)]
 pub(crate) struct Pipe {
-    out: ConcurrentQueue<Message>,
+    /// Made on the first push: a peer that is never sent to (most peers of
+    /// a busy ROUTER, every idle one) costs no ring.
+    out: OnceLock<ConcurrentQueue<Message>>,
+    capacity: usize,
     cmds: ConcurrentQueue<PipeCmd>,
     /// Wakes the engine's writer: a message, a command, or the close.
     pub(crate) ready: Event,
@@ -36,7 +39,8 @@ pub(crate) struct Pipe {
 impl Pipe {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
-            out: ConcurrentQueue::bounded(capacity.max(1)),
+            out: OnceLock::new(),
+            capacity: capacity.max(1),
             cmds: ConcurrentQueue::unbounded(),
             ready: Event::new(),
             closing: Event::new(),
@@ -46,7 +50,10 @@ impl Pipe {
 
     /// Queues a message; gives it back when the queue is full.
     pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
-        match self.out.push(msg) {
+        let out = self
+            .out
+            .get_or_init(|| ConcurrentQueue::bounded(self.capacity));
+        match out.push(msg) {
             Ok(()) => {
                 self.ready.notify(1);
                 Ok(())
@@ -57,12 +64,12 @@ impl Pipe {
 
     /// Takes the next queued message.
     pub(crate) fn pop(&self) -> Option<Message> {
-        self.out.pop().ok()
+        self.out.get()?.pop().ok()
     }
 
     /// Whether no message waits.
     pub(crate) fn is_empty(&self) -> bool {
-        self.out.is_empty()
+        self.out.get().is_none_or(ConcurrentQueue::is_empty)
     }
 
     /// Queues a subscription command.
@@ -95,7 +102,7 @@ impl Pipe {
 
     /// Whether the writer has anything to do.
     pub(crate) fn has_work(&self) -> bool {
-        !self.out.is_empty() || !self.cmds.is_empty() || self.is_closed()
+        !self.is_empty() || !self.cmds.is_empty() || self.is_closed()
     }
 }
 
