@@ -55,6 +55,10 @@ pub(crate) trait Backend: Sized {
     fn echo(sock: &mut Self::Socket) -> io::Result<()>;
     /// PUB: waits until `n` subscriptions arrived.
     fn wait_subscribers(sock: &mut Self::Socket, n: usize) -> io::Result<()>;
+    /// Before closing a socket that just sent `sent` bytes with no one to
+    /// say they arrived (the perf roles): make sure they are on the wire.
+    /// libzmq's linger does that already.
+    fn settle(_sent: u64) {}
     /// Closes the socket; the context's end waits for its queue to drain.
     fn close(sock: Self::Socket);
     /// Ends the context, waiting (linger) until every queued message left.

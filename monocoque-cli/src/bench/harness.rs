@@ -47,15 +47,15 @@ struct Sample {
 fn default_count(case: Case, size: usize, subs: usize) -> u64 {
     match case {
         Case::Thr => match size {
-            0..=64 => 400_000,
-            65..=256 => 300_000,
-            257..=1024 => 150_000,
-            1025..=8192 => 40_000,
-            8193..=65536 => 5_000,
-            _ => (300_000_000 / size as u64).max(200),
+            0..=64 => 800_000,
+            65..=256 => 600_000,
+            257..=1024 => 300_000,
+            1025..=8192 => 80_000,
+            8193..=65536 => 10_000,
+            _ => (600_000_000 / size as u64).max(200),
         },
-        Case::Lat => 2_000,
-        Case::Fanout => (400_000 / subs.max(1) as u64).max(2_000),
+        Case::Lat => 4_000,
+        Case::Fanout => (800_000 / subs.max(1) as u64).max(4_000),
     }
 }
 
@@ -250,9 +250,11 @@ fn rows(
     rows
 }
 
-/// A role process with its stdout being read line by line.
+/// A role process with its stdout being read line by line. Closing its
+/// stdin tells a sending role that its peer has everything.
 struct Role {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     stdout: BufReader<std::process::ChildStdout>,
 }
 
@@ -273,13 +275,14 @@ fn spawn(
             job.subs.to_string(),
             hwm.to_string(),
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {role}: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     Ok(Role {
+        stdin: child.stdin.take(),
         child,
         stdout: BufReader::new(stdout),
     })
@@ -364,11 +367,11 @@ fn ipc_endpoint() -> String {
 
 fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String> {
     let deadline = Instant::now() + RUN_DEADLINE;
-    // thr: zperf's "no limit"; fanout: room for every message, so a PUB
-    // never drops and every subscriber gets the same count.
+    // thr and lat: libzmq's default HWM, as users deploy; fanout: room for
+    // every message, so a PUB never drops and every subscriber gets the
+    // same count.
     let hwm = match job.case {
-        Case::Thr => 0,
-        Case::Lat => 1000,
+        Case::Thr | Case::Lat => 1000,
         Case::Fanout => usize::try_from(job.count)
             .unwrap_or(usize::MAX)
             .saturating_add(16),
@@ -395,7 +398,16 @@ fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String>
     let mut binder = spawn(exe, bind_role, lib, &ep, job, hwm)?;
     let bound = binder.endpoint()?;
     let mut connecter = spawn(exe, connect_role, lib, &bound, job, hwm)?;
-    let (bout, cout) = (binder.finish(deadline), connecter.finish(deadline));
+    // The measuring side finishes first; then the sending side may close.
+    let (bout, cout) = if job.case == Case::Thr {
+        let bout = binder.finish(deadline);
+        connecter.stdin = None;
+        (bout, connecter.finish(deadline))
+    } else {
+        let cout = connecter.finish(deadline);
+        binder.stdin = None;
+        (binder.finish(deadline), cout)
+    };
     if let Some(path) = bound.strip_prefix("ipc://") {
         let _ = std::fs::remove_file(path);
     }

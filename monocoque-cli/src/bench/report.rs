@@ -64,6 +64,15 @@ fn si(value: f64) -> String {
     }
 }
 
+/// `261 MB/s`, or `11.2 GB/s` from 10 GB/s on.
+fn bytes_per_second(rate: f64) -> String {
+    if rate >= 1e10 {
+        format!("{:.0} GB/s", rate / 1e9)
+    } else {
+        format!("{:.0} MB/s", rate / 1e6)
+    }
+}
+
 fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) -> String {
     let Some(runs) = runs else {
         return "-".to_owned();
@@ -72,7 +81,7 @@ fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) ->
         return "failed".to_owned();
     };
     let mut text = match row.case {
-        "thr" => format!("{} msg/s, {:.0} MB/s", si(v), v * row.size as f64 / 1e6),
+        "thr" => format!("{} msg/s, {}", si(v), bytes_per_second(v * row.size as f64)),
         "fanout" => format!("{} msg/s", si(v)),
         "lat" => format!("{v:.1} us (p99 {:.1})", p99.unwrap_or(f64::NAN)),
         _ => format!("{v:.3} s/Mmsg"),

@@ -5,8 +5,9 @@
 //! Hidden roles print `endpoint: EP` as soon as they are bound (the harness
 //! starts the peer with it), then `result: ...` and `cpu: SECONDS`.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,10 +54,11 @@ fn perf<B: Backend>(args: &PerfArgs) -> io::Result<()> {
             )?;
         }
         PerfRole::RemoteThr => {
-            thr_send::<B>(ep, size, count, 0)?;
+            let sent = count.saturating_mul(size as u64);
+            thr_send::<B>(ep, size, count, 0, || B::settle(sent))?;
         }
         PerfRole::LocalLat => {
-            lat_echo::<B>(ep, count, |_| Ok(()))?;
+            lat_echo::<B>(ep, count, |_| Ok(()), || B::settle(size as u64))?;
         }
         PerfRole::RemoteLat => {
             let (elapsed, _) = lat_ping::<B>(ep, size, count)?;
@@ -105,8 +107,10 @@ fn thr_recv<B: Backend>(
     bound(&B::bind(&mut sock, ep)?)?;
     check_size(B::recv(&mut sock)?, size)?;
     let (t0, cpu0) = (Instant::now(), cpu_seconds());
-    for _ in 1..count {
-        check_size(B::recv(&mut sock)?, size)?;
+    for n in 1..count {
+        let got = B::recv(&mut sock)
+            .map_err(|e| io::Error::new(e.kind(), format!("{e} after {n} of {count} messages")))?;
+        check_size(got, size)?;
     }
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
@@ -120,27 +124,36 @@ fn thr_recv<B: Backend>(
     Ok((rate, cpu))
 }
 
-/// PUSH: connects, sends `count` messages, closes and waits for them to
-/// leave; returns the CPU seconds spent.
-fn thr_send<B: Backend>(ep: &str, size: usize, count: u64, hwm: usize) -> io::Result<f64> {
-    let cpu0 = cpu_seconds();
+/// PUSH: connects, sends `count` messages, calls `before_close`, closes and
+/// waits for them to leave; returns the CPU seconds spent from the first
+/// send on.
+fn thr_send<B: Backend>(
+    ep: &str,
+    size: usize,
+    count: u64,
+    hwm: usize,
+    before_close: impl FnOnce(),
+) -> io::Result<f64> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Push, hwm)?;
     B::connect(&mut sock, ep)?;
     let payload = B::payload(size);
+    let cpu0 = cpu_seconds();
     for _ in 0..count {
         B::send(&mut sock, &payload)?;
     }
+    before_close();
     B::close(sock);
     ctx.finish();
     Ok(cpu_seconds() - cpu0)
 }
 
-/// REP: binds, echoes `count` requests.
+/// REP: binds, echoes `count` requests, calls `before_close`.
 fn lat_echo<B: Backend>(
     ep: &str,
     count: u64,
     bound: impl FnOnce(&str) -> io::Result<()>,
+    before_close: impl FnOnce(),
 ) -> io::Result<()> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Rep, 1000)?;
@@ -148,6 +161,7 @@ fn lat_echo<B: Backend>(
     for _ in 0..count {
         B::echo(&mut sock)?;
     }
+    before_close();
     B::close(sock);
     ctx.finish();
     Ok(())
@@ -309,6 +323,13 @@ pub(crate) fn run_hidden_role(args: &[String]) -> ExitCode {
     }
 }
 
+/// Waits until the harness closes our stdin: the peer has everything, so
+/// closing now loses nothing in flight.
+fn released() {
+    let mut sink = Vec::new();
+    let _ = io::stdin().lock().read_to_end(&mut sink);
+}
+
 fn announce(ep: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "endpoint: {ep}")?;
@@ -331,10 +352,10 @@ fn hidden<B: Backend>(
             lines.push(format!("cpu: {cpu}"));
         }
         "thr-send" => {
-            let cpu = thr_send::<B>(ep, size, count, hwm)?;
+            let cpu = thr_send::<B>(ep, size, count, hwm, released)?;
             lines.push(format!("cpu: {cpu}"));
         }
-        "lat-echo" => lat_echo::<B>(ep, count, announce)?,
+        "lat-echo" => lat_echo::<B>(ep, count, announce, released)?,
         "lat-ping" => {
             let (_, rtts) = lat_ping::<B>(ep, size, count)?;
             let (p50, p99) = percentiles(&rtts);
@@ -343,6 +364,7 @@ fn hidden<B: Backend>(
         "fan-pub" => {
             let ctx = B::open()?;
             let sock = fan_pub(&ctx, ep, size, count, subs, hwm, announce)?;
+            released();
             B::close(sock);
             ctx.finish();
         }
@@ -354,17 +376,19 @@ fn hidden<B: Backend>(
             lines.push(format!("result: {rate}"));
         }
         "inproc-thr" => {
-            let cpu0 = cpu_seconds();
             let ctx = B::open()?;
             let mut pull = ctx.socket(Kind::Pull, hwm)?;
             B::bind(&mut pull, INPROC)?;
             let mut push = ctx.socket(Kind::Push, hwm)?;
             B::connect(&mut push, INPROC)?;
+            let cpu0 = cpu_seconds();
+            let (done, release) = mpsc::channel::<()>();
             let sender = thread::spawn(move || -> io::Result<()> {
                 let payload = B::payload(size);
                 for _ in 0..count {
                     B::send(&mut push, &payload)?;
                 }
+                let _ = release.recv();
                 B::close(push);
                 Ok(())
             });
@@ -374,6 +398,7 @@ fn hidden<B: Backend>(
                 check_size(B::recv(&mut pull)?, size)?;
             }
             let elapsed = t0.elapsed().as_secs_f64();
+            drop(done);
             join(sender)?;
             B::close(pull);
             ctx.finish();
@@ -391,14 +416,18 @@ fn hidden<B: Backend>(
             B::bind(&mut rep, INPROC)?;
             let mut req = ctx.socket(Kind::Req, 1000)?;
             B::connect(&mut req, INPROC)?;
+            let (done, release) = mpsc::channel::<()>();
             let echo = thread::spawn(move || -> io::Result<()> {
                 for _ in 0..count {
                     B::echo(&mut rep)?;
                 }
+                let _ = release.recv();
                 B::close(rep);
                 Ok(())
             });
-            let (_, rtts) = round_trips::<B>(&mut req, size, count)?;
+            let trips = round_trips::<B>(&mut req, size, count);
+            drop(done);
+            let (_, rtts) = trips?;
             join(echo)?;
             B::close(req);
             ctx.finish();

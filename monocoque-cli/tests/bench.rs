@@ -1,0 +1,223 @@
+//! `mq bench`: the perf roles paired with each other and across libraries
+//! (libzmq's output lines), and a tiny side-by-side run's JSON and SVG.
+//! Counts are small: these check the plumbing, never a speed.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::Duration;
+
+const MQ: &str = env!("CARGO_BIN_EXE_mq");
+
+fn mq(args: &[&str], lib: Option<&str>) -> Command {
+    let mut cmd = Command::new(MQ);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match lib {
+        Some(lib) => cmd.env("MQ_BENCH_LIB", lib),
+        None => cmd.env_remove("MQ_BENCH_LIB"),
+    };
+    cmd
+}
+
+fn tcp() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("tcp://127.0.0.1:{port}")
+}
+
+/// Runs `local-ROLE` with `local_lib` and `remote-ROLE` with `remote_lib`.
+fn pair(
+    role: &str,
+    local_lib: &str,
+    remote_lib: &str,
+    size: &str,
+    count: &str,
+) -> (Output, Output) {
+    let ep = tcp();
+    let local = mq(
+        &["bench", &format!("local-{role}"), &ep, size, count],
+        Some(local_lib),
+    )
+    .spawn()
+    .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let remote = mq(
+        &[
+            "bench",
+            &format!("remote-{role}"),
+            &ep,
+            size,
+            count,
+            "--lib",
+            remote_lib,
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    (local.wait_with_output().unwrap(), remote)
+}
+
+fn text(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn thr_roles_print_libzmq_s_lines_with_either_library_on_either_end() {
+    for (local, remote) in [
+        ("monocoque", "monocoque"),
+        ("monocoque", "libzmq"),
+        ("libzmq", "monocoque"),
+    ] {
+        let (l, r) = pair("thr", local, remote, "64", "2000");
+        let lines: Vec<String> = text(&l).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0], "message size: 64 [B]");
+        assert_eq!(lines[1], "message count: 2000");
+        assert!(lines[2].starts_with("mean throughput: ") && lines[2].ends_with(" [msg/s]"));
+        assert!(lines[3].starts_with("mean throughput: ") && lines[3].ends_with(" [Mb/s]"));
+        assert_eq!(text(&r), "");
+    }
+}
+
+#[test]
+fn lat_roles_print_libzmq_s_lines_with_either_library_on_either_end() {
+    for (local, remote) in [
+        ("monocoque", "monocoque"),
+        ("libzmq", "monocoque"),
+        ("monocoque", "libzmq"),
+    ] {
+        let (l, r) = pair("lat", local, remote, "1k", "200");
+        assert_eq!(text(&l), "");
+        let out = text(&r);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "message size: 1024 [B]");
+        assert_eq!(lines[1], "roundtrip count: 200");
+        let us: f64 = lines[2]
+            .strip_prefix("average latency: ")
+            .and_then(|l| l.strip_suffix(" [us]"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(us > 0.0);
+    }
+}
+
+#[test]
+fn side_by_side_json_rows_and_svg() {
+    let svg = std::env::temp_dir().join(format!("mq-bench-test-{}.svg", std::process::id()));
+    let out = mq(
+        &[
+            "bench",
+            "--cases",
+            "thr,lat,fanout",
+            "--transports",
+            "tcp,inproc",
+            "--sizes",
+            "64,1k",
+            "--subscribers",
+            "2",
+            "--count",
+            "300",
+            "--reps",
+            "1",
+            "--json",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out);
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // thr: 2 transports x 2 sizes; lat: the same; fanout: 1; cpu: 2.
+    assert_eq!(rows.len(), 4 + 4 + 1 + 2, "{stdout}");
+    for row in &rows {
+        let case = row["case"].as_str().unwrap();
+        assert!(["thr", "lat", "fanout", "cpu"].contains(&case));
+        assert!(["tcp", "inproc"].contains(&row["transport"].as_str().unwrap()));
+        assert!(row["size"].as_u64().is_some());
+        let unit = match case {
+            "lat" => "us",
+            "cpu" => "s/Mmsg",
+            _ => "msg/s",
+        };
+        assert_eq!(row["unit"], unit);
+        let (m, z) = (
+            row["monocoque"].as_f64().unwrap(),
+            row["libzmq"].as_f64().unwrap(),
+        );
+        if case != "cpu" {
+            assert!(m > 0.0 && z > 0.0, "{row}");
+            assert!((row["ratio"].as_f64().unwrap() - m / z).abs() < 1e-9);
+        }
+        assert_eq!(row.get("subscribers").is_some(), case == "fanout");
+        assert_eq!(row.get("p99_monocoque").is_some(), case == "lat");
+        assert_eq!(row.get("p99_libzmq").is_some(), case == "lat");
+    }
+    let drawing = std::fs::read_to_string(&svg).unwrap();
+    let _ = std::fs::remove_file(&svg);
+    assert!(drawing.starts_with("<svg") && drawing.contains("<polyline"));
+    // The progress bar went to stderr.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs in"));
+}
+
+#[test]
+fn the_table_is_the_default_output() {
+    let out = mq(
+        &[
+            "bench",
+            "--cases",
+            "thr",
+            "--transports",
+            "ipc",
+            "--sizes",
+            "16",
+            "--count",
+            "200",
+            "--reps",
+            "1",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out);
+    assert!(
+        stdout.contains("| case | transport | size | monocoque | libzmq | ratio |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| thr | ipc | 16 B |"), "{stdout}");
+    assert!(stdout.contains("| cpu | ipc | 16 B |"), "{stdout}");
+}
+
+#[test]
+fn bench_usage_errors_exit_2() {
+    for args in [
+        &["bench", "--cases", "speed"][..],
+        &["bench", "--reps", "0"],
+        &["bench", "local-thr", "tcp://127.0.0.1:1", "64"],
+        &["bench", "remote-thr", "tcp://127.0.0.1:1", "64", "0"],
+        &["bench", "--lib", "czmq"],
+    ] {
+        let out = mq(args, None).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
