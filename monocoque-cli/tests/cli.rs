@@ -205,7 +205,9 @@ fn usage_errors_exit_2_with_one_line() {
 
 #[test]
 fn unreachable_peer_with_timeout_exits_1() {
-    let dead = tcp();
+    // Nobody listens on port 1: connections are refused, and retried.
+    let dead = "tcp://127.0.0.1:1".to_owned();
+    let lonely = format!("@{}", tcp());
     for args in [
         &["send", "push", dead.as_str(), "x", "--timeout", "200"][..],
         &["request", "req", dead.as_str(), "x", "--timeout", "200"],
@@ -222,7 +224,7 @@ fn unreachable_peer_with_timeout_exits_1() {
         &[
             "send",
             "pub",
-            &format!("@{dead}"),
+            &lonely,
             "x",
             "--wait-peers",
             "1",
@@ -233,7 +235,11 @@ fn unreachable_peer_with_timeout_exits_1() {
         let t = Instant::now();
         let out = run(args);
         assert_exit(&out, 1);
-        assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("timed out"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
         assert_eq!(stderr(&out).lines().count(), 1);
         assert!(t.elapsed() < Duration::from_secs(5));
     }
