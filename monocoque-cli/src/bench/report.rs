@@ -73,6 +73,18 @@ fn bytes_per_second(rate: f64) -> String {
     }
 }
 
+/// `1 k`, `10 k`, `100 k`, `1 M`, `10 M` for an axis decade (log10).
+fn decade_label(decade: f64) -> String {
+    let value = 10f64.powf(decade);
+    if value >= 1e6 {
+        format!("{:.0} M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.0} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
 fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) -> String {
     let Some(runs) = runs else {
         return "-".to_owned();
@@ -222,7 +234,7 @@ pub(crate) fn svg(rows: &[Row]) -> String {
             r##"<line x1="{x0}" x2="{x1}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
             x0 - 6.0,
             y + 4.0,
-            si(10f64.powf(decade))
+            decade_label(decade)
         );
         decade += 1.0;
     }
