@@ -101,9 +101,9 @@ impl Outgoing {
 fn with_socket(
     opened: Opened,
     args: &SocketArgs,
-    body: impl FnOnce(&Socket) -> Result<(), Failure>,
+    body: impl FnOnce(&Socket, &Opened) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    let result = body(&opened.socket);
+    let result = body(&opened.socket, &opened);
     if result.is_err() && args.linger.is_none() {
         opened
             .socket
@@ -118,25 +118,20 @@ pub(crate) fn send(cmd: &SocketCommand) -> Result<(), Failure> {
     let mut outgoing = Outgoing::new(cmd)?;
     let ctx = Context::new();
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
-    wait_then(opened, &cmd.opts, |socket| {
+    let waited = std::cell::Cell::new(false);
+    with_socket(opened, &cmd.opts, |socket, opened| {
         while let Some(msg) = outgoing.next(&cmd.opts.codec)? {
+            // Wait for peers before the first send only: with nothing to
+            // send (an empty stdin), there is nobody to wait for.
+            if !waited.replace(true) {
+                wait_for_peers(opened, &cmd.opts)?;
+            }
             socket
                 .send(msg)
                 .map_err(|e| io_failure(e, cmd.opts.timeout, "sending"))?;
         }
         Ok(())
     })
-}
-
-fn wait_then(
-    opened: Opened,
-    args: &SocketArgs,
-    body: impl FnOnce(&Socket) -> Result<(), Failure>,
-) -> Result<(), Failure> {
-    match wait_for_peers(&opened, args) {
-        Ok(()) => with_socket(opened, args, body),
-        Err(e) => with_socket(opened, args, |_| Err(e)),
-    }
 }
 
 /// SUB: `--subscribe` prefixes, everything without one; XSUB: the same as
@@ -173,7 +168,7 @@ pub(crate) fn recv(cmd: &SocketCommand) -> Result<(), Failure> {
     let ctx = Context::new();
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
     let mut printer = Printer::new(&cmd.opts.codec);
-    with_socket(opened, &cmd.opts, |socket| {
+    with_socket(opened, &cmd.opts, |socket, _| {
         subscribe(socket, &cmd.opts)?;
         let mut received = 0;
         while cmd.opts.count.is_none_or(|c| received < c) {
@@ -196,7 +191,7 @@ pub(crate) fn reply(cmd: &SocketCommand) -> Result<(), Failure> {
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
     let mut printer = Printer::new(&cmd.opts.codec);
     let stream = cmd.socket.ty == SocketType::Stream;
-    with_socket(opened, &cmd.opts, |socket| {
+    with_socket(opened, &cmd.opts, |socket, _| {
         let mut replied = 0;
         while cmd.opts.count.is_none_or(|c| replied < c) {
             let msg = receive(socket, &cmd.opts, "waiting for a request")?;
@@ -223,8 +218,12 @@ pub(crate) fn request(cmd: &SocketCommand) -> Result<(), Failure> {
     let ctx = Context::new();
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
     let mut printer = Printer::new(&cmd.opts.codec);
-    wait_then(opened, &cmd.opts, |socket| {
+    let waited = std::cell::Cell::new(false);
+    with_socket(opened, &cmd.opts, |socket, opened| {
         while let Some(msg) = outgoing.next(&cmd.opts.codec)? {
+            if !waited.replace(true) {
+                wait_for_peers(opened, &cmd.opts)?;
+            }
             socket
                 .send(msg)
                 .map_err(|e| io_failure(e, cmd.opts.timeout, "sending a request"))?;

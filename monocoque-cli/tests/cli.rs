@@ -887,7 +887,7 @@ fn proxy_pull_push_with_capture_and_timeout() {
         "push",
         &format!("@{cap}"),
         "--timeout",
-        "1500",
+        "3000",
     ]);
     let capture = Running::start(&["recv", "pull", &format!(">{cap}"), "--count", "1"]);
     let sink = Running::start(&["recv", "pull", &format!(">{back}"), "--count", "1"]);
@@ -923,4 +923,11 @@ fn plain_server_against_libzmq_plain_client() {
     let out = rx.finish();
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), "in\n");
+}
+
+#[test]
+fn send_with_an_empty_stdin_sends_nothing_and_waits_for_nobody() {
+    let out = Running::start_with_stdin(&["send", "push", "tcp://127.0.0.1:1"], "").finish();
+    assert_exit(&out, 0);
+    assert!(stderr(&out).is_empty());
 }
