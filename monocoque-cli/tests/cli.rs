@@ -931,3 +931,49 @@ fn send_with_an_empty_stdin_sends_nothing_and_waits_for_nobody() {
     assert_exit(&out, 0);
     assert!(stderr(&out).is_empty());
 }
+
+#[test]
+fn send_router_xpub_and_req_to_libzmq() {
+    let ctx = zmq::Context::new();
+    // router: the first frame names the peer.
+    let ep = tcp();
+    let dealer = zsocket(&ctx, zmq::DEALER);
+    dealer.set_identity(b"peer").unwrap();
+    dealer.connect(&ep).unwrap();
+    assert_exit(&run(&["send", "router", &ep, "peer", "to you"]), 0);
+    assert_eq!(zrecv(&dealer), [b"to you".to_vec()]);
+    // xpub waits for a subscription like pub.
+    let ep = tcp();
+    let sub = zsocket(&ctx, zmq::SUB);
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_exit(&run(&["send", "xpub", &ep, "x", "--wait-peers", "1"]), 0);
+    assert_eq!(zrecv(&sub), [b"x".to_vec()]);
+    // req sends one request.
+    let rep = zsocket(&ctx, zmq::REP);
+    let ep = zbind(&rep);
+    assert_exit(&run(&["send", "req", &ep, "q"]), 0);
+    assert_eq!(zrecv(&rep), [b"q".to_vec()]);
+}
+
+#[test]
+fn recv_stream_prints_the_connection_id_and_the_bytes() {
+    let port = free_port();
+    let ep = format!("@tcp://127.0.0.1:{port}");
+    let running = Running::start(&["recv", "stream", &ep, "--count", "2", "--format", "hex"]);
+    let mut conn = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    conn.write_all(b"hi").unwrap();
+    let out = running.finish();
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // The connection notice (an empty frame), then the data, same id.
+    let (id, notice) = lines[0].split_once('\t').unwrap();
+    assert_eq!(notice, "");
+    assert_eq!(lines[1], format!("{id}\t6869"));
+}
