@@ -222,3 +222,60 @@ pub(crate) fn io_failure(e: Error, timeout: Option<Duration>, what: &str) -> Fai
         e => Failure::Runtime(format!("{what}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_options_map_to_socket_options() {
+        let args = SocketArgs {
+            hwm: Some(7),
+            linger: Some(Duration::from_millis(5)),
+            timeout: Some(Duration::from_millis(9)),
+            identity: Some("me".to_owned()),
+            heartbeat: Some(Duration::from_millis(100)),
+            plain: Some(("ann".to_owned(), "pw".to_owned())),
+            ..SocketArgs::default()
+        };
+        let o = options(SocketOptions::default(), &args);
+        assert_eq!((o.sndhwm, o.rcvhwm), (7, 7));
+        assert_eq!(o.linger, Some(Duration::from_millis(5)));
+        assert_eq!(o.rcvtimeo, Some(Duration::from_millis(9)));
+        assert_eq!(o.sndtimeo, Some(Duration::from_millis(9)));
+        assert_eq!(o.routing_id.as_deref(), Some(&b"me"[..]));
+        assert_eq!(o.heartbeat_ivl, Some(Duration::from_millis(100)));
+        assert_eq!(
+            o.plain,
+            Plain::Client {
+                username: Bytes::from_static(b"ann"),
+                password: Bytes::from_static(b"pw"),
+            }
+        );
+        // --plain-server with --plain admits that user alone; without it, all.
+        let server = options(
+            SocketOptions::default(),
+            &SocketArgs {
+                plain_server: true,
+                ..args.clone()
+            },
+        );
+        assert_eq!(
+            server.plain,
+            Plain::Server {
+                credentials: Some((Bytes::from_static(b"ann"), Bytes::from_static(b"pw")))
+            }
+        );
+        let open_door = options(
+            SocketOptions::default(),
+            &SocketArgs {
+                plain_server: true,
+                ..SocketArgs::default()
+            },
+        );
+        assert_eq!(open_door.plain, Plain::Server { credentials: None });
+        // Defaults stay libzmq's: linger waits, no timeouts, HWM 1000.
+        let plain = options(SocketOptions::default(), &SocketArgs::default());
+        assert_eq!(plain, SocketOptions::default());
+    }
+}
