@@ -412,7 +412,6 @@ fn send_pair() {
 }
 
 #[test]
-#[ignore = "monocoque's close does not linger for an XSUB's subscription messages"]
 fn send_xsub_subscription_to_libzmq_xpub() {
     // xsub sends subscriptions as messages: libzmq's XPUB sees them.
     let ctx = zmq::Context::new();
@@ -740,7 +739,6 @@ fn monitor_prints_events_on_stderr() {
 // ---- PLAIN ----
 
 #[test]
-#[ignore = "monocoque's PLAIN server never sends WELCOME (engine/conn.rs: no poll_transmit after zap_reply)"]
 fn plain_admits_the_user_and_refuses_others_at_once() {
     let ep = tcp();
     let rx = Running::start(&[
@@ -901,7 +899,6 @@ fn proxy_pull_push_with_capture_and_timeout() {
 }
 
 #[test]
-#[ignore = "monocoque's PLAIN server never sends WELCOME (engine/conn.rs: no poll_transmit after zap_reply)"]
 fn plain_server_against_libzmq_plain_client() {
     let ep = tcp();
     let rx = Running::start(&[

@@ -1,6 +1,6 @@
 //! The hand-off between a socket and one peer's engine.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -34,6 +34,9 @@ pub(crate) struct Pipe {
     /// Wakes the engine's reader when the socket closes the pipe.
     pub(crate) closing: Event,
     closed: AtomicBool,
+    /// Messages the writer took and has not finished writing: LINGER waits
+    /// for these too.
+    in_flight: AtomicUsize,
 }
 
 impl Pipe {
@@ -45,6 +48,7 @@ impl Pipe {
             ready: Event::new(),
             closing: Event::new(),
             closed: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -93,6 +97,22 @@ impl Pipe {
         self.closed.store(true, Ordering::Release);
         self.ready.notify(usize::MAX);
         self.closing.notify(usize::MAX);
+    }
+
+    /// The writer took `n` messages (or commands) and is writing them.
+    pub(crate) fn taken(&self, n: usize) {
+        self.in_flight.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// The writer handed `n` taken messages to the kernel (or gave up).
+    pub(crate) fn written(&self, n: usize) {
+        self.in_flight.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Whether everything queued reached the kernel: no message, command or
+    /// write in flight.
+    pub(crate) fn is_flushed(&self) -> bool {
+        self.is_empty() && self.cmds.is_empty() && self.in_flight.load(Ordering::Acquire) == 0
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -144,7 +164,7 @@ impl Outbox {
     /// Whether nothing is queued for the peer (what LINGER waits for).
     pub(crate) fn is_drained(&self) -> bool {
         match self {
-            Outbox::Engine(pipe) => pipe.is_empty(),
+            Outbox::Engine(pipe) => pipe.is_flushed(),
             Outbox::Inproc { .. } => true,
         }
     }

@@ -346,9 +346,9 @@ impl Shared {
                     pipe.close();
                 }
             }
-            if st.req_peer == Some(id) {
-                st.req_peer = None;
-            }
+            // A REQ keeps waiting for `id`: a reply it sent before leaving
+            // may still be in the inbound queue, and the epoch keeps a
+            // successor in the same slot from matching.
         }
         self.wake.notify(usize::MAX);
     }

@@ -556,7 +556,13 @@ impl Socket {
             let l = sh.wake.listen();
             let pending = {
                 let st = sh.lock();
-                let busy = st.peers.iter().any(|(_, p)| p.ready && !p.out.is_drained());
+                // With a finite LINGER, what waits for a peer that is
+                // still connecting counts too; an infinite one waits only
+                // for connected peers, so a peer that never comes cannot
+                // hold the process for ever.
+                let busy = st.peers.iter().any(|(_, p)| {
+                    (p.ready || (linger.is_some() && p.persistent)) && !p.out.is_drained()
+                });
                 busy
             };
             if !pending {

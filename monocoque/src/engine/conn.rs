@@ -195,6 +195,15 @@ where
             }
             break info;
         }
+        // A ZAP verdict queues WELCOME or ERROR: send it before reading.
+        if session.poll_transmit(&mut out) {
+            for b in out.drain(..) {
+                batch.push(b);
+            }
+            let BufResult(res, b) = write_all(&mut w, batch).await;
+            batch = b;
+            res.map_err(|e| e.to_string())?;
+        }
         let timeout = async {
             match deadline {
                 Some(d) => compio::time::sleep_until(d).await,
@@ -460,32 +469,51 @@ async fn write_loop<S>(
         if link.done.get() || pipe.is_closed() {
             break;
         }
+        // Messages taken this round, and those plus commands: what LINGER
+        // must see written before it lets the socket go.
         let mut taken = 0;
+        let mut held = 0;
         {
             let mut s = session.borrow_mut();
             out.append(&mut link.out.borrow_mut());
-            while let Some(cmd) = pipe.pop_command() {
+            loop {
+                pipe.taken(1);
+                let Some(cmd) = pipe.pop_command() else {
+                    pipe.written(1);
+                    break;
+                };
+                held += 1;
                 let r = match cmd {
                     PipeCmd::Subscribe(t) => s.send_subscribe(t, &mut out),
                     PipeCmd::Cancel(t) => s.send_cancel(t, &mut out),
                 };
                 if r.is_err() {
+                    pipe.written(held);
                     link.stop();
                     return;
                 }
             }
             let mut bytes = 0;
             while taken < MAX_BATCH_MSGS && bytes < MAX_BATCH_BYTES {
-                let Some(m) = pipe.pop() else { break };
+                // Counted before it leaves the queue, so LINGER never sees
+                // an empty queue and no write while a message is in between.
+                pipe.taken(1);
+                let Some(m) = pipe.pop() else {
+                    pipe.written(1);
+                    break;
+                };
                 bytes += m.size();
                 taken += 1;
+                held += 1;
                 if s.send_message(m, &mut out).is_err() {
+                    pipe.written(held);
                     link.stop();
                     return;
                 }
             }
             if let Some(t) = s.poll_timeout() {
                 if t <= Instant::now() && s.handle_timeout(Instant::now()).is_err() {
+                    pipe.written(held);
                     link.stop();
                     return;
                 }
@@ -514,6 +542,10 @@ async fn write_loop<S>(
         coalesce(&mut out, &mut flat, &mut batch);
         let BufResult(res, b) = write_all(&mut w, batch).await;
         batch = b;
+        pipe.written(held);
+        if held > 0 {
+            shared.wake.notify(usize::MAX); // LINGER may be waiting
+        }
         if res.is_err() {
             link.stop();
             return;
