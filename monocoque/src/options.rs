@@ -56,11 +56,11 @@ pub enum Plain {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketOptions {
     /// Messages queued per peer for sending before the HWM action (drop or
-    /// block) applies (`ZMQ_SNDHWM`, default 1000; 0 means no limit, capped
-    /// here at 1,000,000 so memory stays bounded).
+    /// block) applies (`ZMQ_SNDHWM`, default 1000; 0 means no limit: the
+    /// queue then grows as messages arrive).
     pub sndhwm: usize,
     /// Messages queued for receiving before peers are pushed back
-    /// (`ZMQ_RCVHWM`, default 1000).
+    /// (`ZMQ_RCVHWM`, default 1000; 0 means no limit).
     pub rcvhwm: usize,
     /// How long closing the socket waits to flush queued messages
     /// (`ZMQ_LINGER`; `None` waits for ever, the libzmq default).
@@ -140,8 +140,20 @@ impl Default for SocketOptions {
     }
 }
 
-/// The largest queue a HWM of 0 ("no limit") stands for.
-const UNLIMITED_HWM: usize = 1_000_000;
+/// The capacity a HWM of 0 ("no limit") stands for: such a queue is made
+/// unbounded, growing block by block as messages arrive, instead of
+/// reserving a ring this large up front.
+pub(crate) const UNLIMITED_HWM: usize = usize::MAX;
+
+/// A queue of `capacity` (a ring made at once), or an unbounded one when
+/// the HWM is 0.
+pub(crate) fn hwm_queue<T>(capacity: usize) -> concurrent_queue::ConcurrentQueue<T> {
+    if capacity == UNLIMITED_HWM {
+        concurrent_queue::ConcurrentQueue::unbounded()
+    } else {
+        concurrent_queue::ConcurrentQueue::bounded(capacity.max(1))
+    }
+}
 
 impl SocketOptions {
     /// The send queue capacity per peer.

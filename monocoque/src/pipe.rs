@@ -43,7 +43,7 @@ impl Pipe {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             out: OnceLock::new(),
-            capacity: capacity.max(1),
+            capacity,
             cmds: ConcurrentQueue::unbounded(),
             ready: Event::new(),
             closing: Event::new(),
@@ -56,7 +56,7 @@ impl Pipe {
     pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
         let out = self
             .out
-            .get_or_init(|| ConcurrentQueue::bounded(self.capacity));
+            .get_or_init(|| crate::options::hwm_queue(self.capacity));
         match out.push(msg) {
             Ok(()) => {
                 self.ready.notify(1);

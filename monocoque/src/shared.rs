@@ -141,7 +141,7 @@ impl Shared {
     pub(crate) fn init_inbound(&self, opts: &SocketOptions) {
         let _ = self
             .inbound
-            .get_or_init(|| ConcurrentQueue::bounded(inbound_capacity(opts)));
+            .get_or_init(|| crate::options::hwm_queue(inbound_capacity(opts)));
     }
 
     /// The inbound queue.
