@@ -137,6 +137,32 @@ async fn tokio_multi_thread_tasks() {
     assert!(r.is_err());
 }
 
+/// smol: tasks on a `smol::Executor`, and a `recv_async` raced against a
+/// smol timer (cancel-safe: the message sent afterwards is the one received).
+#[test]
+fn smol_executor() {
+    let ex = smol::Executor::new();
+    smol::block_on(ex.run(async {
+        ex.spawn(echo_async(Tr::Tcp)).await;
+        ex.spawn(echo_async(Tr::Ipc)).await;
+        echo_async(Tr::Inproc).await;
+        let ctx = Context::new();
+        let pull = sock(&ctx, SocketType::Pull);
+        let ep = bind(&pull, Tr::Tcp);
+        let push = sock(&ctx, SocketType::Push);
+        push.connect(&ep).unwrap();
+        let timed_out =
+            futures_lite::future::or(async { Some(pull.recv_async().await.unwrap()) }, async {
+                smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                None
+            })
+            .await;
+        assert!(timed_out.is_none());
+        push.send_async("after").await.unwrap();
+        assert_eq!(strs(&pull.recv_async().await.unwrap()), ["after"]);
+    }));
+}
+
 #[test]
 fn futures_lite_block_on() {
     futures_lite::future::block_on(echo_async(Tr::Tcp));
