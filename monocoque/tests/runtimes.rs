@@ -153,7 +153,7 @@ fn smol_executor() {
         push.connect(&ep).unwrap();
         let timed_out =
             futures_lite::future::or(async { Some(pull.recv_async().await.unwrap()) }, async {
-                smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                smol::Timer::after(Duration::from_millis(50)).await;
                 None
             })
             .await;
