@@ -32,7 +32,7 @@ const READ_SIZE: usize = 64 * 1024;
 /// arena page, so it never falls back to a one-off allocation.
 const BIG_READ_SIZE: usize = 256 * 1024;
 /// At most this many bytes of messages go into one write.
-const MAX_BATCH_BYTES: usize = 256 * 1024;
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// At most this many messages go into one write.
 const MAX_BATCH_MSGS: usize = 512;
 
