@@ -258,6 +258,29 @@ const fn short_headers() -> [u8; 3 * 256 * 2] {
     t
 }
 
+/// Writes the header of a frame of `len` bytes into `out` and returns its
+/// length (2 or 9): for callers that put headers on the stack.
+///
+/// ```
+/// let mut h = [0u8; 9];
+/// assert_eq!(monocoque_zmtp::frame::write_header(true, false, 5, &mut h), 2);
+/// assert_eq!(&h[..2], &[0x01, 5]);
+/// assert_eq!(monocoque_zmtp::frame::write_header(false, false, 300, &mut h), 9);
+/// assert_eq!(h[0], 0x02);
+/// ```
+pub fn write_header(more: bool, command: bool, len: usize, out: &mut [u8; 9]) -> usize {
+    let flags = (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND);
+    if len < 256 {
+        out[0] = flags;
+        out[1] = len as u8;
+        2
+    } else {
+        out[0] = flags | FLAG_LONG;
+        out[1..9].copy_from_slice(&(len as u64).to_be_bytes());
+        9
+    }
+}
+
 /// Frame header encoder. Keeps a scratch page for headers that are not in
 /// the static table; see the module docs for the allocation profile.
 #[derive(Debug)]

@@ -1,12 +1,15 @@
 //! The hand-off between a socket and one peer's engine.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::io::{self, IoSlice};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
 use event_listener::Event;
 use monocoque_core::router::PeerId;
+use smallvec::SmallVec;
 
 use crate::message::Message;
 use crate::shared::Shared;
@@ -37,7 +40,44 @@ pub(crate) struct Pipe {
     /// Messages the writer took and has not finished writing: LINGER waits
     /// for these too.
     in_flight: AtomicUsize,
+    /// Who may write to the connection now: [`IDLE`], [`WRITER`] (the
+    /// engine's writer task) or [`CALLER`] (a sending thread, inline).
+    wire: AtomicU8,
+    /// The connection's socket, for inline writes; set between the
+    /// handshake and the end of a connection.
+    direct: Mutex<Option<Arc<socket2::Socket>>>,
+    /// Whether `direct` is set (read without the lock).
+    direct_on: AtomicBool,
+    /// What an inline write could not finish: the writer sends it first.
+    leftover: Mutex<Vec<Bytes>>,
+    has_leftover: AtomicBool,
+    /// The writer found the wire taken and sleeps until a caller lets go.
+    writer_waiting: AtomicBool,
+    /// When the last inline write happened ([`now_ns`]).
+    last_inline: AtomicU64,
 }
+
+/// Inline writes closer together than this mean the caller is streaming:
+/// then messages are queued and the writer task batches them, as one
+/// syscall per message would cost far more than the hand-off it saves.
+const INLINE_GAP_NS: u64 = 20_000;
+
+/// Nanoseconds on a process-wide monotonic clock.
+fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Nobody is writing to the connection.
+const IDLE: u8 = 0;
+/// The engine's writer task owns the connection's write side.
+const WRITER: u8 = 1;
+/// A sending thread owns it, for one inline write.
+const CALLER: u8 = 2;
+
+/// `send(2)` flags for an inline write: never block, never raise SIGPIPE.
+const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 impl Pipe {
     pub(crate) fn new(capacity: usize) -> Arc<Self> {
@@ -49,11 +89,25 @@ impl Pipe {
             closing: Event::new(),
             closed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            wire: AtomicU8::new(IDLE),
+            direct: Mutex::new(None),
+            direct_on: AtomicBool::new(false),
+            leftover: Mutex::new(Vec::new()),
+            has_leftover: AtomicBool::new(false),
+            writer_waiting: AtomicBool::new(false),
+            last_inline: AtomicU64::new(0),
         })
     }
 
-    /// Queues a message; gives it back when the queue is full.
+    /// Queues a message; gives it back when the queue is full. When the
+    /// connection is idle (nothing queued, nobody writing), the calling
+    /// thread writes the message itself, without waking the I/O thread:
+    /// one hand-off fewer on every lone message.
     pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
+        let msg = match self.try_inline(msg) {
+            Ok(()) => return Ok(()),
+            Err(m) => m,
+        };
         let out = self
             .out
             .get_or_init(|| crate::options::hwm_queue(self.capacity));
@@ -64,6 +118,167 @@ impl Pipe {
             }
             Err(e) => Err(e.into_inner()),
         }
+    }
+
+    /// Writes `msg` on the calling thread if the wire is free; gives it
+    /// back untouched when it cannot (then it is queued as usual).
+    fn try_inline(&self, msg: Message) -> Result<(), Message> {
+        if !self.direct_on.load(Ordering::Acquire)
+            || self.wire.load(Ordering::Acquire) != IDLE
+            || self.has_leftover.load(Ordering::Acquire)
+            || !self.is_empty()
+            || !self.cmds.is_empty()
+        {
+            return Err(msg);
+        }
+        let now = now_ns();
+        if now.saturating_sub(self.last_inline.load(Ordering::Relaxed)) < INLINE_GAP_NS {
+            return Err(msg);
+        }
+        if self
+            .wire
+            .compare_exchange(IDLE, CALLER, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Err(msg);
+        }
+        // Owning the wire, look again: what was queued before goes first.
+        if self.has_leftover.load(Ordering::SeqCst)
+            || !self.is_empty()
+            || !self.cmds.is_empty()
+            || self.is_closed()
+        {
+            self.release(CALLER);
+            return Err(msg);
+        }
+        let sock = self
+            .direct
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(sock) = sock else {
+            self.release(CALLER);
+            return Err(msg);
+        };
+        let frames = msg.frames();
+        let mut headers: SmallVec<[([u8; 9], usize); 4]> = SmallVec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let mut h = [0u8; 9];
+            let n =
+                monocoque_zmtp::frame::write_header(i + 1 < frames.len(), false, f.len(), &mut h);
+            headers.push((h, n));
+        }
+        let mut slices: SmallVec<[IoSlice<'_>; 8]> = SmallVec::new();
+        let mut total = 0;
+        for ((h, n), f) in headers.iter().zip(frames) {
+            slices.push(IoSlice::new(&h[..*n]));
+            total += n;
+            if !f.is_empty() {
+                slices.push(IoSlice::new(f));
+                total += f.len();
+            }
+        }
+        let written = match sock.send_vectored_with_flags(&slices, INLINE_FLAGS) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(_) => {
+                // Would block, or the connection failed: queue it; the
+                // writer sees the error for itself.
+                drop(slices);
+                self.release(CALLER);
+                return Err(msg);
+            }
+        };
+        if written == 0 {
+            drop(slices);
+            self.release(CALLER);
+            return Err(msg);
+        }
+        self.last_inline.store(now_ns(), Ordering::Relaxed);
+        if written < total {
+            // The rest goes out first, through the writer.
+            let mut rest = Vec::with_capacity(2 * frames.len());
+            let mut skip = written;
+            for ((h, n), f) in headers.iter().zip(frames) {
+                for part in [Bytes::copy_from_slice(&h[..*n]), f.clone()] {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                    } else {
+                        rest.push(part.slice(skip..));
+                        skip = 0;
+                    }
+                }
+            }
+            *self.leftover.lock().unwrap_or_else(|e| e.into_inner()) = rest;
+            self.has_leftover.store(true, Ordering::SeqCst);
+        }
+        drop(slices);
+        self.release(CALLER);
+        Ok(())
+    }
+
+    /// Lets go of the wire; wakes the writer if work is waiting for it.
+    fn release(&self, owner: u8) {
+        let _ = self
+            .wire
+            .compare_exchange(owner, IDLE, Ordering::SeqCst, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if owner == CALLER && (self.has_work() || self.writer_waiting.load(Ordering::SeqCst)) {
+            self.ready.notify(1);
+        }
+    }
+
+    /// The writer task takes the wire; `false` while a caller writes.
+    pub(crate) fn acquire_writer(&self) -> bool {
+        match self
+            .wire
+            .compare_exchange(IDLE, WRITER, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => true,
+            Err(cur) => cur == WRITER,
+        }
+    }
+
+    /// The writer is about to sleep because a caller holds the wire (`true`),
+    /// or is running again (`false`).
+    pub(crate) fn set_writer_waiting(&self, waiting: bool) {
+        self.writer_waiting.store(waiting, Ordering::SeqCst);
+    }
+
+    /// The writer task lets go of the wire (before it sleeps).
+    pub(crate) fn release_writer(&self) {
+        self.release(WRITER);
+    }
+
+    /// Bytes an inline write left for the writer, in order.
+    pub(crate) fn take_leftover(&self) -> Option<Vec<Bytes>> {
+        if !self.has_leftover.load(Ordering::SeqCst) {
+            return None;
+        }
+        let rest = std::mem::take(&mut *self.leftover.lock().unwrap_or_else(|e| e.into_inner()));
+        self.has_leftover.store(false, Ordering::SeqCst);
+        Some(rest)
+    }
+
+    /// Turns inline writes on for a connection's socket, or off (`None`)
+    /// when it ends; what an inline write left for a connection that ended
+    /// is dropped with it.
+    pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>) {
+        let on = sock.is_some();
+        if on {
+            *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = sock.map(Arc::new);
+            self.direct_on.store(true, Ordering::SeqCst);
+            return;
+        }
+        self.direct_on.store(false, Ordering::SeqCst);
+        // Wait out a caller in the middle of an inline write (one syscall),
+        // so what it leaves over is dropped with this connection.
+        while !self.acquire_writer() {
+            std::thread::yield_now();
+        }
+        *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = self.take_leftover();
+        self.wire.store(IDLE, Ordering::SeqCst);
     }
 
     /// Takes the next queued message.
@@ -112,7 +327,11 @@ impl Pipe {
     /// Whether everything queued reached the kernel: no message, command or
     /// write in flight.
     pub(crate) fn is_flushed(&self) -> bool {
-        self.is_empty() && self.cmds.is_empty() && self.in_flight.load(Ordering::Acquire) == 0
+        self.is_empty()
+            && self.cmds.is_empty()
+            && self.in_flight.load(Ordering::Acquire) == 0
+            && !self.has_leftover.load(Ordering::Acquire)
+            && self.wire.load(Ordering::Acquire) != CALLER
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -122,7 +341,10 @@ impl Pipe {
 
     /// Whether the writer has anything to do.
     pub(crate) fn has_work(&self) -> bool {
-        !self.is_empty() || !self.cmds.is_empty() || self.is_closed()
+        !self.is_empty()
+            || !self.cmds.is_empty()
+            || self.is_closed()
+            || self.has_leftover.load(Ordering::SeqCst)
     }
 }
 

@@ -66,3 +66,30 @@ fn a_last_reply_survives_the_replier_closing() {
         assert_eq!(&req.recv().unwrap()[0][..], b"last", "over {tr:?}");
     }
 }
+
+/// A lone message goes out inline, on the caller's thread; one too big for
+/// the socket's buffer is finished by the writer task. Content and order
+/// survive both halves, whatever follows.
+#[test]
+fn a_lone_huge_message_is_finished_by_the_writer() {
+    for tr in [Tr::Tcp, Tr::Ipc] {
+        let ctx = Context::new();
+        let pull = sock(&ctx, SocketType::Pull);
+        let ep = bind(&pull, tr);
+        let push = sock(&ctx, SocketType::Push);
+        push.update_options(|o| o.linger = Some(Duration::from_secs(10)));
+        push.connect(&ep).unwrap();
+        wait_peers(&push, 1);
+        let huge: Vec<u8> = (0..16u32 << 20).map(|i| (i % 253) as u8).collect();
+        for round in 0..3u8 {
+            push.send(vec![Bytes::from(vec![round]), Bytes::from(huge.clone())])
+                .unwrap();
+            push.send(vec![Bytes::from_static(b"after")]).unwrap();
+            std::thread::sleep(Duration::from_millis(30)); // lone again
+            let m = pull.recv().unwrap();
+            assert_eq!(&m[0][..], &[round], "over {tr:?}");
+            assert!(m[1][..] == huge[..], "huge body intact over {tr:?}");
+            assert_eq!(&pull.recv().unwrap()[0][..], b"after");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! task) and a writer (a second task) around one sans-IO `Session`.
 
 use std::cell::{Cell, RefCell};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,7 +117,7 @@ fn zap_verdict(req: &ZapRequest, o: &SocketOptions) -> ZapReply {
 /// Runs one connection to its end; returns why it ended.
 pub(crate) async fn run<S>(stream: S, spec: ConnSpec) -> String
 where
-    S: AsyncRead + AsyncWrite + Clone + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let shared = spec.shared.clone();
     let opts = shared.lock().opts.clone();
@@ -150,7 +151,7 @@ async fn handshake<S>(
     opts: &SocketOptions,
 ) -> Result<Handshaken, String>
 where
-    S: AsyncRead + AsyncWrite + Clone + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let shared = &spec.shared;
     let mut session =
@@ -250,10 +251,15 @@ async fn data_phase<S>(
     opts: &SocketOptions,
 ) -> String
 where
-    S: AsyncRead + AsyncWrite + Clone + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let session = Rc::new(RefCell::new(session));
     let link = Rc::new(Link::default());
+    // Callers may write lone messages straight to the socket (a duplicate
+    // of its descriptor) while the writer task sleeps.
+    if let Ok(fd) = stream.as_fd().try_clone_to_owned() {
+        pipe.set_direct(Some(socket2::Socket::from(fd)));
+    }
     let writer = compio::runtime::spawn(write_loop(
         stream.clone(),
         session.clone(),
@@ -264,6 +270,7 @@ where
     let reason = read_loop(stream, spec, &session, &link, &pipe, id, rid, opts).await;
     link.stop();
     let _ = writer.await;
+    pipe.set_direct(None);
     reason
 }
 
@@ -469,12 +476,28 @@ async fn write_loop<S>(
         if link.done.get() || pipe.is_closed() {
             break;
         }
+        // Take the wire: a caller may be writing a message inline.
+        if !pipe.acquire_writer() {
+            listener!(pipe.ready => a);
+            listener!(link.event => b);
+            pipe.set_writer_waiting(true);
+            if !pipe.acquire_writer() {
+                let _ = race(a, b).await;
+                pipe.set_writer_waiting(false);
+                continue;
+            }
+            pipe.set_writer_waiting(false);
+        }
         // Messages taken this round, and those plus commands: what LINGER
         // must see written before it lets the socket go.
         let mut taken = 0;
         let mut held = 0;
         {
             let mut s = session.borrow_mut();
+            // The rest of a message a caller began inline goes first.
+            if let Some(rest) = pipe.take_leftover() {
+                out.extend(rest);
+            }
             out.append(&mut link.out.borrow_mut());
             loop {
                 pipe.taken(1);
@@ -524,6 +547,8 @@ async fn write_loop<S>(
             shared.wake.notify(usize::MAX);
         }
         if out.is_empty() {
+            // Nothing to write: let callers write inline while we sleep.
+            pipe.release_writer();
             listener!(pipe.ready => a);
             listener!(link.event => b);
             if pipe.has_work() || link.done.get() || !link.out.borrow().is_empty() {

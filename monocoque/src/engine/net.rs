@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr as UnixAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,7 +141,7 @@ fn start<S>(
     preset: Option<(PeerId, Arc<Pipe>)>,
     accepted: bool,
 ) where
-    S: AsyncRead + AsyncWrite + Clone + 'static,
+    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let spec = ConnSpec {
         shared: shared.clone(),
