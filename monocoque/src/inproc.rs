@@ -81,7 +81,7 @@ fn queue_until_bind(sh: &Shared) -> Option<PeerId> {
     if !balances || st.opts.immediate {
         return None;
     }
-    let out = Outbox::Engine(Pipe::new(st.opts.send_capacity()));
+    let out = Outbox::Engine(Pipe::new(st.opts.send_capacity(), sh.last_inline.clone()));
     let id = st.peers.insert(PeerEntry {
         out,
         routing_id: None,

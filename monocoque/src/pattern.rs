@@ -176,13 +176,19 @@ fn fan_out(st: &mut State, msg: Message) {
     targets.clear();
     st.index.matches(&msg[0], &mut targets);
     if let Some((&last, rest)) = targets.split_last() {
+        // One subscriber: a lone message may go inline; more: queued, so
+        // the writers batch (see `Pipe::enqueue`).
         for &id in rest {
             if let Some(p) = st.peers.get(id) {
-                let _ = p.out.push(msg.clone());
+                let _ = p.out.push_queued(msg.clone());
             }
         }
         if let Some(p) = st.peers.get(last) {
-            let _ = p.out.push(msg);
+            let _ = if rest.is_empty() {
+                p.out.push(msg)
+            } else {
+                p.out.push_queued(msg)
+            };
         }
     }
     st.scratch = targets;
@@ -217,7 +223,7 @@ fn xsub_send(sh: &Shared, msg: Message) {
                     inproc.push((target.clone(), *id));
                 }
                 (out, None) => {
-                    let _ = out.push(msg.clone());
+                    let _ = out.push_queued(msg.clone());
                 }
             }
         }

@@ -53,8 +53,10 @@ pub(crate) struct Pipe {
     has_leftover: AtomicBool,
     /// The writer found the wire taken and sleeps until a caller lets go.
     writer_waiting: AtomicBool,
-    /// When the last inline write happened ([`now_ns`]).
-    last_inline: AtomicU64,
+    /// When the owning socket last wrote inline ([`now_ns`]), shared by all
+    /// its pipes: a socket that sends often is streaming, whichever peer
+    /// each message goes to.
+    last_inline: Arc<AtomicU64>,
 }
 
 /// Inline writes closer together than this mean the caller is streaming:
@@ -80,7 +82,7 @@ const CALLER: u8 = 2;
 const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+    pub(crate) fn new(capacity: usize, last_inline: Arc<AtomicU64>) -> Arc<Self> {
         Arc::new(Self {
             out: OnceLock::new(),
             capacity,
@@ -95,7 +97,7 @@ impl Pipe {
             leftover: Mutex::new(Vec::new()),
             has_leftover: AtomicBool::new(false),
             writer_waiting: AtomicBool::new(false),
-            last_inline: AtomicU64::new(0),
+            last_inline,
         })
     }
 
@@ -108,6 +110,13 @@ impl Pipe {
             Ok(()) => return Ok(()),
             Err(m) => m,
         };
+        self.enqueue(msg)
+    }
+
+    /// Queues a message for the writer task, never inline (fan-out: one
+    /// syscall per subscriber on the sending thread would cost more than
+    /// the writer's batches).
+    pub(crate) fn enqueue(&self, msg: Message) -> Result<(), Message> {
         let out = self
             .out
             .get_or_init(|| crate::options::hwm_queue(self.capacity));
@@ -380,6 +389,14 @@ impl Outbox {
                     })
                 }
             },
+        }
+    }
+
+    /// Like [`push`](Self::push), but never written inline by the caller.
+    pub(crate) fn push_queued(&self, msg: Message) -> Result<(), Message> {
+        match self {
+            Outbox::Engine(pipe) => pipe.enqueue(msg),
+            Outbox::Inproc { .. } => self.push(msg),
         }
     }
 

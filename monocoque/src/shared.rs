@@ -2,7 +2,7 @@
 //! state behind one mutex, and the events both sides sleep on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
@@ -104,6 +104,8 @@ pub(crate) struct Shared {
     closed: AtomicBool,
     ready_peers: AtomicUsize,
     subscriptions: AtomicUsize,
+    /// When this socket last wrote a message inline (shared by its pipes).
+    pub(crate) last_inline: Arc<AtomicU64>,
 }
 
 /// The inbound queue's capacity when nothing set it (libzmq's RCVHWM).
@@ -127,6 +129,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             ready_peers: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
+            last_inline: Arc::new(AtomicU64::new(0)),
         })
     }
 

@@ -236,7 +236,7 @@ impl Socket {
         let preset = if opts.immediate || matches!(sh.ty, SocketType::Router | SocketType::Stream) {
             None
         } else {
-            let pipe = Pipe::new(opts.send_capacity());
+            let pipe = Pipe::new(opts.send_capacity(), sh.last_inline.clone());
             let mut st = sh.lock();
             let id = st.peers.insert(PeerEntry {
                 out: Outbox::Engine(pipe.clone()),

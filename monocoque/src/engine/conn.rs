@@ -225,7 +225,10 @@ where
     // Attach to the socket.
     let (pipe, preset) = match &spec.preset {
         Some((id, pipe)) => (pipe.clone(), Some(*id)),
-        None => (Pipe::new(opts.send_capacity()), None),
+        None => (
+            Pipe::new(opts.send_capacity(), shared.last_inline.clone()),
+            None,
+        ),
     };
     let mut st = shared.lock();
     let Some((id, rid)) = shared.attach(

@@ -24,7 +24,7 @@ where
 {
     let shared = spec.shared.clone();
     let cap = shared.lock().opts.send_capacity();
-    let pipe = Pipe::new(cap);
+    let pipe = Pipe::new(cap, shared.last_inline.clone());
     let attached = {
         let mut st = shared.lock();
         let a = shared.attach(&mut st, None, Outbox::Engine(pipe.clone()), None);
