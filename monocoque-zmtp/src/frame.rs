@@ -33,7 +33,7 @@
 //!   bump each, and one allocation per [`SCRATCH_PAGE`] bytes of headers, or
 //!   none when the previous page's headers were already written and dropped.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 
@@ -324,15 +324,10 @@ impl Encoder {
                 return Bytes::from_static(&SHORT_HEADERS[i..i + 2]);
             }
         }
-        let flags = (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND);
+        let mut h = [0u8; 9];
+        let n = write_header(more, command, len, &mut h);
         let s = self.scratch(9);
-        if len < 256 {
-            s.put_u8(flags);
-            s.put_u8(len as u8);
-        } else {
-            s.put_u8(flags | FLAG_LONG);
-            s.put_u64(len as u64);
-        }
+        s.extend_from_slice(&h[..n]);
         s.split().freeze()
     }
 
@@ -349,16 +344,10 @@ impl Encoder {
     /// Used for commands (`prefix` = name length and name) and for ZMTP 3.0
     /// subscription messages (`prefix` = 0x01 or 0x00).
     pub fn prefixed(&mut self, command: bool, prefix: &[u8], body: Bytes, out: &mut Vec<Bytes>) {
-        let len = prefix.len() + body.len();
-        let flags = u8::from(command) * FLAG_COMMAND;
+        let mut h = [0u8; 9];
+        let n = write_header(false, command, prefix.len() + body.len(), &mut h);
         let s = self.scratch(9 + prefix.len());
-        if len < 256 {
-            s.put_u8(flags);
-            s.put_u8(len as u8);
-        } else {
-            s.put_u8(flags | FLAG_LONG);
-            s.put_u64(len as u64);
-        }
+        s.extend_from_slice(&h[..n]);
         s.extend_from_slice(prefix);
         out.push(s.split().freeze());
         if !body.is_empty() {

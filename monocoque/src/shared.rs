@@ -83,6 +83,12 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Records a bind or connect; it becomes the last endpoint.
+    pub(crate) fn record_endpoint(&mut self, e: EndpointEntry) {
+        self.last_endpoint = Some(e.resolved.clone());
+        self.endpoints.push(e);
+    }
+
     pub(crate) fn emit(&self, ev: MonitorEvent) {
         if let Some(m) = &self.monitor {
             m.emit(ev);
@@ -165,16 +171,9 @@ impl Shared {
     /// Queues one message from `peer` (an engine or an inproc sender) and
     /// wakes the user side; gives it back when the queue is full.
     pub(crate) fn deliver_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
-        if self.is_closed() {
-            return Ok(());
-        }
-        match self.inbound().push(Inbound { peer, msg }) {
-            Ok(()) => {
-                self.wake.notify(usize::MAX);
-                Ok(())
-            }
-            Err(e) => Err(e.into_inner().msg),
-        }
+        self.push_quiet(peer, msg)?;
+        self.wake.notify(usize::MAX);
+        Ok(())
     }
 
     /// Queues one message from an engine without waking the user side: the

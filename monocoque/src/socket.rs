@@ -155,14 +155,13 @@ impl Socket {
             Endpoint::Inproc(name) => {
                 inproc::bind(sh, name)?;
                 let mut st = sh.lock();
-                st.endpoints.push(EndpointEntry {
+                st.record_endpoint(EndpointEntry {
                     given: endpoint.to_owned(),
                     resolved: endpoint.to_owned(),
                     cancel: Cancel::new(),
                     bind: true,
                     peer: None,
                 });
-                st.last_endpoint = Some(endpoint.to_owned());
                 st.emit(MonitorEvent::Listening(endpoint.to_owned()));
                 Ok(())
             }
@@ -178,14 +177,13 @@ impl Socket {
                 let cancel = Cancel::new();
                 {
                     let mut st = sh.lock();
-                    st.endpoints.push(EndpointEntry {
+                    st.record_endpoint(EndpointEntry {
                         given: endpoint.to_owned(),
                         resolved: resolved.clone(),
                         cancel: cancel.clone(),
                         bind: true,
                         peer: None,
                     });
-                    st.last_endpoint = Some(resolved.clone());
                     st.emit(MonitorEvent::Listening(resolved.clone()));
                 }
                 net::listen(sh.clone(), bound, Arc::from(resolved), cancel);
@@ -221,14 +219,13 @@ impl Socket {
         if let Endpoint::Inproc(name) = &ep {
             let peer = inproc::connect(sh, name);
             let mut st = sh.lock();
-            st.endpoints.push(EndpointEntry {
+            st.record_endpoint(EndpointEntry {
                 given: endpoint.to_owned(),
                 resolved: endpoint.to_owned(),
                 cancel: Cancel::new(),
                 bind: false,
                 peer,
             });
-            st.last_endpoint = Some(endpoint.to_owned());
             return Ok(());
         }
         let cancel = Cancel::new();
@@ -254,14 +251,13 @@ impl Socket {
         };
         {
             let mut st = sh.lock();
-            st.endpoints.push(EndpointEntry {
+            st.record_endpoint(EndpointEntry {
                 given: endpoint.to_owned(),
                 resolved: endpoint.to_owned(),
                 cancel: cancel.clone(),
                 bind: false,
                 peer: preset.as_ref().map(|p| p.0),
             });
-            st.last_endpoint = Some(endpoint.to_owned());
         }
         net::connect(sh.clone(), ep, endpoint_arc, cancel, preset);
         Ok(())

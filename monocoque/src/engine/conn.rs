@@ -162,14 +162,6 @@ where
     let mut batch = WriteBatch::new();
     let deadline = opts.handshake_ivl.map(|d| Instant::now() + d);
     let info = loop {
-        if session.poll_transmit(&mut out) {
-            for b in out.drain(..) {
-                batch.push(b);
-            }
-            let BufResult(res, b) = write_all(&mut w, batch).await;
-            batch = b;
-            res.map_err(|e| e.to_string())?;
-        }
         let mut done = None;
         while let Some(ev) = session.poll_event() {
             match ev {
@@ -185,18 +177,8 @@ where
                 _ => {}
             }
         }
-        if let Some(info) = done {
-            // Anything the handshake queued after READY goes out first.
-            if session.poll_transmit(&mut out) {
-                for b in out.drain(..) {
-                    batch.push(b);
-                }
-                let BufResult(res, _) = write_all(&mut w, batch).await;
-                res.map_err(|e| e.to_string())?;
-            }
-            break info;
-        }
-        // A ZAP verdict queues WELCOME or ERROR: send it before reading.
+        // One write per round: the greeting, READY, a ZAP verdict's WELCOME
+        // or ERROR, and what the handshake queued after READY.
         if session.poll_transmit(&mut out) {
             for b in out.drain(..) {
                 batch.push(b);
@@ -204,6 +186,9 @@ where
             let BufResult(res, b) = write_all(&mut w, batch).await;
             batch = b;
             res.map_err(|e| e.to_string())?;
+        }
+        if let Some(info) = done {
+            break info;
         }
         let timeout = async {
             match deadline {
