@@ -21,6 +21,16 @@
 //! steady stream allocates nothing, straddling frames included
 //! (`tests/alloc.rs`).
 //!
+//! # Large bodies, read in place
+//!
+//! A body of [`DIRECT_MIN`] bytes or more that straddles reads need not be
+//! copied at all: [`Decoder::body_buf`] lends the caller the assembly buffer
+//! with room for the next bytes of the body, the caller reads the wire
+//! straight into it, and [`Decoder::body_filled`] takes it back. The room
+//! offered is bounded by what the peer has shown: twice the body bytes that
+//! already arrived, or the largest frame this decoder has completed, so a
+//! header that lies about its size still costs at most about what was sent.
+//!
 //! # Encoding without copies
 //!
 //! [`Encoder`] writes frame headers only; bodies are pushed to the output as
@@ -44,6 +54,10 @@ pub const FLAG_LONG: u8 = 0x02;
 /// Flag bit: this frame is a command.
 pub const FLAG_COMMAND: u8 = 0x04;
 const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
+
+/// A straddling body with at least this many bytes still to come is offered
+/// for reading in place ([`Decoder::body_buf`]).
+pub const DIRECT_MIN: usize = 64 * 1024;
 
 /// Size of each scratch page the encoder carves long headers from.
 pub const SCRATCH_PAGE: usize = 4096;
@@ -75,6 +89,11 @@ pub struct Decoder {
     hdr_len: usize,
     partial: Option<Partial>,
     body: BytesMut,
+    /// The largest body this decoder completed: the room a straddling
+    /// body may be given in advance, since the peer really sent that much.
+    proven: usize,
+    /// The body's length when [`Decoder::body_buf`] lent it out.
+    lent: usize,
 }
 
 impl Decoder {
@@ -87,6 +106,8 @@ impl Decoder {
             hdr_len: 0,
             partial: None,
             body: BytesMut::new(),
+            proven: 0,
+            lent: 0,
         }
     }
 
@@ -190,7 +211,11 @@ impl Decoder {
                 command,
             })),
             _ => {
-                // Straddles: keep what we have, wait for the rest.
+                // Straddles: keep what we have, wait for the rest. A size
+                // this peer already sent is trusted, so the buffer is made
+                // once, not grown.
+                let trusted = usize::try_from(size).unwrap_or(usize::MAX).min(self.proven);
+                self.body.reserve(trusted.max(have));
                 self.body.extend_from_slice(&self.input);
                 self.input.clear();
                 self.partial = Some(Partial {
@@ -201,6 +226,45 @@ impl Decoder {
                 Ok(None)
             }
         }
+    }
+
+    /// When a body of at least [`DIRECT_MIN`] more bytes is awaited and no
+    /// unread input is held: the body's buffer and how many bytes to read
+    /// into its spare room (`buf.len()..buf.len() + n`; the room is
+    /// reserved). Hand it back with [`body_filled`](Self::body_filled)
+    /// before anything else; until then the decoder holds no body.
+    pub fn body_buf(&mut self) -> Option<(BytesMut, usize)> {
+        let p = self.partial.as_ref()?;
+        let remaining = usize::try_from(p.remaining).unwrap_or(usize::MAX);
+        if !self.input.is_empty() || self.hdr_len != 0 || remaining < DIRECT_MIN {
+            return None;
+        }
+        let n = remaining.min(self.body.len().max(self.proven).max(DIRECT_MIN));
+        let mut buf = std::mem::take(&mut self.body);
+        buf.reserve(n);
+        self.lent = buf.len();
+        Some((buf, n))
+    }
+
+    /// Takes back the buffer lent by [`body_buf`](Self::body_buf) with the
+    /// bytes read into it appended. Bytes past the body's end (a caller may
+    /// read more than it was asked) become input, without a copy.
+    pub fn body_filled(&mut self, mut buf: BytesMut) {
+        let Some(p) = self.partial.as_mut() else {
+            self.body = buf;
+            return;
+        };
+        let before = self.lent;
+        let added = buf.len().saturating_sub(before);
+        let take = usize::try_from(p.remaining)
+            .unwrap_or(usize::MAX)
+            .min(added);
+        p.remaining -= take as u64;
+        if take < added {
+            let rest = buf.split_off(before + take).freeze();
+            self.push(rest);
+        }
+        self.body = buf;
     }
 
     fn continue_body(&mut self) -> Option<Frame> {
@@ -216,6 +280,7 @@ impl Decoder {
         }
         let (more, command) = (p.more, p.command);
         self.partial = None;
+        self.proven = self.proven.max(self.body.len());
         Some(Frame {
             body: self.body.split().freeze(),
             more,
@@ -516,6 +581,68 @@ mod tests {
         ]));
         assert_eq!(d.decode(), Ok(None));
         assert!(d.body.capacity() < 1024);
+    }
+
+    /// Reads "from the wire" into the lent buffer, as the engine does: up to
+    /// `n` bytes, plus `extra` past them to check the excess becomes input.
+    fn fill(d: &mut Decoder, wire: &mut &[u8], extra: usize) -> bool {
+        let Some((mut buf, n)) = d.body_buf() else {
+            return false;
+        };
+        assert!(buf.capacity() - buf.len() >= n);
+        let take = (n + extra).min(wire.len());
+        buf.extend_from_slice(&wire[..take]);
+        *wire = &wire[take..];
+        d.body_filled(buf);
+        true
+    }
+
+    #[test]
+    fn large_bodies_read_in_place() {
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        for _ in 0..3 {
+            e.frame(Bytes::from(big.clone()), true, &mut out);
+            e.frame(Bytes::from_static(b"tail"), false, &mut out);
+        }
+        let wire = concat(&out);
+        for extra in [0, 7, 100_000] {
+            let mut d = Decoder::new(None);
+            let mut rest = &wire[..];
+            let mut frames = Vec::new();
+            let mut lent = 0;
+            while !rest.is_empty() || !d.is_idle() {
+                if fill(&mut d, &mut rest, extra) {
+                    lent += 1;
+                } else {
+                    let take = rest.len().min(1000);
+                    d.push(Bytes::copy_from_slice(&rest[..take]));
+                    rest = &rest[take..];
+                }
+                while let Some(f) = d.decode().unwrap() {
+                    frames.push(f);
+                }
+            }
+            assert!(lent >= 3, "extra {extra}: lent {lent}");
+            assert_eq!(frames.len(), 6);
+            for pair in frames.chunks(2) {
+                assert_eq!(&pair[0].body[..], &big[..]);
+                assert_eq!(&pair[1].body[..], b"tail");
+            }
+        }
+    }
+
+    #[test]
+    fn lent_room_is_bounded_by_what_arrived() {
+        let mut d = Decoder::new(None);
+        let mut first = vec![2, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0xff];
+        first.extend_from_slice(&[0; 1000]);
+        d.push(Bytes::from(first));
+        assert_eq!(d.decode(), Ok(None));
+        let (buf, n) = d.body_buf().unwrap();
+        assert_eq!(n, DIRECT_MIN);
+        assert!(buf.capacity() < 4 * DIRECT_MIN);
     }
 
     #[test]

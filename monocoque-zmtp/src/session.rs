@@ -32,7 +32,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{Command, Metadata, PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::error::ProtocolError;
@@ -312,6 +312,41 @@ impl Session {
         r
     }
 
+    /// In the data phase, while a large frame body straddles reads: the
+    /// body's buffer and how many bytes of the wire to read into its spare
+    /// room, so the body is assembled without a copy (see
+    /// [`Decoder::body_buf`]). Give it back with
+    /// [`handle_body`](Self::handle_body) before any other input.
+    pub fn body_buf(&mut self) -> Option<(BytesMut, usize)> {
+        if self.phase != Phase::Ready {
+            return None;
+        }
+        self.decoder.body_buf()
+    }
+
+    /// Takes back the buffer from [`body_buf`](Self::body_buf) with the
+    /// bytes read into it appended; otherwise as
+    /// [`handle_input`](Self::handle_input).
+    pub fn handle_body(&mut self, buf: BytesMut) -> Result<(), ProtocolError> {
+        if self.phase == Phase::Closed {
+            return Err(ProtocolError::Closed);
+        }
+        self.rx_count = self.rx_count.wrapping_add(1);
+        self.decoder.body_filled(buf);
+        let r = self.decode_frames();
+        if r.is_err() {
+            self.close();
+        }
+        r
+    }
+
+    fn decode_frames(&mut self) -> Result<(), ProtocolError> {
+        while let Some(frame) = self.decoder.decode()? {
+            self.on_frame(frame)?;
+        }
+        Ok(())
+    }
+
     fn close(&mut self) {
         self.phase = Phase::Closed;
         self.zap_pending = false;
@@ -332,10 +367,7 @@ impl Session {
             self.on_greeting(g)?;
         }
         self.decoder.push(chunk);
-        while let Some(frame) = self.decoder.decode()? {
-            self.on_frame(frame)?;
-        }
-        Ok(())
+        self.decode_frames()
     }
 
     fn on_greeting(&mut self, g: Greeting) -> Result<(), ProtocolError> {
@@ -627,7 +659,7 @@ impl Session {
             };
             self.encoder.prefixed(true, prefix, topic, out);
         } else if self.protects {
-            let mut b = bytes::BytesMut::with_capacity(1 + topic.len());
+            let mut b = BytesMut::with_capacity(1 + topic.len());
             b.extend_from_slice(&[u8::from(subscribe)]);
             b.extend_from_slice(&topic);
             self.mech.seal(b.freeze(), false, &mut self.encoder, out)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use compio::buf::BufResult;
+use compio::buf::{BufResult, IntoInner};
 use compio::io::{AsyncRead, AsyncWrite};
 use event_listener::{listener, Event};
 use monocoque_core::alloc::{Arena, WriteBatch};
@@ -359,6 +359,29 @@ where
             if session.borrow_mut().poll_transmit(&mut out) {
                 pipe.ready.notify(usize::MAX);
             }
+        }
+        // A large body that straddles reads is read straight into its own
+        // buffer: no copy in the decoder.
+        let direct = session.borrow_mut().body_buf();
+        if let Some((buf, n)) = direct {
+            let at = buf.len();
+            let read = race(
+                r.read(compio::buf::IoBuf::slice(buf, at..at + n)),
+                stopped(link, pipe, &spec.cancel),
+            )
+            .await;
+            match read {
+                Either::Left(BufResult(Ok(0), _)) => return "connection closed by peer".into(),
+                Either::Left(BufResult(Ok(_), buf)) => {
+                    if let Err(e) = session.borrow_mut().handle_body(buf.into_inner()) {
+                        return e.to_string();
+                    }
+                }
+                Either::Left(BufResult(Err(e), _)) => return e.to_string(),
+                Either::Right(()) => return "closed".into(),
+            }
+            read_size = READ_SIZE;
+            continue;
         }
         let read = race(
             r.read(sized_slab(read_size)),
