@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 
 use crate::message::Message;
 use crate::shared::Shared;
+use crate::util::Bell;
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub(crate) struct Pipe {
     capacity: usize,
     cmds: ConcurrentQueue<PipeCmd>,
     /// Wakes the engine's writer: a message, a command, or the close.
-    pub(crate) ready: Event,
+    pub(crate) ready: Bell,
     /// Wakes the engine's reader when the socket closes the pipe.
     pub(crate) closing: Event,
     closed: AtomicBool,
@@ -87,7 +88,7 @@ impl Pipe {
             out: OnceLock::new(),
             capacity,
             cmds: ConcurrentQueue::unbounded(),
-            ready: Event::new(),
+            ready: Bell::default(),
             closing: Event::new(),
             closed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
@@ -122,7 +123,7 @@ impl Pipe {
             .get_or_init(|| crate::options::hwm_queue(self.capacity));
         match out.push(msg) {
             Ok(()) => {
-                self.ready.notify(1);
+                self.ready.ring_n(1);
                 Ok(())
             }
             Err(e) => Err(e.into_inner()),
@@ -233,7 +234,7 @@ impl Pipe {
             .compare_exchange(owner, IDLE, Ordering::SeqCst, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if owner == CALLER && (self.has_work() || self.writer_waiting.load(Ordering::SeqCst)) {
-            self.ready.notify(1);
+            self.ready.ring_n(1);
         }
     }
 
@@ -303,7 +304,7 @@ impl Pipe {
     /// Queues a subscription command.
     pub(crate) fn command(&self, cmd: PipeCmd) {
         let _ = self.cmds.push(cmd);
-        self.ready.notify(1);
+        self.ready.ring_n(1);
     }
 
     /// Takes the next command.
@@ -319,7 +320,7 @@ impl Pipe {
     /// Asks the engine to end the connection.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.ready.notify(usize::MAX);
+        self.ready.ring();
         self.closing.notify(usize::MAX);
     }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
-use event_listener::Event;
 use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet};
 use monocoque_core::router::{Attach, LoadBalancer, PeerId, Peers, RoutingTable};
 use monocoque_zmtp::SocketType;
@@ -17,7 +16,7 @@ use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pipe::{Outbox, PipeCmd};
-use crate::util::Cancel;
+use crate::util::{Bell, Cancel};
 
 /// A message and the peer it came from.
 #[derive(Debug)]
@@ -104,9 +103,9 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     inbound: OnceLock<ConcurrentQueue<Inbound>>,
     /// Wakes the user side: a message arrived, room appeared, a peer came.
-    pub(crate) wake: Event,
+    pub(crate) wake: Bell,
     /// Wakes whoever waits for room in `inbound` (engines, inproc senders).
-    pub(crate) space: Event,
+    pub(crate) space: Bell,
     closed: AtomicBool,
     ready_peers: AtomicUsize,
     subscriptions: AtomicUsize,
@@ -130,8 +129,8 @@ impl Shared {
             ctx,
             state: Mutex::new(State::default()),
             inbound: OnceLock::new(),
-            wake: Event::new(),
-            space: Event::new(),
+            wake: Bell::default(),
+            space: Bell::default(),
             closed: AtomicBool::new(false),
             ready_peers: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
@@ -164,7 +163,12 @@ impl Shared {
     pub(crate) fn pop_inbound(&self) -> Option<Inbound> {
         let q = self.inbound.get()?;
         let item = q.pop().ok()?;
-        self.space.notify(usize::MAX);
+        // Producers waiting for room are woken once the queue is half
+        // empty, not at every pop (libzmq's low-water mark): a woken engine
+        // then delivers a run of messages instead of one per wake-up.
+        if q.len() <= q.capacity().map_or(usize::MAX, |c| c / 2) {
+            self.space.ring();
+        }
         Some(item)
     }
 
@@ -172,7 +176,7 @@ impl Shared {
     /// wakes the user side; gives it back when the queue is full.
     pub(crate) fn deliver_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
         self.push_quiet(peer, msg)?;
-        self.wake.notify(usize::MAX);
+        self.wake.ring();
         Ok(())
     }
 
@@ -195,8 +199,8 @@ impl Shared {
     /// Marks the socket closed: engines stop delivering.
     pub(crate) fn set_closed(&self) {
         self.closed.store(true, Ordering::Release);
-        self.wake.notify(usize::MAX);
-        self.space.notify(usize::MAX);
+        self.wake.ring();
+        self.space.ring();
     }
 
     /// Whether the socket was closed.
@@ -307,7 +311,7 @@ impl Shared {
             }
         }
         self.ready_peers.fetch_add(1, Ordering::AcqRel);
-        self.wake.notify(usize::MAX);
+        self.wake.ring();
         Some((id, routing_id))
     }
 
@@ -352,7 +356,7 @@ impl Shared {
             // may still be in the inbound queue, and the epoch keeps a
             // successor in the same slot from matching.
         }
-        self.wake.notify(usize::MAX);
+        self.wake.ring();
     }
 
     /// A peer (un)subscribed (PUB, XPUB).
@@ -374,7 +378,7 @@ impl Shared {
             m.extend_from_slice(&topic);
             st.pending.push_back(Message::from(m));
         }
-        self.wake.notify(usize::MAX);
+        self.wake.ring();
     }
 }
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_listener::{listener, Listener};
 use monocoque_zmtp::SocketType;
 
 use crate::context::Context;
@@ -17,7 +16,7 @@ use crate::options::SocketOptions;
 use crate::pattern::{self, SendError};
 use crate::pipe::{Outbox, Pipe};
 use crate::shared::{EndpointEntry, PeerEntry, Shared};
-use crate::util::{block_on, maybe, race, Cancel};
+use crate::util::{bell_listener, block_on, maybe, race, Cancel};
 
 /// A ZeroMQ socket.
 ///
@@ -442,10 +441,11 @@ impl Socket {
         loop {
             // Listen first, then try: a wake-up between the two is not lost.
             // Stack listeners: waiting allocates nothing.
-            listener!(sh.wake => woken);
+            bell_listener!(sh.wake => woken);
             // Room at an inproc peer (rare: its queue was full) is waited
             // for with a heap listener.
-            let room = target.as_ref().map(|t| t.space.listen());
+            let waited = target.clone();
+            let room = waited.as_ref().map(|t| t.space.listen());
             match pattern::try_send(sh, msg) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Fail(e)) => return Err(e),
@@ -517,7 +517,7 @@ impl Socket {
             if let Some(m) = pattern::try_recv(sh)? {
                 return Ok(m);
             }
-            listener!(sh.wake => woken);
+            bell_listener!(sh.wake => woken);
             if let Some(m) = pattern::try_recv(sh)? {
                 return Ok(m);
             }

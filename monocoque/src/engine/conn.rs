@@ -24,7 +24,7 @@ use crate::monitor::MonitorEvent;
 use crate::options::{Plain, SocketOptions};
 use crate::pipe::{Outbox, Pipe, PipeCmd};
 use crate::shared::Shared;
-use crate::util::{maybe, race, Cancel, Either};
+use crate::util::{bell_listener, maybe, race, Cancel, Either};
 
 /// Bytes offered to each read: one slab region.
 const READ_SIZE: usize = 64 * 1024;
@@ -332,7 +332,7 @@ where
                         if !delivered {
                             // Wake the reader now so it works while we decode
                             // the rest; once more at the end of the batch.
-                            shared.wake.notify(usize::MAX);
+                            shared.wake.ring();
                             delivered = true;
                         }
                     }
@@ -352,12 +352,12 @@ where
             }
         }
         if delivered {
-            shared.wake.notify(usize::MAX);
+            shared.wake.ring();
         }
         {
             let mut out = link.out.borrow_mut();
             if session.borrow_mut().poll_transmit(&mut out) {
-                pipe.ready.notify(usize::MAX);
+                pipe.ready.ring();
             }
         }
         // A large body that straddles reads is read straight into its own
@@ -419,8 +419,8 @@ async fn deliver(
             Ok(()) => return true,
             Err(m) => msg = m,
         }
-        shared.wake.notify(usize::MAX);
-        listener!(shared.space => l);
+        shared.wake.ring();
+        bell_listener!(shared.space => l);
         if !shared.inbound_full() {
             continue;
         }
@@ -489,7 +489,7 @@ async fn write_loop<S>(
         }
         // Take the wire: a caller may be writing a message inline.
         if !pipe.acquire_writer() {
-            listener!(pipe.ready => a);
+            bell_listener!(pipe.ready => a);
             listener!(link.event => b);
             pipe.set_writer_waiting(true);
             if !pipe.acquire_writer() {
@@ -555,12 +555,12 @@ async fn write_loop<S>(
             s.poll_transmit(&mut out);
         }
         if taken > 0 {
-            shared.wake.notify(usize::MAX);
+            shared.wake.ring();
         }
         if out.is_empty() {
             // Nothing to write: let callers write inline while we sleep.
             pipe.release_writer();
-            listener!(pipe.ready => a);
+            bell_listener!(pipe.ready => a);
             listener!(link.event => b);
             if pipe.has_work() || link.done.get() || !link.out.borrow().is_empty() {
                 continue;
@@ -580,7 +580,7 @@ async fn write_loop<S>(
         batch = b;
         pipe.written(held);
         if held > 0 {
-            shared.wake.notify(usize::MAX); // LINGER may be waiting
+            shared.wake.ring(); // LINGER may be waiting
         }
         if res.is_err() {
             link.stop();
