@@ -113,12 +113,43 @@ fn with_socket(
     result
 }
 
+/// STREAM: a message of one frame (just the data) goes to the first peer;
+/// its routing id, which nobody could have typed (it is generated), comes
+/// with the peer's connect notice. Other messages go as they are.
+#[derive(Default)]
+struct StreamPeer(Option<Bytes>);
+
+impl StreamPeer {
+    fn address(
+        &mut self,
+        socket: &Socket,
+        args: &SocketArgs,
+        mut msg: Message,
+    ) -> Result<Message, Failure> {
+        if socket.socket_type() != SocketType::Stream || msg.len() != 1 {
+            return Ok(msg);
+        }
+        let id = match &self.0 {
+            Some(id) => id.clone(),
+            None => {
+                let notice = receive(socket, args, "waiting for a peer")?;
+                let id = notice.first().cloned().unwrap_or_default();
+                self.0 = Some(id.clone());
+                id
+            }
+        };
+        msg.push_front(id);
+        Ok(msg)
+    }
+}
+
 /// `mq send`.
 pub(crate) fn send(cmd: &SocketCommand) -> Result<(), Failure> {
     let mut outgoing = Outgoing::new(cmd)?;
     let ctx = Context::new();
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
     let waited = std::cell::Cell::new(false);
+    let mut peer = StreamPeer::default();
     with_socket(opened, &cmd.opts, |socket, opened| {
         while let Some(msg) = outgoing.next(&cmd.opts.codec)? {
             // Wait for peers before the first send only: with nothing to
@@ -126,6 +157,7 @@ pub(crate) fn send(cmd: &SocketCommand) -> Result<(), Failure> {
             if !waited.replace(true) {
                 wait_for_peers(opened, &cmd.opts)?;
             }
+            let msg = peer.address(socket, &cmd.opts, msg)?;
             socket
                 .send(msg)
                 .map_err(|e| io_failure(e, cmd.opts.timeout, "sending"))?;
@@ -212,22 +244,31 @@ pub(crate) fn reply(cmd: &SocketCommand) -> Result<(), Failure> {
 }
 
 /// `mq request`: each request (FRAMEs, or stdin lines), then its reply on
-/// stdout.
+/// stdout (stream: the next data, its connect and disconnect notices
+/// skipped).
 pub(crate) fn request(cmd: &SocketCommand) -> Result<(), Failure> {
     let mut outgoing = Outgoing::new(cmd)?;
     let ctx = Context::new();
     let opened = open(&ctx, &cmd.socket, &cmd.opts, None)?;
     let mut printer = Printer::new(&cmd.opts.codec);
     let waited = std::cell::Cell::new(false);
+    let mut peer = StreamPeer::default();
+    let stream = cmd.socket.ty == SocketType::Stream;
     with_socket(opened, &cmd.opts, |socket, opened| {
         while let Some(msg) = outgoing.next(&cmd.opts.codec)? {
             if !waited.replace(true) {
                 wait_for_peers(opened, &cmd.opts)?;
             }
+            let msg = peer.address(socket, &cmd.opts, msg)?;
             socket
                 .send(msg)
                 .map_err(|e| io_failure(e, cmd.opts.timeout, "sending a request"))?;
-            let reply = receive(socket, &cmd.opts, "waiting for a reply")?;
+            let reply = loop {
+                let reply = receive(socket, &cmd.opts, "waiting for a reply")?;
+                if !stream || reply.frames().get(1).is_some_and(|f| !f.is_empty()) {
+                    break reply;
+                }
+            };
             if !printer.print(&reply)? {
                 break;
             }

@@ -974,3 +974,108 @@ fn recv_stream_prints_the_connection_id_and_the_bytes() {
     assert_eq!(notice, "");
     assert_eq!(lines[1], format!("{id}\t6869"));
 }
+
+// ---- more of section 8, end to end ----
+
+/// Accepts one TCP connection on `listener`, with a read timeout.
+fn accept(listener: &TcpListener) -> std::net::TcpStream {
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(WATCHDOG)).unwrap();
+    conn
+}
+
+/// `send stream` connects to a raw TCP peer and sends it the bare data.
+#[test]
+fn send_stream_to_a_raw_tcp_peer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let running = Running::start(&["send", "stream", &ep, "raw data", "--timeout", "10000"]);
+    let mut conn = accept(&listener);
+    let mut got = Vec::new();
+    // mq closes the connection once the data went: read to the end.
+    conn.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"raw data");
+    assert_exit(&running.finish(), 0);
+}
+
+/// `request stream` sends bare data to a libzmq STREAM and prints its answer.
+#[test]
+fn request_stream_against_libzmq_stream() {
+    let ctx = zmq::Context::new();
+    let server = zsocket(&ctx, zmq::STREAM);
+    let ep = zbind(&server);
+    let peer = thread::spawn(move || {
+        // The connect notice, then the request.
+        let notice = zrecv(&server);
+        assert_eq!(notice[1], b"");
+        let mut req = zrecv(&server);
+        assert_eq!(req[1], b"question");
+        req[1] = b"answer".to_vec();
+        server.send_multipart(req, 0).unwrap();
+        // Until mq hangs up: its disconnect notice.
+        zrecv(&server)
+    });
+    let out = run(&[
+        "request",
+        "stream",
+        &ep,
+        "7175657374696f6e",
+        "--timeout",
+        "10000",
+        "--format",
+        "hex",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).ends_with("\t616e73776572\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stdout(&out).lines().count(), 1);
+    assert_eq!(peer.join().unwrap()[1], b"");
+}
+
+/// `reply dealer` echoes what a libzmq ROUTER sends it, envelope and all.
+#[test]
+fn reply_dealer_echoes_a_libzmq_router() {
+    let ctx = zmq::Context::new();
+    let router = zsocket(&ctx, zmq::ROUTER);
+    router.set_router_mandatory(true).unwrap();
+    let ep = zbind(&router);
+    let running = Running::start(&["reply", "dealer", &ep, "--identity", "w", "--count", "1"]);
+    // Unreachable until mq's handshake is done.
+    let start = Instant::now();
+    while router
+        .send_multipart([&b"w"[..], b"", b"echo me"], 0)
+        .is_err()
+    {
+        assert!(start.elapsed() < WATCHDOG, "mq never connected");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        zrecv(&router),
+        [b"w".to_vec(), b"".to_vec(), b"echo me".to_vec()]
+    );
+    let out = running.finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "\techo me\n");
+}
+
+/// `request router` addresses a libzmq DEALER by its identity and prints the
+/// reply with that identity in front.
+#[test]
+fn request_router_to_a_libzmq_dealer() {
+    let ep = tcp();
+    let running = Running::start(&["request", "router", &ep, "w1", "job", "--timeout", "10000"]);
+    let ctx = zmq::Context::new();
+    let dealer = zsocket(&ctx, zmq::DEALER);
+    dealer.set_identity(b"w1").unwrap();
+    dealer.connect(&ep).unwrap();
+    let mut msg = zrecv(&dealer);
+    assert_eq!(msg, [b"job".to_vec()]);
+    msg.push(b"done".to_vec());
+    dealer.send_multipart(msg, 0).unwrap();
+    let out = running.finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "w1\tjob\tdone\n");
+}
