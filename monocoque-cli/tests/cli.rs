@@ -1079,3 +1079,175 @@ fn request_router_to_a_libzmq_dealer() {
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), "w1\tjob\tdone\n");
 }
+
+/// `proxy xsub xpub` (the unbounded library proxy: no --count, no
+/// --timeout) carries subscriptions up and messages down between libzmq
+/// peers.
+#[test]
+fn proxy_xsub_xpub_between_libzmq_pub_and_sub() {
+    let (front, back) = (tcp(), tcp());
+    let proxy = Running::start(&[
+        "proxy",
+        "xsub",
+        &format!("@{front}"),
+        "xpub",
+        &format!("@{back}"),
+    ]);
+    let ctx = zmq::Context::new();
+    let sub = zsocket(&ctx, zmq::SUB);
+    sub.set_subscribe(b"w").unwrap();
+    sub.connect(&back).unwrap();
+    let publisher = zsocket(&ctx, zmq::PUB);
+    publisher.connect(&front).unwrap();
+    sub.set_rcvtimeo(20).unwrap();
+    // Until the subscription made it up through the proxy.
+    let start = Instant::now();
+    let got = loop {
+        publisher.send("nope", 0).unwrap();
+        publisher.send("weather", 0).unwrap();
+        if let Ok(msg) = sub.recv_multipart(0) {
+            break msg;
+        }
+        assert!(start.elapsed() < WATCHDOG, "nothing came through");
+    };
+    assert_eq!(got, [b"weather".to_vec()]);
+    assert!(!proxy.exited(), "the proxy runs until killed");
+}
+
+/// `proxy pull push` without --capture, stopping after --count messages.
+#[test]
+fn proxy_pull_push_with_count() {
+    let (front, back) = (tcp(), tcp());
+    let proxy = Running::start(&[
+        "proxy",
+        "pull",
+        &front,
+        "push",
+        &format!("@{back}"),
+        "--count",
+        "2",
+    ]);
+    let sink = Running::start(&["recv", "pull", &format!(">{back}"), "--count", "2"]);
+    assert_exit(&run(&["send", "push", &front, "m", "--count", "2"]), 0);
+    assert_eq!(stdout(&sink.finish()), "m\nm\n");
+    assert_exit(&proxy.finish(), 0);
+}
+
+/// One `recv` binding two comma-separated endpoints hears a sender on each.
+#[test]
+fn recv_binds_comma_separated_endpoints() {
+    let (a, b) = (tcp(), tcp());
+    let rx = Running::start(&["recv", "pull", &format!("@{a},@{b}"), "--count", "2"]);
+    let ctx = zmq::Context::new();
+    for (ep, word) in [(&a, "via a"), (&b, "via b")] {
+        let push = zsocket(&ctx, zmq::PUSH);
+        push.connect(ep).unwrap();
+        push.send(word, 0).unwrap();
+    }
+    let out = rx.finish();
+    assert_exit(&out, 0);
+    let mut lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, ["via a", "via b"]);
+}
+
+/// `recv sub` without --subscribe receives every topic.
+#[test]
+fn recv_sub_without_subscribe_gets_everything() {
+    let ctx = zmq::Context::new();
+    let publisher = zsocket(&ctx, zmq::PUB);
+    let ep = zbind(&publisher);
+    let running = Running::start(&["recv", "sub", &ep, "--count", "3"]);
+    // Slow joiner: publish the three topics round and round until mq is
+    // done; any three in a row are the three topics.
+    while !running.exited() {
+        for topic in ["alpha", "beta", "zulu"] {
+            publisher.send(topic, 0).unwrap();
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let out = running.finish();
+    assert_exit(&out, 0);
+    let mut lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines, ["alpha", "beta", "zulu"]);
+}
+
+/// A libzmq REP that answers each request with its frames and "ok", `n`
+/// times; returns its endpoint.
+fn libzmq_ok_server(ctx: &zmq::Context, n: usize) -> (String, thread::JoinHandle<()>) {
+    let rep = zsocket(ctx, zmq::REP);
+    let ep = zbind(&rep);
+    let server = thread::spawn(move || {
+        for _ in 0..n {
+            let mut msg = zrecv(&rep);
+            msg.push(b"ok".to_vec());
+            rep.send_multipart(msg, 0).unwrap();
+        }
+    });
+    (ep, server)
+}
+
+/// `request --format hex|json`: FRAMEs and stdin lines parsed, the reply
+/// printed, in that format.
+#[test]
+fn request_formats_hex_and_json() {
+    let ctx = zmq::Context::new();
+    let (ep, server) = libzmq_ok_server(&ctx, 4);
+    let out = run(&["request", "req", &ep, "--format", "hex", "00ff", "", "41"]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "00ff\t\t41\t6f6b\n");
+    let out = run(&[
+        "request",
+        "req",
+        &ep,
+        "--format",
+        "json",
+        r#""a\tb""#,
+        r#"{"hex": "ff00"}"#,
+        r#"{"hex": "00"}"#,
+    ]);
+    assert_exit(&out, 0);
+    // Not UTF-8: a hex object; NUL is UTF-8: a string.
+    assert_eq!(
+        stdout(&out),
+        "[\"a\\tb\",{\"hex\":\"ff00\"},\"\\u0000\",\"ok\"]\n"
+    );
+    // From stdin: one request a line.
+    let args = ["request", "req", &ep, "--format", "hex", "--sep", ","];
+    let out = Running::start_with_stdin(&args, "ff,0a\n").finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "ff,0a,6f6b\n");
+    let args = ["request", "req", &ep, "--format", "json"];
+    let out = Running::start_with_stdin(&args, "[\"x\\ny\"]\n").finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "[\"x\\ny\",\"ok\"]\n");
+    server.join().unwrap();
+}
+
+/// `send --format hex` reads stdin lines as hex frames joined by --sep, and
+/// json lines carry a newline inside a frame.
+#[test]
+fn send_stdin_lines_in_hex_and_json() {
+    let ctx = zmq::Context::new();
+    let pull = zsocket(&ctx, zmq::PULL);
+    let ep = zbind(&pull);
+    let args = ["send", "push", &ep, "--format", "hex"];
+    let out = Running::start_with_stdin(&args, "00ff\t\t41\n4869\n").finish();
+    assert_exit(&out, 0);
+    assert_eq!(zrecv(&pull), [vec![0, 255], vec![], b"A".to_vec()]);
+    assert_eq!(zrecv(&pull), [b"Hi".to_vec()]);
+    let args = ["send", "push", &ep, "--format", "hex", "--sep", ","];
+    let out = Running::start_with_stdin(&args, "0a,0d\n").finish();
+    assert_exit(&out, 0);
+    assert_eq!(zrecv(&pull), [b"\n".to_vec(), b"\r".to_vec()]);
+    let args = ["send", "push", &ep, "--format", "json"];
+    let out = Running::start_with_stdin(&args, "[\"two\\nlines\", \"\"]\n").finish();
+    assert_exit(&out, 0);
+    assert_eq!(zrecv(&pull), [b"two\nlines".to_vec(), vec![]]);
+    // A line that is not hex: exit 1, naming the line.
+    let args = ["send", "push", &ep, "--format", "hex"];
+    let out = Running::start_with_stdin(&args, "zz\n").finish();
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("stdin line 1"), "{}", stderr(&out));
+}
