@@ -7,6 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -1250,4 +1251,164 @@ fn send_stdin_lines_in_hex_and_json() {
     let out = Running::start_with_stdin(&args, "zz\n").finish();
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("stdin line 1"), "{}", stderr(&out));
+}
+
+/// `--plain-server` without `--plain` admits any user: `mq` and libzmq
+/// PLAIN clients with made-up credentials both get through.
+#[test]
+fn plain_server_without_plain_admits_anyone() {
+    let ep = tcp();
+    let rx = Running::start(&["recv", "pull", &ep, "--count", "2", "--plain-server"]);
+    let out = run(&[
+        "send",
+        "push",
+        &ep,
+        "from mq",
+        "--plain",
+        "any:thing",
+        "--timeout",
+        "10000",
+    ]);
+    assert_exit(&out, 0);
+    let ctx = zmq::Context::new();
+    let push = zsocket(&ctx, zmq::PUSH);
+    push.set_plain_username(Some("zed")).unwrap();
+    push.set_plain_password(Some("whatever")).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("from libzmq", 0).unwrap();
+    let out = rx.finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "from mq\nfrom libzmq\n");
+}
+
+/// `--curve-secret`, like the other CURVE flags, is a usage error: "not yet
+/// supported", exit 2, one line.
+#[test]
+fn curve_secret_is_not_yet_supported() {
+    let out = run(&[
+        "send",
+        "push",
+        "tcp://127.0.0.1:5555",
+        "x",
+        "--curve-secret",
+        "K",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("not yet supported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(stdout(&out).is_empty());
+}
+
+impl Running {
+    /// Hands `mq`'s stderr, line by line, to the returned channel.
+    fn stderr_lines(&mut self) -> mpsc::Receiver<String> {
+        let err = self.0.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Kills `mq` whose stderr went to [`Running::stderr_lines`]; its stdout.
+    fn stop_stdout(mut self) -> String {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut out = String::new();
+        self.0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+}
+
+/// Waits (at most [`WATCHDOG`]) for a line containing `needle`; the lines
+/// read so far in the panic message.
+#[track_caller]
+fn wait_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + WATCHDOG;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?} on stderr; saw {seen:?}"),
+        }
+    }
+}
+
+/// `--monitor` names a refused PLAIN handshake `handshake failed: ...` on
+/// both ends.
+#[test]
+fn monitor_prints_handshake_failed() {
+    let ep = tcp();
+    let mut server = Running::start(&[
+        "recv",
+        "pull",
+        &ep,
+        "--plain-server",
+        "--plain",
+        "ann:pw",
+        "--monitor",
+    ]);
+    let events = server.stderr_lines();
+    let out = run(&[
+        "send",
+        "push",
+        &ep,
+        "x",
+        "--plain",
+        "ann:wrong",
+        "--monitor",
+        "--timeout",
+        "10000",
+    ]);
+    assert_exit(&out, 1);
+    let client = stderr(&out);
+    assert!(
+        client
+            .lines()
+            .any(|l| l.starts_with("handshake failed: ") && l.ends_with(&ep)),
+        "{client}"
+    );
+    // The server carries on, having said why it turned the client away.
+    let line = wait_line(&events, "handshake failed: ");
+    assert!(line.starts_with("handshake failed: "), "{line}");
+    assert!(!server.exited());
+    assert_eq!(server.stop_stdout(), "");
+}
+
+/// `--monitor` prints `disconnected` when the peer goes away.
+#[test]
+fn monitor_prints_disconnected() {
+    let ep = tcp();
+    let mut server = Running::start(&["recv", "pull", &ep, "--monitor"]);
+    let events = server.stderr_lines();
+    wait_line(&events, "listening");
+    {
+        let ctx = zmq::Context::new();
+        let push = zsocket(&ctx, zmq::PUSH);
+        push.connect(&ep).unwrap();
+        push.send("bye", 0).unwrap();
+        wait_line(&events, "handshake succeeded");
+        // Dropping the socket and the context flushes "bye", then hangs up.
+    }
+    let mut out = BufReader::new(server.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "bye\n");
+    wait_line(&events, "disconnected");
 }
