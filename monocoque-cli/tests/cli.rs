@@ -1412,3 +1412,205 @@ fn monitor_prints_disconnected() {
     assert_eq!(line, "bye\n");
     wait_line(&events, "disconnected");
 }
+
+/// Receives from `s` until nothing comes for 500 ms; how many messages came.
+fn drain(s: &zmq::Socket) -> usize {
+    s.set_rcvtimeo(500).unwrap();
+    let mut n = 0;
+    while s.recv_multipart(0).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// `send push --wait-peers 2` sends nothing while one PULL is connected,
+/// then load-balances its messages over both.
+#[test]
+fn send_push_wait_peers_2_balances_over_both() {
+    let ep = tcp();
+    let sender = Running::start(&[
+        "send",
+        "push",
+        &format!("@{ep}"),
+        "m",
+        "--count",
+        "4",
+        "--wait-peers",
+        "2",
+        "--timeout",
+        "10000",
+    ]);
+    let ctx = zmq::Context::new();
+    let first = zsocket(&ctx, zmq::PULL);
+    first.connect(&ep).unwrap();
+    first.set_rcvtimeo(300).unwrap();
+    assert!(first.recv_multipart(0).is_err(), "sent with one peer");
+    assert!(!sender.exited());
+    let second = zsocket(&ctx, zmq::PULL);
+    second.connect(&ep).unwrap();
+    assert_exit(&sender.finish(), 0);
+    let (a, b) = (drain(&first), drain(&second));
+    assert_eq!(a + b, 4);
+    assert!(a >= 1 && b >= 1, "{a} and {b}");
+}
+
+/// `request --wait-peers 2` asks only once two REPs are connected, and times
+/// out (exit 1) when the second never comes.
+#[test]
+fn request_wait_peers() {
+    let ep = tcp();
+    let client = Running::start(&[
+        "request",
+        "req",
+        &format!("@{ep}"),
+        "q",
+        "--wait-peers",
+        "2",
+        "--timeout",
+        "10000",
+    ]);
+    let ctx = zmq::Context::new();
+    let reps = [zsocket(&ctx, zmq::REP), zsocket(&ctx, zmq::REP)];
+    reps[0].connect(&ep).unwrap();
+    reps[0].set_rcvtimeo(300).unwrap();
+    assert!(reps[0].recv_multipart(0).is_err(), "asked with one peer");
+    reps[1].connect(&ep).unwrap();
+    let mut items = [
+        reps[0].as_poll_item(zmq::POLLIN),
+        reps[1].as_poll_item(zmq::POLLIN),
+    ];
+    assert_eq!(zmq::poll(&mut items, 10_000).unwrap(), 1);
+    let rep = if items[0].is_readable() {
+        &reps[0]
+    } else {
+        &reps[1]
+    };
+    assert_eq!(zrecv(rep), [b"q".to_vec()]);
+    rep.send("a", 0).unwrap();
+    let out = client.finish();
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "a\n");
+
+    let ep = tcp();
+    let client = Running::start(&[
+        "request",
+        "req",
+        &format!("@{ep}"),
+        "q",
+        "--wait-peers",
+        "2",
+        "--timeout",
+        "500",
+    ]);
+    let only = zsocket(&ctx, zmq::REP);
+    only.connect(&ep).unwrap();
+    let out = client.finish();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("waiting for 2 peer(s)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `send` started before its peer exists keeps trying and delivers once the
+/// peer binds.
+#[test]
+fn send_waits_for_a_peer_that_binds_later() {
+    let port = free_port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let sender = Running::start(&["send", "push", &ep, "late"]);
+    thread::sleep(Duration::from_millis(300));
+    assert!(!sender.exited(), "gave up without a peer");
+    let ctx = zmq::Context::new();
+    let pull = zsocket(&ctx, zmq::PULL);
+    pull.bind(&ep).unwrap();
+    assert_eq!(zrecv(&pull), [b"late".to_vec()]);
+    assert_exit(&sender.finish(), 0);
+}
+
+/// `--timeout` with no peer ever: bound sockets of send, request, reply and
+/// recv exit 1 with one line on stderr.
+#[test]
+fn timeout_with_no_peer_ever_exits_1() {
+    for sub in [
+        &["send", "push", "x"][..],
+        &["request", "req", "x"],
+        &["reply", "rep"],
+        &["recv", "pull"],
+    ] {
+        let ep = format!("@{}", tcp());
+        let mut args = vec![sub[0], sub[1], &ep, "--timeout", "300"];
+        args.extend(&sub[2..]);
+        let out = run(&args);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("timed out"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out).lines().count(), 1);
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+/// A libzmq PULL that takes one message into its queue and then stops
+/// reading: a peer whose TCP window fills.
+fn stalled_pull(ctx: &zmq::Context) -> (zmq::Socket, String) {
+    let pull = zsocket(ctx, zmq::PULL);
+    pull.set_rcvhwm(1).unwrap();
+    pull.set_rcvbuf(4096).unwrap();
+    let ep = zbind(&pull);
+    (pull, ep)
+}
+
+/// `--linger 0` drops what a stalled peer cannot take and exits; without it
+/// `send` waits for the data to go.
+#[test]
+fn linger_bounds_the_flush_to_a_stalled_peer() {
+    let ctx = zmq::Context::new();
+    let (_pull, ep) = stalled_pull(&ctx);
+    let big = "x".repeat(100_000);
+    // 1,000 of them: 100 MB, far more than the socket buffers hold.
+    let args = ["send", "push", &ep, &big, "--count", "1000"];
+    let waiting = Running::start(&args);
+    let mut lingering = args.to_vec();
+    lingering.extend(["--linger", "0"]);
+    let out = run(&lingering);
+    assert_exit(&out, 0);
+    assert!(!waiting.exited(), "the default linger waits for the peer");
+    let mut lingering = args.to_vec();
+    lingering.extend(["--linger", "200"]);
+    assert_exit(&run(&lingering), 0);
+}
+
+/// `--hwm 1` makes `send` block on a stalled peer (so `--timeout` fires),
+/// where the default HWM of 1,000 takes every message.
+#[test]
+fn hwm_limits_what_send_can_queue() {
+    let ctx = zmq::Context::new();
+    let (_pull, ep) = stalled_pull(&ctx);
+    let big = "x".repeat(100_000);
+    let args = [
+        "send",
+        "push",
+        &ep,
+        &big,
+        "--count",
+        "500",
+        "--linger",
+        "0",
+        "--timeout",
+        "500",
+    ];
+    assert_exit(&run(&args), 0);
+    let mut small = args.to_vec();
+    small.extend(["--hwm", "1"]);
+    let out = run(&small);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("timed out after 500 ms sending"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -570,7 +570,7 @@ impl Socket {
             }
             let step = now + Duration::from_millis(10);
             let until = deadline.map_or(step, |d| d.min(step));
-            let _ = l.wait_deadline(until);
+            l.wait_deadline(until);
         }
         sh.set_closed();
         let (endpoints, peers) = {
