@@ -101,7 +101,19 @@ pub(crate) struct Shared {
     pub(crate) ty: SocketType,
     pub(crate) ctx: Arc<ContextInner>,
     pub(crate) state: Mutex<State>,
+    /// Messages queued one at a time (inproc senders, STREAM engines).
     inbound: OnceLock<ConcurrentQueue<Inbound>>,
+    /// ZMTP engines' messages, a run of one read at a time: one queue
+    /// operation per run instead of per message (see [`Shared::push_batch`]).
+    batches: ConcurrentQueue<Vec<Inbound>>,
+    /// Messages in `batches`, bounded by RCVHWM.
+    batched: AtomicUsize,
+    /// The run the user side is taking messages from.
+    local: Mutex<VecDeque<Inbound>>,
+    /// Whether `local` holds messages (read without its lock).
+    local_has: AtomicBool,
+    /// Emptied run buffers, handed back to the engines for reuse.
+    spare: ConcurrentQueue<Vec<Inbound>>,
     /// Wakes the user side: a message arrived, room appeared, a peer came.
     pub(crate) wake: Bell,
     /// Wakes whoever waits for room in `inbound` (engines, inproc senders).
@@ -116,6 +128,12 @@ pub(crate) struct Shared {
 /// The inbound queue's capacity when nothing set it (libzmq's RCVHWM).
 const DEFAULT_INBOUND: usize = 1000;
 
+/// Emptied run buffers kept for reuse.
+const SPARE_BATCHES: usize = 8;
+
+/// Messages an engine gathers into one run before it queues them.
+pub(crate) const BATCH_MSGS: usize = 256;
+
 /// Room kept in the inbound queue beyond RCVHWM, so a ROUTER or REP can
 /// hold a few messages of every peer.
 fn inbound_capacity(opts: &SocketOptions) -> usize {
@@ -129,6 +147,11 @@ impl Shared {
             ctx,
             state: Mutex::new(State::default()),
             inbound: OnceLock::new(),
+            batches: ConcurrentQueue::unbounded(),
+            batched: AtomicUsize::new(0),
+            local: Mutex::new(VecDeque::new()),
+            local_has: AtomicBool::new(false),
+            spare: ConcurrentQueue::bounded(SPARE_BATCHES),
             wake: Bell::default(),
             space: Bell::default(),
             closed: AtomicBool::new(false),
@@ -159,36 +182,89 @@ impl Shared {
     }
 
     /// Takes the next inbound message, if any, and tells waiting producers
-    /// that room appeared.
+    /// that room appeared. The current run goes first, then single
+    /// messages, then the next run, so neither kind starves the other.
     pub(crate) fn pop_inbound(&self) -> Option<Inbound> {
-        let q = self.inbound.get()?;
-        let item = q.pop().ok()?;
-        // Producers waiting for room are woken once the queue is half
-        // empty, not at every pop (libzmq's low-water mark): a woken engine
-        // then delivers a run of messages instead of one per wake-up.
-        if q.len() <= q.capacity().map_or(usize::MAX, |c| c / 2) {
-            self.space.ring();
+        if self.local_has.load(Ordering::Acquire) {
+            if let Some(i) = self.pop_run(false) {
+                return Some(i);
+            }
         }
-        Some(item)
+        if let Some(q) = self.inbound.get() {
+            if let Ok(item) = q.pop() {
+                // Producers waiting for room are woken once the queue is
+                // half empty, not at every pop (libzmq's low-water mark).
+                if q.len() <= q.capacity().map_or(usize::MAX, |c| c / 2) {
+                    self.space.ring();
+                }
+                return Some(item);
+            }
+        }
+        if self.batches.is_empty() {
+            return None;
+        }
+        self.pop_run(true)
     }
 
-    /// Queues one message from `peer` (an engine or an inproc sender) and
-    /// wakes the user side; gives it back when the queue is full.
-    pub(crate) fn deliver_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
-        self.push_quiet(peer, msg)?;
+    /// Takes a message from the current run; when it is empty and `next`,
+    /// starts the next run first.
+    fn pop_run(&self, next: bool) -> Option<Inbound> {
+        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if local.is_empty() {
+            if !next {
+                return None;
+            }
+            let run = self.batches.pop().ok()?;
+            self.batched.fetch_sub(run.len(), Ordering::AcqRel);
+            self.space.ring();
+            let old = std::mem::replace(&mut *local, VecDeque::from(run));
+            let _ = self.spare.push(Vec::from(old));
+        }
+        let item = local.pop_front();
+        self.local_has.store(!local.is_empty(), Ordering::Release);
+        item
+    }
+
+    /// An empty buffer for an engine's next run (a reused one when there is one).
+    pub(crate) fn run_buffer(&self) -> Vec<Inbound> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_MSGS))
+    }
+
+    /// Queues a run of messages from one engine and wakes the user side;
+    /// gives it back while RCVHWM messages are already queued (a run may
+    /// go beyond it: it is at most [`BATCH_MSGS`] long).
+    pub(crate) fn push_batch(&self, run: Vec<Inbound>) -> Result<(), Vec<Inbound>> {
+        if self.is_closed() || run.is_empty() {
+            return Ok(());
+        }
+        if self.batches_full() {
+            return Err(run);
+        }
+        self.batched.fetch_add(run.len(), Ordering::AcqRel);
+        let _ = self.batches.push(run);
         self.wake.ring();
         Ok(())
     }
 
-    /// Queues one message from an engine without waking the user side: the
-    /// engine wakes it once per read batch. Gives it back when full.
-    pub(crate) fn push_quiet(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
+    /// Whether engines must wait before queueing another run.
+    pub(crate) fn batches_full(&self) -> bool {
+        let cap = self.inbound().capacity().unwrap_or(usize::MAX);
+        self.batched.load(Ordering::Acquire) >= cap
+    }
+
+    /// Queues one message from `peer` (an inproc sender, a STREAM engine)
+    /// and wakes the user side; gives it back when the queue is full.
+    pub(crate) fn deliver_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
         if self.is_closed() {
             return Ok(());
         }
         self.inbound()
             .push(Inbound { peer, msg })
-            .map_err(|e| e.into_inner().msg)
+            .map_err(|e| e.into_inner().msg)?;
+        self.wake.ring();
+        Ok(())
     }
 
     /// Whether the inbound queue is at capacity.

@@ -23,7 +23,7 @@ use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::{Plain, SocketOptions};
 use crate::pipe::{Outbox, Pipe, PipeCmd};
-use crate::shared::Shared;
+use crate::shared::{Inbound, Shared, BATCH_MSGS};
 use crate::util::{bell_listener, maybe, race, Cancel, Either};
 
 /// Bytes offered to each read: one slab region.
@@ -299,6 +299,8 @@ where
     // Frames decoded with the handshake's last chunk are handled first.
     let mut chunk: Option<Bytes> = None;
     let mut read_size = READ_SIZE;
+    // Complete messages not yet queued for the socket.
+    let mut run = shared.run_buffer();
     loop {
         if let Some(c) = chunk.take() {
             if let Err(e) = session.borrow_mut().handle_input(c) {
@@ -323,17 +325,17 @@ where
                     cur.push_back(body);
                     if !more {
                         size = 0;
-                        let msg = std::mem::take(&mut cur);
-                        if let Err(msg) = shared.push_quiet(id, msg) {
-                            if !deliver(shared, id, msg, link, pipe, &spec.cancel).await {
+                        run.push(Inbound {
+                            peer: id,
+                            msg: std::mem::take(&mut cur),
+                        });
+                        // The first message of a read goes at once, so the
+                        // user side works while we decode the rest.
+                        if !delivered || run.len() >= BATCH_MSGS {
+                            delivered = true;
+                            if !queue_run(shared, &mut run, link, pipe, &spec.cancel).await {
                                 return "closed".into();
                             }
-                        }
-                        if !delivered {
-                            // Wake the reader now so it works while we decode
-                            // the rest; once more at the end of the batch.
-                            shared.wake.ring();
-                            delivered = true;
                         }
                     }
                 }
@@ -351,8 +353,8 @@ where
                 _ => {}
             }
         }
-        if delivered {
-            shared.wake.ring();
+        if !run.is_empty() && !queue_run(shared, &mut run, link, pipe, &spec.cancel).await {
+            return "closed".into();
         }
         {
             let mut out = link.out.borrow_mut();
@@ -404,24 +406,24 @@ where
     }
 }
 
-/// Queues a message for the socket, waiting while its inbound queue is
-/// full. `false` if the connection must end meanwhile.
-async fn deliver(
+/// Queues `run` for the socket (leaving an empty buffer in its place),
+/// waiting while the socket's inbound queue is full. `false` if the
+/// connection must end meanwhile.
+async fn queue_run(
     shared: &Shared,
-    id: PeerId,
-    mut msg: Message,
+    run: &mut Vec<Inbound>,
     link: &Link,
     pipe: &Pipe,
     cancel: &Cancel,
 ) -> bool {
+    let mut full = std::mem::replace(run, shared.run_buffer());
     loop {
-        match shared.deliver_one(id, msg) {
+        match shared.push_batch(full) {
             Ok(()) => return true,
-            Err(m) => msg = m,
+            Err(back) => full = back,
         }
-        shared.wake.ring();
         bell_listener!(shared.space => l);
-        if !shared.inbound_full() {
+        if !shared.batches_full() {
             continue;
         }
         if shared.is_closed() {
