@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 
 allowed='^\./monocoque-core/src/alloc/(slab|arena)\.rs:'
 # Every .rs file tracked or not, outside build output.
+# Lint names are removed from each line before looking again, so a line
+# that names a lint and also holds an `unsafe` block still fails.
 hits=$(grep -rnE '\bunsafe\b' --include='*.rs' . \
   --exclude-dir=target --exclude-dir=.git \
   | grep -vE "$allowed" \
   | grep -vE '^[^:]+:[0-9]+:\s*//' \
-  | grep -vE '(forbid|deny|allow|warn)\((clippy::)?[a-z_]*unsafe[a-z_]*\)' \
-  | grep -vE '^[^:]+:[0-9]+:\s*(unsafe_code|unsafe_op_in_unsafe_fn|undocumented_unsafe_blocks|multiple_unsafe_ops_per_block)\s*=' \
+  | sed -E 's/^([^:]+:[0-9]+:)(.*)$/\1 \2/; s#//.*$##' \
+  | sed -E 's/(clippy::)?[a-z_]*unsafe_[a-z_]+|[a-z_]+_unsafe[a-z_]*//g' \
+  | grep -E ':[0-9]+: .*\bunsafe\b' \
   || true)
 if [ -n "$hits" ]; then
   echo "check-unsafe: 'unsafe' outside monocoque-core/src/alloc/{slab,arena}.rs:" >&2
