@@ -208,6 +208,8 @@ fn usage_errors_exit_2_with_one_line() {
 fn unreachable_peer_with_timeout_exits_1() {
     // Nobody listens on port 1: connections are refused, and retried.
     let dead = "tcp://127.0.0.1:1".to_owned();
+    // pull binds by default (on port 1, as root): connect, as the others do.
+    let dead_connect = format!(">{dead}");
     let lonely = format!("@{}", tcp());
     for args in [
         &["send", "push", dead.as_str(), "x", "--timeout", "200"][..],
@@ -221,7 +223,7 @@ fn unreachable_peer_with_timeout_exits_1() {
             "--timeout",
             "200",
         ],
-        &["recv", "pull", dead.as_str(), "--timeout", "200"],
+        &["recv", "pull", &dead_connect, "--timeout", "200"],
         &[
             "send",
             "pub",
@@ -978,9 +980,22 @@ fn recv_stream_prints_the_connection_id_and_the_bytes() {
 
 // ---- more of section 8, end to end ----
 
-/// Accepts one TCP connection on `listener`, with a read timeout.
+/// Accepts one TCP connection on `listener` within [`WATCHDOG`]; the
+/// connection blocks, with a read timeout.
 fn accept(listener: &TcpListener) -> std::net::TcpStream {
-    let (conn, _) = listener.accept().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    let conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(start.elapsed() < WATCHDOG, "mq never connected");
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
     conn.set_read_timeout(Some(WATCHDOG)).unwrap();
     conn
 }
@@ -1613,4 +1628,39 @@ fn hwm_limits_what_send_can_queue() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A ZMTP 3.1 PUSH peer by hand: it completes the NULL handshake on `conn`,
+/// then reads and drops whatever comes, never answering a PING.
+fn mute_zmtp_push(mut conn: std::net::TcpStream) -> thread::JoinHandle<()> {
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    greeting.extend(b"NULL");
+    greeting.resize(64, 0);
+    let mut ready = vec![0x04, 26, 5];
+    ready.extend(b"READY");
+    ready.push(11);
+    ready.extend(b"Socket-Type");
+    ready.extend(4u32.to_be_bytes());
+    ready.extend(b"PUSH");
+    conn.write_all(&greeting).unwrap();
+    conn.write_all(&ready).unwrap();
+    thread::spawn(move || {
+        let mut sink = [0u8; 256];
+        while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
+    })
+}
+
+/// `--heartbeat` drops a peer that stops answering: `--monitor` sees the
+/// handshake succeed, then `disconnected`.
+#[test]
+fn heartbeat_drops_a_mute_peer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let connect = format!(">{ep}");
+    let mut rx = Running::start(&["recv", "pull", &connect, "--heartbeat", "100", "--monitor"]);
+    let events = rx.stderr_lines();
+    let _mute = mute_zmtp_push(accept(&listener));
+    wait_line(&events, "handshake succeeded");
+    wait_line(&events, "disconnected");
+    assert_eq!(rx.stop_stdout(), "");
 }
