@@ -131,6 +131,10 @@ const DEFAULT_INBOUND: usize = 1000;
 /// Emptied run buffers kept for reuse.
 const SPARE_BATCHES: usize = 8;
 
+/// A new run buffer's capacity: it grows (to [`BATCH_MSGS`]) only where
+/// reads carry that many messages.
+const FRESH_RUN: usize = 16;
+
 /// Messages an engine gathers into one run before it queues them.
 pub(crate) const BATCH_MSGS: usize = 256;
 
@@ -192,11 +196,9 @@ impl Shared {
         }
         if let Some(q) = self.inbound.get() {
             if let Ok(item) = q.pop() {
-                // Producers waiting for room are woken once the queue is
-                // half empty, not at every pop (libzmq's low-water mark).
-                if q.len() <= q.capacity().map_or(usize::MAX, |c| c / 2) {
-                    self.space.ring();
-                }
+                // A fence and a load while nobody waits for room (reading
+                // the queue's length here would pull the producer's line).
+                self.space.ring();
                 return Some(item);
             }
         }
@@ -229,7 +231,7 @@ impl Shared {
     pub(crate) fn run_buffer(&self) -> Vec<Inbound> {
         self.spare
             .pop()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_MSGS))
+            .unwrap_or_else(|_| Vec::with_capacity(FRESH_RUN))
     }
 
     /// Queues a run of messages from one engine and wakes the user side;

@@ -26,6 +26,8 @@ use crate::pipe::{Outbox, Pipe, PipeCmd};
 use crate::shared::{Inbound, Shared, BATCH_MSGS};
 use crate::util::{bell_listener, maybe, race, Cancel, Either};
 
+/// A read at least this large queues its first message on its own.
+const EAGER_READ: usize = 16 * 1024;
 /// Bytes offered to each read: one slab region.
 const READ_SIZE: usize = 64 * 1024;
 /// Bytes offered after a read that filled its region: a stream of large
@@ -299,15 +301,19 @@ where
     // Frames decoded with the handshake's last chunk are handled first.
     let mut chunk: Option<Bytes> = None;
     let mut read_size = READ_SIZE;
-    // Complete messages not yet queued for the socket.
-    let mut run = shared.run_buffer();
+    // Complete messages not yet queued for the socket (a buffer is taken
+    // when the first one arrives).
+    let mut run = Vec::new();
     loop {
+        // The first message of a big read goes at once, so the user side
+        // starts while we assemble the rest; a small read is one run.
+        let mut eager = false;
         if let Some(c) = chunk.take() {
+            eager = c.len() >= EAGER_READ;
             if let Err(e) = session.borrow_mut().handle_input(c) {
                 return e.to_string();
             }
         }
-        let mut delivered = false;
         loop {
             let ev = session.borrow_mut().poll_event();
             let Some(ev) = ev else { break };
@@ -325,14 +331,15 @@ where
                     cur.push_back(body);
                     if !more {
                         size = 0;
+                        if run.capacity() == 0 {
+                            run = shared.run_buffer();
+                        }
                         run.push(Inbound {
                             peer: id,
                             msg: std::mem::take(&mut cur),
                         });
-                        // The first message of a read goes at once, so the
-                        // user side works while we decode the rest.
-                        if !delivered || run.len() >= BATCH_MSGS {
-                            delivered = true;
+                        if eager || run.len() >= BATCH_MSGS {
+                            eager = false;
                             if !queue_run(shared, &mut run, link, pipe, &spec.cancel).await {
                                 return "closed".into();
                             }
@@ -416,7 +423,7 @@ async fn queue_run(
     pipe: &Pipe,
     cancel: &Cancel,
 ) -> bool {
-    let mut full = std::mem::replace(run, shared.run_buffer());
+    let mut full = std::mem::take(run);
     loop {
         match shared.push_batch(full) {
             Ok(()) => return true,
