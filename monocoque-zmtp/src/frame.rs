@@ -211,11 +211,14 @@ impl Decoder {
                 command,
             })),
             _ => {
-                // Straddles: keep what we have, wait for the rest. A size
-                // this peer already sent is trusted, so the buffer is made
-                // once, not grown.
+                // Straddles: keep what we have, wait for the rest. A large
+                // size this peer already sent is trusted, so its buffer is
+                // made once, not grown (small ones just take what came, so
+                // a warm buffer is reused).
                 let trusted = usize::try_from(size).unwrap_or(usize::MAX).min(self.proven);
-                self.body.reserve(trusted.max(have));
+                if trusted >= DIRECT_MIN {
+                    self.body.reserve(trusted);
+                }
                 self.body.extend_from_slice(&self.input);
                 self.input.clear();
                 self.partial = Some(Partial {
