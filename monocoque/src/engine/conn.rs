@@ -245,11 +245,6 @@ where
 {
     let session = Rc::new(RefCell::new(session));
     let link = Rc::new(Link::default());
-    // Callers may write lone messages straight to the socket (a duplicate
-    // of its descriptor) while the writer task sleeps.
-    if let Ok(fd) = stream.as_fd().try_clone_to_owned() {
-        pipe.set_direct(Some(socket2::Socket::from(fd)));
-    }
     let writer = compio::runtime::spawn(write_loop(
         stream.clone(),
         session.clone(),
@@ -487,10 +482,15 @@ async fn write_loop<S>(
     pipe: Arc<Pipe>,
     shared: Arc<Shared>,
 ) where
-    S: AsyncWrite,
+    S: AsyncWrite + AsFd,
 {
     let mut out: Vec<Bytes> = Vec::new();
     let mut batch = WriteBatch::new();
+    // Callers may write lone messages straight to the socket (a duplicate
+    // of its descriptor) while this task sleeps; the duplicate is made
+    // once the connection has carried a message, so an idle connection
+    // costs one descriptor.
+    let mut direct = false;
     let mut flat = BytesMut::new();
     loop {
         if link.done.get() || pipe.is_closed() {
@@ -587,6 +587,12 @@ async fn write_loop<S>(
         coalesce(&mut out, &mut flat, &mut batch);
         let BufResult(res, b) = write_all(&mut w, batch).await;
         batch = b;
+        if !direct && taken > 0 && res.is_ok() {
+            direct = true;
+            if let Ok(fd) = w.as_fd().try_clone_to_owned() {
+                pipe.set_direct(Some(socket2::Socket::from(fd)));
+            }
+        }
         pipe.written(held);
         if held > 0 {
             shared.wake.ring(); // LINGER may be waiting
