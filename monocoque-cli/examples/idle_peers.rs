@@ -133,35 +133,13 @@ fn status() -> (f64, f64) {
 /// A ROUTER that binds, waits for `n` messages (one per peer), settles and
 /// prints its RSS growth since just after the bind, and its thread count.
 fn server(lib: &str, n: usize) -> Result<(), String> {
-    let deadline = Instant::now() + WAIT;
-    let report = |base: f64| {
-        std::thread::sleep(Duration::from_millis(500));
-        let (rss, threads) = status();
-        println!("result: {} {threads}", rss - base);
-        std::io::stdout().flush().map_err(|e| e.to_string())
-    };
     if lib == "libzmq" {
         let ctx = zmq::Context::new();
         let s = ctx.socket(zmq::ROUTER).map_err(|e| e.to_string())?;
         s.set_rcvtimeo(1000).map_err(|e| e.to_string())?;
         s.bind("tcp://127.0.0.1:*").map_err(|e| e.to_string())?;
         let ep = s.get_last_endpoint().unwrap().unwrap();
-        let (base, _) = status();
-        println!("endpoint: {ep}");
-        std::io::stdout().flush().map_err(|e| e.to_string())?;
-        let mut got = 0;
-        while got < n {
-            if Instant::now() > deadline {
-                return Err(format!("libzmq: {got} of {n} peers"));
-            }
-            if s.recv_multipart(0).is_ok() {
-                got += 1;
-            }
-        }
-        report(base)?;
-        // Stay until the harness has read the result and the peers left.
-        let _ = std::io::stdin().read_line(&mut String::new());
-        return Ok(());
+        return serve(lib, &ep, n, || s.recv_multipart(0).is_ok());
     }
     let ctx = monocoque::Context::new();
     let s = ctx
@@ -170,19 +148,30 @@ fn server(lib: &str, n: usize) -> Result<(), String> {
     s.update_options(|o| o.rcvtimeo = Some(Duration::from_secs(1)));
     s.bind("tcp://127.0.0.1:*").map_err(|e| e.to_string())?;
     let ep = s.last_endpoint().unwrap();
+    serve(lib, &ep, n, || s.recv().is_ok())
+}
+
+/// The server's part after its bind, whichever library: `recv_one` takes
+/// one message (`false` on its timeout).
+fn serve(lib: &str, ep: &str, n: usize, mut recv_one: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + WAIT;
     let (base, _) = status();
     println!("endpoint: {ep}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let mut got = 0;
     while got < n {
         if Instant::now() > deadline {
-            return Err(format!("monocoque: {got} of {n} peers"));
+            return Err(format!("{lib}: {got} of {n} peers"));
         }
-        if s.recv().is_ok() {
+        if recv_one() {
             got += 1;
         }
     }
-    report(base)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss, threads) = status();
+    println!("result: {} {threads}", rss - base);
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    // Stay until the harness has read the result and the peers left.
     let _ = std::io::stdin().read_line(&mut String::new());
     Ok(())
 }
