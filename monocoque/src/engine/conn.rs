@@ -26,6 +26,9 @@ use crate::pipe::{Outbox, Pipe, PipeCmd};
 use crate::shared::{Inbound, Shared, BATCH_MSGS};
 use crate::util::{bell_listener, maybe, race, Cancel, Either};
 
+/// How long a refused peer's ERROR command may take to leave.
+const ERROR_GRACE: Duration = Duration::from_millis(100);
+
 /// A read at least this large queues its first message on its own.
 const EAGER_READ: usize = 16 * 1024;
 /// Bytes offered to each read: one slab region.
@@ -206,7 +209,17 @@ where
             Either::Right(Either::Left(())) => return Err("handshake timed out".into()),
             Either::Right(Either::Right(())) => return Err("cancelled".into()),
         };
-        session.handle_input(chunk).map_err(|e| e.to_string())?;
+        if let Err(e) = session.handle_input(chunk) {
+            // Tell the peer why (an ERROR command, after our READY), as
+            // libzmq does, but wait no longer than a moment for it to read.
+            if session.poll_transmit(&mut out) {
+                for b in out.drain(..) {
+                    batch.push(b);
+                }
+                let _ = race(write_all(&mut w, batch), compio::time::sleep(ERROR_GRACE)).await;
+            }
+            return Err(e.to_string());
+        }
     };
 
     // Attach to the socket.

@@ -1,0 +1,169 @@
+//! Hostile peers: a peer that breaks the protocol loses its own connection
+//! and costs nothing else. Its bytes are written by hand over a raw TCP
+//! socket, next to a well-behaved Monocoque peer on the same PULL.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{bind, recv_strs, sock, wait_for, Tr, T};
+use monocoque::{Context, SocketType};
+
+/// Connects a raw peer and completes a NULL handshake as a PUSH.
+fn raw_push(ep: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(ep.strip_prefix("tcp://").unwrap()).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    greeting.extend(b"NULL");
+    greeting.resize(64, 0);
+    conn.write_all(&greeting).unwrap();
+    let mut body = vec![5];
+    body.extend(b"READY");
+    body.push(11);
+    body.extend(b"Socket-Type");
+    body.extend(4u32.to_be_bytes());
+    body.extend(b"PUSH");
+    conn.write_all(&[0x04, body.len() as u8]).unwrap();
+    conn.write_all(&body).unwrap();
+    // Their greeting and READY.
+    let mut theirs = [0u8; 64];
+    conn.read_exact(&mut theirs).unwrap();
+    assert_eq!(theirs[0], 0xff);
+    let mut hdr = [0u8; 2];
+    conn.read_exact(&mut hdr).unwrap();
+    let mut ready = vec![0u8; usize::from(hdr[1])];
+    conn.read_exact(&mut ready).unwrap();
+    conn
+}
+
+/// Whether the other end closed the connection (EOF or reset) within [`T`].
+fn closed_by_peer(conn: &mut TcpStream) -> bool {
+    let deadline = Instant::now() + T;
+    let mut buf = [0u8; 256];
+    while Instant::now() < deadline {
+        match conn.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an ERROR command, say
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// A frame with reserved flag bits set closes that peer's connection; a
+/// good peer's messages before, during and after all arrive.
+#[test]
+fn reserved_flags_close_only_that_connection() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = bind(&pull, Tr::Tcp);
+    let good = sock(&ctx, SocketType::Push);
+    good.connect(&ep).unwrap();
+    good.send("before").unwrap();
+    assert_eq!(recv_strs(&pull), ["before"]);
+
+    let mut bad = raw_push(&ep);
+    bad.write_all(&[0x00, 3, b'o', b'k', b'!']).unwrap();
+    assert_eq!(recv_strs(&pull), ["ok!"]);
+    bad.write_all(&[0xf0, 1, b'x']).unwrap();
+    assert!(closed_by_peer(&mut bad), "the bad peer kept its connection");
+
+    for i in 0..100 {
+        good.send(format!("after {i}")).unwrap();
+    }
+    for i in 0..100 {
+        assert_eq!(recv_strs(&pull), [format!("after {i}")]);
+    }
+}
+
+/// A header that declares a huge frame, with no MAXMSGSIZE set, costs
+/// about what the peer really sends, not what it declares; the good peer
+/// is served meanwhile, and the liar's connection ends when it leaves.
+#[test]
+fn a_lying_length_costs_only_what_arrives() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = bind(&pull, Tr::Tcp);
+    let good = sock(&ctx, SocketType::Push);
+    good.connect(&ep).unwrap();
+    good.send("warm").unwrap();
+    assert_eq!(recv_strs(&pull), ["warm"]);
+
+    let before = rss_kib();
+    let mut liar = raw_push(&ep);
+    // A long frame of 2^40 bytes (1 TiB), then 1 MiB of it.
+    let mut hdr = vec![0x02];
+    hdr.extend((1u64 << 40).to_be_bytes());
+    liar.write_all(&hdr).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    for _ in 0..16 {
+        liar.write_all(&chunk).unwrap();
+    }
+    // The good peer is not held up by the half-received giant.
+    for i in 0..100 {
+        good.send(format!("m{i}")).unwrap();
+    }
+    for i in 0..100 {
+        assert_eq!(recv_strs(&pull), [format!("m{i}")]);
+    }
+    let grown = rss_kib().saturating_sub(before);
+    assert!(
+        grown < 64 * 1024,
+        "RSS grew by {grown} KiB for 1 MiB really sent"
+    );
+    // The liar goes away: its connection ends, the socket carries on.
+    drop(liar);
+    std::thread::sleep(Duration::from_millis(50));
+    good.send("still here").unwrap();
+    assert_eq!(recv_strs(&pull), ["still here"]);
+}
+
+/// A peer that announces an incompatible socket type is refused with an
+/// ERROR command and its connection closed; the socket keeps working.
+#[test]
+fn an_incompatible_peer_is_refused() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = bind(&pull, Tr::Tcp);
+    let mut conn = TcpStream::connect(ep.strip_prefix("tcp://").unwrap()).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    greeting.extend(b"NULL");
+    greeting.resize(64, 0);
+    conn.write_all(&greeting).unwrap();
+    let mut body = vec![5];
+    body.extend(b"READY");
+    body.push(11);
+    body.extend(b"Socket-Type");
+    body.extend(3u32.to_be_bytes());
+    body.extend(b"SUB");
+    conn.write_all(&[0x04, body.len() as u8]).unwrap();
+    conn.write_all(&body).unwrap();
+    let mut got = Vec::new();
+    let _ = conn.read_to_end(&mut got);
+    let error = b"\x05ERROR";
+    assert!(
+        got.windows(error.len()).any(|w| w == error),
+        "no ERROR command in {got:?}"
+    );
+    let good = sock(&ctx, SocketType::Push);
+    good.connect(&ep).unwrap();
+    wait_for("the good peer", || good.send("fine").is_ok());
+    assert_eq!(recv_strs(&pull), ["fine"]);
+}
