@@ -31,6 +31,10 @@ const ERROR_GRACE: Duration = Duration::from_millis(100);
 
 /// A read at least this large queues its first message on its own.
 const EAGER_READ: usize = 16 * 1024;
+/// Bytes offered to the read after a large body was read in place: the
+/// next header and little of its body, so a stream of large frames copies
+/// almost nothing (a read that fills it grows the next one).
+const HEADER_READ: usize = 4 * 1024;
 /// Bytes offered to each read: one slab region.
 const READ_SIZE: usize = 64 * 1024;
 /// Bytes offered after a read that filled its region: a stream of large
@@ -397,7 +401,7 @@ where
                 Either::Left(BufResult(Err(e), _)) => return e.to_string(),
                 Either::Right(()) => return "closed".into(),
             }
-            read_size = READ_SIZE;
+            read_size = HEADER_READ;
             continue;
         }
         let read = race(
