@@ -57,6 +57,7 @@ per_transport!(
     unbind,
     pair_exclusive,
     multipart_and_empty_frames,
+    large_and_small_in_a_row,
 );
 
 fn req_rep_alternation(tr: Tr) {
@@ -614,6 +615,47 @@ fn multipart_and_empty_frames(tr: Tr) {
         a.send(monocoque::Message::new()),
         Err(Error::Invalid(_))
     ));
+}
+
+/// A stream of large frames (read in place by the engine, each from the
+/// header onward) interleaved with small ones arrives intact and in order.
+fn large_and_small_in_a_row(tr: Tr) {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = bind(&pull, tr);
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    let sizes = [
+        1 << 20,
+        3 << 19,
+        70_000,
+        5,
+        1 << 20,
+        65_536,
+        0,
+        2 << 20,
+        300,
+    ];
+    let body = |i: usize, n: usize| -> Bytes {
+        (0..n)
+            .map(|k| (k as u8).wrapping_mul(31).wrapping_add(i as u8))
+            .collect()
+    };
+    for round in 0..3 {
+        for (i, &n) in sizes.iter().enumerate() {
+            push.send(body(round * 16 + i, n)).unwrap();
+        }
+    }
+    for round in 0..3 {
+        for (i, &n) in sizes.iter().enumerate() {
+            let m = pull.recv().unwrap();
+            assert_eq!(m.len(), 1);
+            assert!(
+                m[0] == body(round * 16 + i, n),
+                "message {i} of round {round}"
+            );
+        }
+    }
 }
 
 // --- Transport-specific scenarios ---------------------------------------
