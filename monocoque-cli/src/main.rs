@@ -53,6 +53,8 @@ usage:
   mq keygen                              a CURVE key pair in Z85: public, then secret
 
 TYPE: pair pub sub xpub xsub req rep dealer router push pull stream
+      (send/request on stream: a one-frame message goes to the first peer connected;
+       more frames are sent as given, the first being the peer's routing id)
 ENDPOINTS: comma-separated; @ binds, > connects, bare: bind for pub xpub rep router pull
 options: --count N  --timeout MS  --subscribe PREFIX  --identity ID  --hwm N  --linger MS
          --heartbeat MS  --plain-server  --plain USER:PASS  --monitor  --wait-peers N
