@@ -1,17 +1,17 @@
 //! Security mechanisms (RFC 23 "Authentication and Confidentiality").
 //!
 //! A mechanism runs the command exchange between the greeting and READY. The
-//! session drives it through the crate-private [`Handshake`] trait: `start`
+//! session drives it through the crate-private `Handshake` trait: `start`
 //! once the greeting is done, `on_command` for each command frame,
 //! `on_zap_reply` when the ZAP handler decided. The mechanism talks back
-//! through a [`Cx`]: queue a command, ask ZAP, check the peer's metadata,
+//! through a `Cx`: queue a command, ask ZAP, check the peer's metadata,
 //! declare the handshake done.
 //!
 //! Mechanisms that protect traffic after the handshake (CURVE wraps every
 //! frame in a MESSAGE command) override the data-phase hooks `open` and
 //! `seal`; NULL and PLAIN keep the defaults and the session never calls them.
 //! Adding CURVE is a new file here, a [`MechanismConfig`] variant and a line
-//! in [`MechanismConfig::build`]; the frame codec does not change.
+//! in `MechanismConfig::build`; the frame codec does not change.
 
 use bytes::Bytes;
 
