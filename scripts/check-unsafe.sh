@@ -13,7 +13,6 @@ allowed='^\./monocoque-core/src/alloc/(slab|arena)\.rs:'
 hits=$(grep -rnE '\bunsafe\b' --include='*.rs' . \
   --exclude-dir=target --exclude-dir=.git \
   | grep -vE "$allowed" \
-  | grep -vE '^[^:]+:[0-9]+:\s*//' \
   | sed -E 's/^([^:]+:[0-9]+:)(.*)$/\1 \2/; s#//.*$##' \
   | sed -E 's/(clippy::)?[a-z_]*unsafe_[a-z_]+|[a-z_]+_unsafe[a-z_]*//g' \
   | grep -E ':[0-9]+: .*\bunsafe\b' \

@@ -306,10 +306,7 @@ impl Session {
             return Err(ProtocolError::Closed);
         }
         let r = self.input(chunk);
-        if r.is_err() {
-            self.close();
-        }
-        r
+        self.close_on_error(r)
     }
 
     /// In the data phase, while a large frame body straddles reads: the
@@ -334,6 +331,11 @@ impl Session {
         self.rx_count = self.rx_count.wrapping_add(1);
         self.decoder.body_filled(buf);
         let r = self.decode_frames();
+        self.close_on_error(r)
+    }
+
+    /// Any input error ends the session.
+    fn close_on_error(&mut self, r: Result<(), ProtocolError>) -> Result<(), ProtocolError> {
         if r.is_err() {
             self.close();
         }

@@ -220,7 +220,9 @@ impl Shared {
             self.batched.fetch_sub(run.len(), Ordering::AcqRel);
             self.space.ring();
             let old = std::mem::replace(&mut *local, VecDeque::from(run));
-            let _ = self.spare.push(Vec::from(old));
+            if old.capacity() > 0 {
+                let _ = self.spare.push(Vec::from(old));
+            }
         }
         let item = local.pop_front();
         self.local_has.store(!local.is_empty(), Ordering::Release);

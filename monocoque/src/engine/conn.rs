@@ -152,6 +152,18 @@ where
     reason
 }
 
+/// Moves what the session has for the wire into `batch`; whether it had
+/// anything.
+fn stage(session: &mut Session, out: &mut Vec<Bytes>, batch: &mut WriteBatch) -> bool {
+    if !session.poll_transmit(out) {
+        return false;
+    }
+    for b in out.drain(..) {
+        batch.push(b);
+    }
+    true
+}
+
 type Handshaken = (Session, Box<PeerInfo>, PeerId, Arc<Pipe>, Option<Bytes>);
 
 async fn handshake<S>(
@@ -188,10 +200,7 @@ where
         }
         // One write per round: the greeting, READY, a ZAP verdict's WELCOME
         // or ERROR, and what the handshake queued after READY.
-        if session.poll_transmit(&mut out) {
-            for b in out.drain(..) {
-                batch.push(b);
-            }
+        if stage(&mut session, &mut out, &mut batch) {
             let BufResult(res, b) = write_all(&mut w, batch).await;
             batch = b;
             res.map_err(|e| e.to_string())?;
@@ -216,10 +225,7 @@ where
         if let Err(e) = session.handle_input(chunk) {
             // Tell the peer why (an ERROR command, after our READY), as
             // libzmq does, but wait no longer than a moment for it to read.
-            if session.poll_transmit(&mut out) {
-                for b in out.drain(..) {
-                    batch.push(b);
-                }
+            if stage(&mut session, &mut out, &mut batch) {
                 let _ = race(write_all(&mut w, batch), compio::time::sleep(ERROR_GRACE)).await;
             }
             return Err(e.to_string());
