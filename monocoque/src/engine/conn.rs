@@ -35,6 +35,8 @@ const EAGER_READ: usize = 16 * 1024;
 /// next header and little of its body, so a stream of large frames copies
 /// almost nothing (a read that fills it grows the next one).
 const HEADER_READ: usize = 4 * 1024;
+/// At most this many bytes go into one read of a body read in place.
+const MAX_DIRECT_READ: usize = 1 << 30;
 /// Bytes offered to each read: one slab region.
 const READ_SIZE: usize = 64 * 1024;
 /// Bytes offered after a read that filled its region: a stream of large
@@ -392,6 +394,9 @@ where
         let direct = session.borrow_mut().body_buf();
         if let Some((buf, n)) = direct {
             let at = buf.len();
+            // One read never asks for more than the kernel takes (a length
+            // of 2 GiB or more fails); the rest comes in the next round.
+            let n = n.min(MAX_DIRECT_READ);
             let read = race(
                 r.read(compio::buf::IoBuf::slice(buf, at..at + n)),
                 stopped(link, pipe, &spec.cancel),
