@@ -155,8 +155,12 @@ fn link(
     }
     if let (Some(pipe), Some(p)) = (queued, sb.peers.get(in_b)) {
         // What does not fit in the binder's RCVHWM is dropped.
-        while let Some(m) = pipe.pop() {
-            let _ = p.out.push(m);
+        while let Some(mut msgs) = pipe.pop_batch() {
+            let n = msgs.len();
+            for m in msgs.drain(..) {
+                let _ = p.out.push(m);
+            }
+            pipe.written(n);
         }
     }
     // Subscriptions already made travel now; later ones as they happen.

@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use crate::message::Message;
 use crate::shared::Shared;
-use crate::util::Bell;
+use crate::util::{Bell, Padded};
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -28,19 +28,26 @@ pub(crate) enum PipeCmd {
 /// and the event its writer sleeps on.
 #[derive(Debug)]
 pub(crate) struct Pipe {
-    /// Made on the first push: a peer that is never sent to (most peers of
-    /// a busy ROUTER, every idle one) costs no ring.
-    out: OnceLock<ConcurrentQueue<Message>>,
+    /// Batches of messages for the writer. Made on the first push: a peer
+    /// that is never sent to (most peers of a busy ROUTER, every idle one)
+    /// costs no ring. Never holds more messages than SNDHWM, so never more
+    /// batches than that either.
+    out: OnceLock<ConcurrentQueue<Vec<Message>>>,
     capacity: usize,
+    /// The callers' side: written on every message, by callers only (the
+    /// writer locks it once per round at most).
+    send: Padded<SendSide>,
+    /// The writer's side: updated once per batch taken.
+    took: Padded<TakeSide>,
+    /// Emptied batch buffers the writer gives back for callers to refill:
+    /// a warm pipe allocates nothing.
+    spares: ConcurrentQueue<Vec<Message>>,
     cmds: ConcurrentQueue<PipeCmd>,
     /// Wakes the engine's writer: a message, a command, or the close.
     pub(crate) ready: Bell,
     /// Wakes the engine's reader when the socket closes the pipe.
     pub(crate) closing: Event,
     closed: AtomicBool,
-    /// Messages the writer took and has not finished writing: LINGER waits
-    /// for these too.
-    in_flight: AtomicUsize,
     /// Who may write to the connection now: [`IDLE`], [`WRITER`] (the
     /// engine's writer task) or [`CALLER`] (a sending thread, inline).
     wire: AtomicU8,
@@ -59,6 +66,47 @@ pub(crate) struct Pipe {
     /// each message goes to.
     last_inline: Arc<AtomicU64>,
 }
+
+/// What callers fill: while the writer is busy, messages gather here and
+/// go to the queue as one batch, so the queue's compare-and-swap, and the
+/// cache lines the writer last touched, are paid once per batch instead of
+/// once per message (libzmq's ypipe defers its flush the same way).
+#[derive(Debug, Default)]
+struct SendSide {
+    staged: Mutex<Staged>,
+    /// Messages ever queued (mirrors `Staged::sent`, for the writer's and
+    /// LINGER's looks without the lock).
+    sent: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Staged {
+    msgs: Vec<Message>,
+    bytes: usize,
+    /// The writer has been told there is work and has not yet found the
+    /// queue and this batch empty: it will look here again, so a message
+    /// may wait here without a wake-up.
+    busy: bool,
+    sent: u64,
+    /// The writer's `taken` as last read: `sent - taken_seen` bounds what
+    /// is queued from above, so the writer's line is read only near SNDHWM.
+    taken_seen: u64,
+}
+
+#[derive(Debug, Default)]
+struct TakeSide {
+    /// Messages ever taken from the queue or the staged batch.
+    taken: AtomicU64,
+    /// Messages taken and not yet written: LINGER waits for these too.
+    in_flight: AtomicUsize,
+}
+
+/// A staged batch goes to the writer once it holds this many messages...
+const BATCH_MSGS: usize = 32;
+/// ... or this many bytes.
+const BATCH_BYTES: usize = 32 * 1024;
+/// Emptied batch buffers kept for reuse.
+const SPARES: usize = 16;
 
 /// Inline writes closer together than this mean the caller is streaming:
 /// then messages are queued and the writer task batches them, as one
@@ -87,11 +135,13 @@ impl Pipe {
         Arc::new(Self {
             out: OnceLock::new(),
             capacity,
+            send: Padded::default(),
+            took: Padded::default(),
+            spares: ConcurrentQueue::bounded(SPARES),
             cmds: ConcurrentQueue::unbounded(),
             ready: Bell::default(),
             closing: Event::new(),
             closed: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
             wire: AtomicU8::new(IDLE),
             direct: Mutex::new(None),
             direct_on: AtomicBool::new(false),
@@ -107,36 +157,115 @@ impl Pipe {
     /// thread writes the message itself, without waking the I/O thread:
     /// one hand-off fewer on every lone message.
     pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
-        let msg = match self.try_inline(msg) {
-            Ok(()) => return Ok(()),
-            Err(m) => m,
-        };
-        self.enqueue(msg)
+        self.stage(msg, true)
     }
 
     /// Queues a message for the writer task, never inline (fan-out: one
     /// syscall per subscriber on the sending thread would cost more than
     /// the writer's batches).
     pub(crate) fn enqueue(&self, msg: Message) -> Result<(), Message> {
+        self.stage(msg, false)
+    }
+
+    /// Queues `msg`: into the staged batch while the writer is busy (it
+    /// looks there before it sleeps), as a batch of its own otherwise,
+    /// with a wake-up. A lone message therefore goes out at once, and a
+    /// stream is handed over in batches without any flush call.
+    fn stage(&self, msg: Message, inline: bool) -> Result<(), Message> {
+        let mut st = self.send.staged.lock().unwrap_or_else(|e| e.into_inner());
+        let cap = self.capacity as u64;
+        if st.sent - st.taken_seen >= cap {
+            st.taken_seen = self.took.taken.load(Ordering::Acquire);
+            if st.sent - st.taken_seen >= cap {
+                return Err(msg);
+            }
+        }
+        // Not busy: the writer found nothing queued or staged, so an
+        // inline write cannot overtake a message.
+        let msg = if inline && !st.busy {
+            match self.try_inline(msg) {
+                Ok(()) => return Ok(()),
+                Err(m) => m,
+            }
+        } else {
+            msg
+        };
+        st.bytes += msg.size();
+        st.msgs.push(msg);
+        st.sent += 1;
+        self.send.sent.store(st.sent, Ordering::Release);
+        if st.busy && st.msgs.len() < BATCH_MSGS && st.bytes < BATCH_BYTES {
+            return Ok(());
+        }
+        let spare = self.spare();
+        let batch = std::mem::replace(&mut st.msgs, spare);
+        st.bytes = 0;
         let out = self
             .out
             .get_or_init(|| crate::options::hwm_queue(self.capacity));
-        match out.push(msg) {
-            Ok(()) => {
-                self.ready.ring_n(1);
-                Ok(())
+        if let Err(e) = out.push(batch) {
+            // Not reached: no more messages are queued than the queue has
+            // slots. Were it reached, the batch stays staged for the
+            // writer's next look.
+            let back = std::mem::replace(&mut st.msgs, e.into_inner());
+            let _ = self.spares.push(back);
+        }
+        st.busy = true;
+        drop(st);
+        self.ready.ring_n(1);
+        Ok(())
+    }
+
+    /// Takes the next batch of messages for writing: a queued one, or
+    /// else what is staged. `None` when there is neither, and then the
+    /// next caller wakes the writer. The messages count as in flight until
+    /// [`written`](Self::written).
+    pub(crate) fn pop_batch(&self) -> Option<Vec<Message>> {
+        let batch = match self.out.get().and_then(|q| q.pop().ok()) {
+            Some(b) => b,
+            None => {
+                let mut st = self.send.staged.lock().unwrap_or_else(|e| e.into_inner());
+                if st.msgs.is_empty() {
+                    st.busy = false;
+                    return None;
+                }
+                st.bytes = 0;
+                let spare = self.spare();
+                std::mem::replace(&mut st.msgs, spare)
             }
-            Err(e) => Err(e.into_inner()),
+        };
+        // In flight before no longer queued: LINGER never sees neither.
+        let n = batch.len();
+        self.took.in_flight.fetch_add(n, Ordering::AcqRel);
+        self.took.taken.fetch_add(n as u64, Ordering::AcqRel);
+        Some(batch)
+    }
+
+    /// An empty batch buffer: a reused one, or one made at full size (a
+    /// buffer grown by pushes would allocate several times).
+    fn spare(&self) -> Vec<Message> {
+        self.spares
+            .pop()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_MSGS))
+    }
+
+    /// Gives back a batch buffer that [`pop_batch`](Self::pop_batch)
+    /// returned, emptied, for reuse.
+    pub(crate) fn recycle(&self, mut batch: Vec<Message>) {
+        batch.clear();
+        if batch.capacity() > 0 && batch.capacity() <= 4 * BATCH_MSGS {
+            let _ = self.spares.push(batch);
         }
     }
 
     /// Writes `msg` on the calling thread if the wire is free; gives it
-    /// back untouched when it cannot (then it is queued as usual).
+    /// back untouched when it cannot (then it is queued as usual). Called
+    /// with the staged batch locked and the writer not busy, so nothing is
+    /// queued before it.
     fn try_inline(&self, msg: Message) -> Result<(), Message> {
         if !self.direct_on.load(Ordering::Acquire)
             || self.wire.load(Ordering::Acquire) != IDLE
             || self.has_leftover.load(Ordering::Acquire)
-            || !self.is_empty()
             || !self.cmds.is_empty()
         {
             return Err(msg);
@@ -153,11 +282,7 @@ impl Pipe {
             return Err(msg);
         }
         // Owning the wire, look again: what was queued before goes first.
-        if self.has_leftover.load(Ordering::SeqCst)
-            || !self.is_empty()
-            || !self.cmds.is_empty()
-            || self.is_closed()
-        {
+        if self.has_leftover.load(Ordering::SeqCst) || !self.cmds.is_empty() || self.is_closed() {
             self.release(CALLER);
             return Err(msg);
         }
@@ -291,14 +416,9 @@ impl Pipe {
         self.wire.store(IDLE, Ordering::SeqCst);
     }
 
-    /// Takes the next queued message.
-    pub(crate) fn pop(&self) -> Option<Message> {
-        self.out.get()?.pop().ok()
-    }
-
-    /// Whether no message waits.
+    /// Whether no message waits (queued or staged).
     pub(crate) fn is_empty(&self) -> bool {
-        self.out.get().is_none_or(ConcurrentQueue::is_empty)
+        self.send.sent.load(Ordering::Acquire) == self.took.taken.load(Ordering::Acquire)
     }
 
     /// Queues a subscription command.
@@ -324,14 +444,14 @@ impl Pipe {
         self.closing.notify(usize::MAX);
     }
 
-    /// The writer took `n` messages (or commands) and is writing them.
+    /// The writer took `n` commands and is writing them.
     pub(crate) fn taken(&self, n: usize) {
-        self.in_flight.fetch_add(n, Ordering::AcqRel);
+        self.took.in_flight.fetch_add(n, Ordering::AcqRel);
     }
 
     /// The writer handed `n` taken messages to the kernel (or gave up).
     pub(crate) fn written(&self, n: usize) {
-        self.in_flight.fetch_sub(n, Ordering::AcqRel);
+        self.took.in_flight.fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Whether everything queued reached the kernel: no message, command or
@@ -339,7 +459,7 @@ impl Pipe {
     pub(crate) fn is_flushed(&self) -> bool {
         self.is_empty()
             && self.cmds.is_empty()
-            && self.in_flight.load(Ordering::Acquire) == 0
+            && self.took.in_flight.load(Ordering::Acquire) == 0
             && !self.has_leftover.load(Ordering::Acquire)
             && self.wire.load(Ordering::Acquire) != CALLER
     }

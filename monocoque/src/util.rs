@@ -107,6 +107,20 @@ macro_rules! bell_listener {
 }
 pub(crate) use bell_listener;
 
+/// A value on cache lines of its own (two, as the adjacent-line prefetcher
+/// pulls lines in pairs): a field one thread writes often must not share
+/// a line with fields another thread reads on every message.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Which of two futures finished first.
 pub(crate) enum Either<A, B> {
     /// The first.

@@ -548,6 +548,8 @@ async fn write_loop<S>(
             }
             out.append(&mut link.out.borrow_mut());
             loop {
+                // Counted before it leaves the queue, so LINGER never sees
+                // an empty queue and no write while a command is between.
                 pipe.taken(1);
                 let Some(cmd) = pipe.pop_command() else {
                     pipe.written(1);
@@ -566,21 +568,20 @@ async fn write_loop<S>(
             }
             let mut bytes = 0;
             while taken < MAX_BATCH_MSGS && bytes < MAX_BATCH_BYTES {
-                // Counted before it leaves the queue, so LINGER never sees
-                // an empty queue and no write while a message is in between.
-                pipe.taken(1);
-                let Some(m) = pipe.pop() else {
-                    pipe.written(1);
+                let Some(mut msgs) = pipe.pop_batch() else {
                     break;
                 };
-                bytes += m.size();
-                taken += 1;
-                held += 1;
-                if s.send_message(m, &mut out).is_err() {
-                    pipe.written(held);
-                    link.stop();
-                    return;
+                taken += msgs.len();
+                held += msgs.len();
+                for m in msgs.drain(..) {
+                    bytes += m.size();
+                    if s.send_message(m, &mut out).is_err() {
+                        pipe.written(held);
+                        link.stop();
+                        return;
+                    }
                 }
+                pipe.recycle(msgs);
             }
             if let Some(t) = s.poll_timeout() {
                 if t <= Instant::now() && s.handle_timeout(Instant::now()).is_err() {

@@ -89,23 +89,33 @@ async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Arc<Pipe>) {
     let mut batch = WriteBatch::new();
     loop {
         let mut close = false;
-        while let Some(m) = pipe.pop() {
-            match m.frames().first() {
-                Some(data) if !data.is_empty() => batch.push(data.clone()),
-                _ => {
-                    close = true;
+        let mut held = 0;
+        while let Some(mut msgs) = pipe.pop_batch() {
+            held += msgs.len();
+            for m in msgs.drain(..) {
+                match m.frames().first() {
+                    Some(data) if !data.is_empty() => batch.push(data.clone()),
+                    _ => close = true,
+                }
+                if close {
                     break;
                 }
+            }
+            pipe.recycle(msgs);
+            if close {
+                break;
             }
         }
         if !batch.is_empty() {
             let BufResult(res, b) = write_all(&mut w, batch).await;
             batch = b;
             if res.is_err() {
+                pipe.written(held);
                 pipe.close();
                 return;
             }
         }
+        pipe.written(held);
         if close || pipe.is_closed() {
             let _ = w.shutdown().await;
             pipe.close();
