@@ -136,7 +136,7 @@ const SPARE_BATCHES: usize = 8;
 const FRESH_RUN: usize = 16;
 
 /// Messages an engine gathers into one run before it queues them.
-pub(crate) const BATCH_MSGS: usize = 256;
+pub(crate) const BATCH_MSGS: usize = 1024;
 
 /// Room kept in the inbound queue beyond RCVHWM, so a ROUTER or REP can
 /// hold a few messages of every peer.
