@@ -208,6 +208,9 @@ fn xsub_send(sh: &Shared, msg: Message) {
             } else {
                 st.subs.cancel(topic).is_last()
             };
+            // Read by `try_recv` without the lock.
+            sh.match_all
+                .store(st.subs.matches(b""), std::sync::atomic::Ordering::Release);
             if !forward {
                 return;
             }
@@ -259,7 +262,10 @@ pub(crate) fn try_recv(sh: &Shared) -> Result<Option<Message>, Error> {
             let Some(i) = sh.pop_inbound() else {
                 return Ok(None);
             };
-            if sh.lock().subs.matches(&i.msg[0]) {
+            // Subscribed to everything (the common case): no lock per message.
+            if sh.match_all.load(std::sync::atomic::Ordering::Acquire)
+                || sh.lock().subs.matches(&i.msg[0])
+            {
                 return Ok(Some(i.msg));
             }
         },

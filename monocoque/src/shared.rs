@@ -120,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) space: Bell,
     closed: AtomicBool,
     ready_peers: AtomicUsize,
+    /// A SUB or XSUB subscribed to the empty prefix: every message matches.
+    pub(crate) match_all: AtomicBool,
     subscriptions: AtomicUsize,
     /// When this socket last wrote a message inline (shared by its pipes).
     pub(crate) last_inline: Arc<AtomicU64>,
@@ -160,6 +162,7 @@ impl Shared {
             space: Bell::default(),
             closed: AtomicBool::new(false),
             ready_peers: AtomicUsize::new(0),
+            match_all: AtomicBool::new(false),
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),
         })
