@@ -73,7 +73,7 @@ pub(crate) struct Pipe {
 /// once per message (libzmq's ypipe defers its flush the same way).
 #[derive(Debug, Default)]
 struct SendSide {
-    staged: Mutex<Staged>,
+    staged: spin::Mutex<Staged>,
     /// Messages ever queued (mirrors `Staged::sent`, for the writer's and
     /// LINGER's looks without the lock).
     sent: AtomicU64,
@@ -172,7 +172,7 @@ impl Pipe {
     /// with a wake-up. A lone message therefore goes out at once, and a
     /// stream is handed over in batches without any flush call.
     fn stage(&self, msg: Message, inline: bool) -> Result<(), Message> {
-        let mut st = self.send.staged.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock_staged();
         let cap = self.capacity as u64;
         if st.sent - st.taken_seen >= cap {
             st.taken_seen = self.took.taken.load(Ordering::Acquire);
@@ -216,6 +216,27 @@ impl Pipe {
         Ok(())
     }
 
+    /// Locks the staged batch. A spin lock: it is held for a few
+    /// instructions, and its release is a plain store where a futex
+    /// mutex's is a locked exchange, which waits for every store before
+    /// it (here, the message just staged, on lines the writer read last)
+    /// on a path taken once per message. A holder preempted in those
+    /// instructions costs the other side yields, not a long spin.
+    fn lock_staged(&self) -> spin::MutexGuard<'_, Staged> {
+        let mut tries = 0u32;
+        loop {
+            if let Some(st) = self.send.staged.try_lock() {
+                return st;
+            }
+            tries += 1;
+            if tries < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Takes the next batch of messages for writing: a queued one, or
     /// else what is staged. `None` when there is neither, and then the
     /// next caller wakes the writer. The messages count as in flight until
@@ -224,7 +245,16 @@ impl Pipe {
         let batch = match self.out.get().and_then(|q| q.pop().ok()) {
             Some(b) => b,
             None => {
-                let mut st = self.send.staged.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = self.lock_staged();
+                // A caller may have queued a batch since the look above.
+                // Callers queue with this lock held, so this look is
+                // final: `busy` goes false only with the queue empty
+                // (else a caller's inline write could overtake that
+                // batch).
+                if let Some(b) = self.out.get().and_then(|q| q.pop().ok()) {
+                    drop(st);
+                    return Some(self.took_batch(b));
+                }
                 if st.msgs.is_empty() {
                     st.busy = false;
                     return None;
@@ -234,11 +264,16 @@ impl Pipe {
                 std::mem::replace(&mut st.msgs, spare)
             }
         };
+        Some(self.took_batch(batch))
+    }
+
+    /// Counts a batch the writer took.
+    fn took_batch(&self, batch: Vec<Message>) -> Vec<Message> {
         // In flight before no longer queued: LINGER never sees neither.
         let n = batch.len();
         self.took.in_flight.fetch_add(n, Ordering::AcqRel);
         self.took.taken.fetch_add(n as u64, Ordering::AcqRel);
-        Some(batch)
+        batch
     }
 
     /// An empty batch buffer: a reused one, or one made at full size (a
