@@ -40,8 +40,9 @@ pub(crate) struct Pipe {
     /// The writer's side: updated once per batch taken.
     took: Padded<TakeSide>,
     /// Emptied batch buffers the writer gives back for callers to refill:
-    /// a warm pipe allocates nothing.
-    spares: ConcurrentQueue<Vec<Message>>,
+    /// a warm pipe allocates nothing. Made on the first give-back (an
+    /// idle pipe holds none), with room for every batch SNDHWM allows.
+    spares: OnceLock<ConcurrentQueue<Vec<Message>>>,
     cmds: ConcurrentQueue<PipeCmd>,
     /// Wakes the engine's writer: a message, a command, or the close.
     pub(crate) ready: Bell,
@@ -105,8 +106,9 @@ struct TakeSide {
 const BATCH_MSGS: usize = 32;
 /// ... or this many bytes.
 const BATCH_BYTES: usize = 32 * 1024;
-/// Emptied batch buffers kept for reuse.
-const SPARES: usize = 16;
+/// At most this many emptied batch buffers are kept for reuse (enough for
+/// a full queue of batches at libzmq's default SNDHWM).
+const MAX_SPARES: usize = 40;
 
 /// Inline writes closer together than this mean the caller is streaming:
 /// then messages are queued and the writer task batches them, as one
@@ -137,7 +139,7 @@ impl Pipe {
             capacity,
             send: Padded::default(),
             took: Padded::default(),
-            spares: ConcurrentQueue::bounded(SPARES),
+            spares: OnceLock::new(),
             cmds: ConcurrentQueue::unbounded(),
             ready: Bell::default(),
             closing: Event::new(),
@@ -208,7 +210,7 @@ impl Pipe {
             // slots. Were it reached, the batch stays staged for the
             // writer's next look.
             let back = std::mem::replace(&mut st.msgs, e.into_inner());
-            let _ = self.spares.push(back);
+            self.keep_spare(back);
         }
         st.busy = true;
         drop(st);
@@ -280,8 +282,9 @@ impl Pipe {
     /// buffer grown by pushes would allocate several times).
     fn spare(&self) -> Vec<Message> {
         self.spares
-            .pop()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_MSGS))
+            .get()
+            .and_then(|q| q.pop().ok())
+            .unwrap_or_else(|| Vec::with_capacity(BATCH_MSGS))
     }
 
     /// Gives back a batch buffer that [`pop_batch`](Self::pop_batch)
@@ -289,8 +292,20 @@ impl Pipe {
     pub(crate) fn recycle(&self, mut batch: Vec<Message>) {
         batch.clear();
         if batch.capacity() > 0 && batch.capacity() <= 4 * BATCH_MSGS {
-            let _ = self.spares.push(batch);
+            self.keep_spare(batch);
         }
+    }
+
+    /// Keeps an empty batch buffer for reuse, while there is room: as many
+    /// as a full queue holds batches, so refilling after a drained queue
+    /// allocates nothing (with fewer, every fill after SNDHWM was reached
+    /// allocated the difference).
+    fn keep_spare(&self, batch: Vec<Message>) {
+        let q = self.spares.get_or_init(|| {
+            let full = self.capacity.div_ceil(BATCH_MSGS).saturating_add(2);
+            ConcurrentQueue::bounded(full.min(MAX_SPARES))
+        });
+        let _ = q.push(batch);
     }
 
     /// Writes `msg` on the calling thread if the wire is free; gives it
