@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use crate::message::Message;
 use crate::shared::Shared;
-use crate::util::{Bell, Padded};
+use crate::util::{lock_spin, Bell, Padded};
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -218,25 +218,9 @@ impl Pipe {
         Ok(())
     }
 
-    /// Locks the staged batch. A spin lock: it is held for a few
-    /// instructions, and its release is a plain store where a futex
-    /// mutex's is a locked exchange, which waits for every store before
-    /// it (here, the message just staged, on lines the writer read last)
-    /// on a path taken once per message. A holder preempted in those
-    /// instructions costs the other side yields, not a long spin.
+    /// Locks the staged batch (see [`lock_spin`]).
     fn lock_staged(&self) -> spin::MutexGuard<'_, Staged> {
-        let mut tries = 0u32;
-        loop {
-            if let Some(st) = self.send.staged.try_lock() {
-                return st;
-            }
-            tries += 1;
-            if tries < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        lock_spin(&self.send.staged)
     }
 
     /// Takes the next batch of messages for writing: a queued one, or

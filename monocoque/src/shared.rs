@@ -109,7 +109,7 @@ pub(crate) struct Shared {
     /// Messages in `batches`, bounded by RCVHWM.
     batched: AtomicUsize,
     /// The run the user side is taking messages from.
-    local: Mutex<VecDeque<Inbound>>,
+    local: spin::Mutex<VecDeque<Inbound>>,
     /// Whether `local` holds messages (read without its lock).
     local_has: AtomicBool,
     /// Emptied run buffers, handed back to the engines for reuse.
@@ -155,7 +155,7 @@ impl Shared {
             inbound: OnceLock::new(),
             batches: ConcurrentQueue::unbounded(),
             batched: AtomicUsize::new(0),
-            local: Mutex::new(VecDeque::new()),
+            local: spin::Mutex::new(VecDeque::new()),
             local_has: AtomicBool::new(false),
             spare: ConcurrentQueue::bounded(SPARE_BATCHES),
             wake: Bell::default(),
@@ -214,7 +214,8 @@ impl Shared {
     /// Takes a message from the current run; when it is empty and `next`,
     /// starts the next run first.
     fn pop_run(&self, next: bool) -> Option<Inbound> {
-        let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        // A spin lock: taken once per message (see `lock_spin`).
+        let mut local = crate::util::lock_spin(&self.local);
         if local.is_empty() {
             if !next {
                 return None;

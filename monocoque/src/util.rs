@@ -121,6 +121,27 @@ impl<T> std::ops::Deref for Padded<T> {
     }
 }
 
+/// Locks a spin lock held for a few instructions at a time, on paths taken
+/// once per message: its release is a plain store where a futex mutex's
+/// is a locked exchange, which waits for every store before it (the
+/// message just handed over, on cache lines the other thread read last).
+/// A holder preempted in those instructions costs the others yields, not
+/// a long spin.
+pub(crate) fn lock_spin<T>(m: &spin::Mutex<T>) -> spin::MutexGuard<'_, T> {
+    let mut tries = 0u32;
+    loop {
+        if let Some(g) = m.try_lock() {
+            return g;
+        }
+        tries += 1;
+        if tries < 64 {
+            std::hint::spin_loop();
+        } else {
+            thread::yield_now();
+        }
+    }
+}
+
 /// Which of two futures finished first.
 pub(crate) enum Either<A, B> {
     /// The first.
