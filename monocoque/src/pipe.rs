@@ -429,6 +429,17 @@ impl Pipe {
         Some(rest)
     }
 
+    /// The connection's socket, while inline writes are on.
+    pub(crate) fn direct_socket(&self) -> Option<Arc<socket2::Socket>> {
+        if !self.direct_on.load(Ordering::Acquire) {
+            return None;
+        }
+        self.direct
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Turns inline writes on for a connection's socket, or off (`None`)
     /// when it ends; what an inline write left for a connection that ended
     /// is dropped with it.

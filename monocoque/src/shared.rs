@@ -2,7 +2,8 @@
 //! state behind one mutex, and the events both sides sleep on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
@@ -120,11 +121,26 @@ pub(crate) struct Shared {
     pub(crate) space: Bell,
     closed: AtomicBool,
     ready_peers: AtomicUsize,
+    /// Blocking `recv`s polling their connection and `watch` (see
+    /// `Socket::recv_watching`).
+    watchers: AtomicUsize,
+    /// Written when a message arrives while somebody watches.
+    watch: OnceLock<OwnedFd>,
     /// A SUB or XSUB subscribed to the empty prefix: every message matches.
     pub(crate) match_all: AtomicBool,
     subscriptions: AtomicUsize,
     /// When this socket last wrote a message inline (shared by its pipes).
     pub(crate) last_inline: Arc<AtomicU64>,
+}
+
+/// A watching `recv`, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Watching<'a>(&'a Shared);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The inbound queue's capacity when nothing set it (libzmq's RCVHWM).
@@ -163,6 +179,8 @@ impl Shared {
             closed: AtomicBool::new(false),
             ready_peers: AtomicUsize::new(0),
             match_all: AtomicBool::new(false),
+            watchers: AtomicUsize::new(0),
+            watch: OnceLock::new(),
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),
         })
@@ -253,6 +271,7 @@ impl Shared {
         self.batched.fetch_add(run.len(), Ordering::AcqRel);
         let _ = self.batches.push(run);
         self.wake.ring();
+        self.nudge_watchers();
         Ok(())
     }
 
@@ -272,6 +291,7 @@ impl Shared {
             .push(Inbound { peer, msg })
             .map_err(|e| e.into_inner().msg)?;
         self.wake.ring();
+        self.nudge_watchers();
         Ok(())
     }
 
@@ -285,6 +305,55 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
         self.wake.ring();
         self.space.ring();
+        self.nudge_watchers();
+    }
+
+    /// The socket of the one connection a blocking `recv` may watch: when
+    /// exactly one peer is connected over tcp or ipc and has carried a
+    /// message (so its inline-write descriptor exists).
+    pub(crate) fn lone_connection(&self) -> Option<Arc<socket2::Socket>> {
+        let st = self.lock();
+        let mut ready = st.peers.iter().filter(|(_, p)| p.ready);
+        let (_, only) = ready.next()?;
+        if ready.next().is_some() {
+            return None;
+        }
+        match &only.out {
+            Outbox::Engine(pipe) => pipe.direct_socket(),
+            Outbox::Inproc { .. } => None,
+        }
+    }
+
+    /// The event a watching `recv` polls beside its connection, made on
+    /// first use (non-blocking, close-on-exec).
+    pub(crate) fn watch_event(&self) -> Option<&OwnedFd> {
+        if self.watch.get().is_none() {
+            let fd = rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::NONBLOCK | rustix::event::EventfdFlags::CLOEXEC,
+            )
+            .ok()?;
+            let _ = self.watch.set(fd);
+        }
+        self.watch.get()
+    }
+
+    /// Counts a watching `recv` until the guard drops.
+    pub(crate) fn watching(&self) -> Watching<'_> {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        Watching(self)
+    }
+
+    /// Wakes watching `recv`s (after a message was queued, or the close):
+    /// one write to the event, only while somebody watches.
+    fn nudge_watchers(&self) {
+        // `Bell::ring`'s fence orders the queue operation before this.
+        if self.watchers.load(Ordering::Relaxed) > 0 {
+            if let Some(fd) = self.watch.get() {
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
+        }
     }
 
     /// Whether the socket was closed.
