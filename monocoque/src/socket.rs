@@ -51,7 +51,7 @@ const WATCH: Duration = Duration::from_millis(20);
 /// How long it waits for the I/O thread once the connection is readable...
 const WATCH_SPIN: Duration = Duration::from_micros(200);
 /// ... spinning for the first part of that, then yielding.
-const WATCH_SPIN_HOT: Duration = Duration::from_micros(10);
+const WATCH_SPIN_HOT: Duration = Duration::from_micros(2);
 
 impl Socket {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Socket {
