@@ -75,8 +75,9 @@ pub(crate) struct Pipe {
 #[derive(Debug, Default)]
 struct SendSide {
     staged: spin::Mutex<Staged>,
-    /// Messages ever queued (mirrors `Staged::sent`, for the writer's and
-    /// LINGER's looks without the lock).
+    /// Messages ever queued (staged or in the queue). Written by callers
+    /// only, with `staged` locked; read without the lock by the writer and
+    /// LINGER.
     sent: AtomicU64,
 }
 
@@ -88,7 +89,6 @@ struct Staged {
     /// queue and this batch empty: it will look here again, so a message
     /// may wait here without a wake-up.
     busy: bool,
-    sent: u64,
     /// The writer's `taken` as last read: `sent - taken_seen` bounds what
     /// is queued from above, so the writer's line is read only near SNDHWM.
     taken_seen: u64,
@@ -176,32 +176,36 @@ impl Pipe {
     fn stage(&self, msg: Message, inline: bool) -> Result<(), Message> {
         let mut st = self.lock_staged();
         let cap = self.capacity as u64;
-        if st.sent - st.taken_seen >= cap {
+        let sent = self.send.sent.load(Ordering::Relaxed);
+        if sent - st.taken_seen >= cap {
             st.taken_seen = self.took.taken.load(Ordering::Acquire);
-            if st.sent - st.taken_seen >= cap {
+            if sent - st.taken_seen >= cap {
                 return Err(msg);
             }
         }
-        // Not busy: the writer found nothing queued or staged, so an
-        // inline write cannot overtake a message.
+        // Not busy: the writer found nothing queued or staged, and only
+        // callers queue, one at a time (under the socket's state lock), so
+        // an inline write cannot overtake a message. It is made without the
+        // staged lock, which the writer may want meanwhile and which is
+        // never held across a syscall.
         let msg = if inline && !st.busy {
-            match self.try_inline(msg) {
+            drop(st);
+            let msg = match self.try_inline(msg) {
                 Ok(()) => return Ok(()),
                 Err(m) => m,
-            }
+            };
+            st = self.lock_staged();
+            msg
         } else {
             msg
         };
         st.bytes += msg.size();
         st.msgs.push(msg);
-        st.sent += 1;
-        self.send.sent.store(st.sent, Ordering::Release);
+        self.send.sent.store(sent + 1, Ordering::Release);
         if st.busy && st.msgs.len() < BATCH_MSGS && st.bytes < BATCH_BYTES {
             return Ok(());
         }
-        let spare = self.spare();
-        let batch = std::mem::replace(&mut st.msgs, spare);
-        st.bytes = 0;
+        let batch = self.take_staged(&mut st);
         let out = self
             .out
             .get_or_init(|| crate::options::hwm_queue(self.capacity));
@@ -216,6 +220,13 @@ impl Pipe {
         drop(st);
         self.ready.ring_n(1);
         Ok(())
+    }
+
+    /// The staged messages, leaving an empty buffer in their place.
+    fn take_staged(&self, st: &mut Staged) -> Vec<Message> {
+        st.bytes = 0;
+        let spare = self.spare();
+        std::mem::replace(&mut st.msgs, spare)
     }
 
     /// Locks the staged batch (see [`lock_spin`]).
@@ -245,9 +256,7 @@ impl Pipe {
                     st.busy = false;
                     return None;
                 }
-                st.bytes = 0;
-                let spare = self.spare();
-                std::mem::replace(&mut st.msgs, spare)
+                self.take_staged(&mut st)
             }
         };
         Some(self.took_batch(batch))
@@ -294,8 +303,7 @@ impl Pipe {
 
     /// Writes `msg` on the calling thread if the wire is free; gives it
     /// back untouched when it cannot (then it is queued as usual). Called
-    /// with the staged batch locked and the writer not busy, so nothing is
-    /// queued before it.
+    /// when the writer is not busy, so nothing is queued before it.
     fn try_inline(&self, msg: Message) -> Result<(), Message> {
         if !self.direct_on.load(Ordering::Acquire)
             || self.wire.load(Ordering::Acquire) != IDLE
