@@ -9,8 +9,8 @@ use monocoque_zmtp::SocketType;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
-use crate::pipe::{Outbox, Pipe};
-use crate::shared::{PeerEntry, Shared, State};
+use crate::pipe::Pipe;
+use crate::shared::{Outbox, PeerEntry, Shared, State};
 
 /// Binds `name`; links the connects that were waiting for it.
 pub(crate) fn bind(sh: &Arc<Shared>, name: &str) -> Result<()> {

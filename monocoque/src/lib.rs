@@ -36,7 +36,7 @@ mod pipe;
 mod proxy;
 mod shared;
 mod socket;
-mod util;
+mod sync;
 
 pub use context::Context;
 pub use endpoint::Endpoint;

@@ -10,8 +10,8 @@ use monocoque_zmtp::SocketType;
 
 use crate::error::Error;
 use crate::message::Message;
-use crate::pipe::{Outbox, PipeCmd};
-use crate::shared::{subscription_message, Shared, State};
+use crate::pipe::PipeCmd;
+use crate::shared::{subscription_message, Outbox, Shared, State};
 
 /// Why a send did not go out now.
 pub(crate) enum SendError {

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::socket::Socket;
-use crate::util::{block_on, race, Either};
+use crate::sync::{block_on, race, Either};
 use monocoque_zmtp::SocketType;
 
 fn can_recv(ty: SocketType) -> bool {

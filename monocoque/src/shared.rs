@@ -16,8 +16,8 @@ use crate::context::ContextInner;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
-use crate::pipe::{Outbox, PipeCmd};
-use crate::util::{Bell, Cancel};
+use crate::pipe::{Pipe, PipeCmd};
+use crate::sync::{Bell, Cancel};
 
 /// A message and the peer it came from.
 #[derive(Debug)]
@@ -233,7 +233,7 @@ impl Shared {
     /// starts the next run first.
     fn pop_run(&self, next: bool) -> Option<Inbound> {
         // A spin lock: taken once per message (see `lock_spin`).
-        let mut local = crate::util::lock_spin(&self.local);
+        let mut local = crate::sync::lock_spin(&self.local);
         if local.is_empty() {
             if !next {
                 return None;
@@ -546,5 +546,57 @@ pub(crate) fn subscription_message(msg: &Message) -> Option<(bool, Bytes)> {
         Some(1) => Some((true, f.slice(1..))),
         Some(0) => Some((false, f.slice(1..))),
         _ => None,
+    }
+}
+
+/// Where a socket's messages for one peer go.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbox {
+    /// To an engine on an I/O thread.
+    Engine(Arc<Pipe>),
+    /// Straight into an inproc peer's inbound queue, where we are `id`.
+    Inproc {
+        /// The peer socket.
+        target: Arc<Shared>,
+        /// Our id in the peer's tables.
+        id: PeerId,
+        /// Our routing id, when the peer is a ROUTER: it leads each message.
+        prefix: Option<Bytes>,
+    },
+}
+
+impl Outbox {
+    /// Queues a message for the peer; gives it back when the peer is full.
+    pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
+        match self {
+            Outbox::Engine(pipe) => pipe.push(msg),
+            Outbox::Inproc { target, id, prefix } => match prefix {
+                None => target.deliver_one(*id, msg),
+                Some(p) => {
+                    let mut msg = msg;
+                    msg.push_front(p.clone());
+                    target.deliver_one(*id, msg).map_err(|mut m| {
+                        m.pop_front();
+                        m
+                    })
+                }
+            },
+        }
+    }
+
+    /// Like [`push`](Self::push), but never written inline by the caller.
+    pub(crate) fn push_queued(&self, msg: Message) -> Result<(), Message> {
+        match self {
+            Outbox::Engine(pipe) => pipe.enqueue(msg),
+            Outbox::Inproc { .. } => self.push(msg),
+        }
+    }
+
+    /// Whether nothing is queued for the peer (what LINGER waits for).
+    pub(crate) fn is_drained(&self) -> bool {
+        match self {
+            Outbox::Engine(pipe) => pipe.is_flushed(),
+            Outbox::Inproc { .. } => true,
+        }
     }
 }

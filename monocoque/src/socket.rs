@@ -14,9 +14,9 @@ use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pattern::{self, SendError};
-use crate::pipe::{Outbox, Pipe};
-use crate::shared::{EndpointEntry, PeerEntry, Shared};
-use crate::util::{bell_listener, block_on, maybe, race, Cancel};
+use crate::pipe::Pipe;
+use crate::shared::{EndpointEntry, Outbox, PeerEntry, Shared};
+use crate::sync::{bell_listener, block_on, maybe, race, Cancel};
 
 /// A ZeroMQ socket.
 ///

@@ -22,9 +22,9 @@ use super::write_all;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 use crate::options::{Plain, SocketOptions};
-use crate::pipe::{Outbox, Pipe, PipeCmd};
-use crate::shared::{Inbound, Shared, BATCH_MSGS};
-use crate::util::{bell_listener, maybe, race, Cancel, Either};
+use crate::pipe::{Pipe, PipeCmd};
+use crate::shared::{Inbound, Outbox, Shared, BATCH_MSGS};
+use crate::sync::{bell_listener, maybe, race, Cancel, Either};
 
 /// How long a refused peer's ERROR command may take to leave.
 const ERROR_GRACE: Duration = Duration::from_millis(100);

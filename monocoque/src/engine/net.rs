@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::monitor::MonitorEvent;
 use crate::pipe::Pipe;
 use crate::shared::Shared;
-use crate::util::{race, Cancel, Either};
+use crate::sync::{race, Cancel, Either};
 
 /// A bound, listening socket, not yet handed to an I/O thread.
 pub(crate) enum Bound {

@@ -14,8 +14,9 @@ use super::conn::{slab, ConnSpec};
 use super::write_all;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
-use crate::pipe::{Outbox, Pipe};
-use crate::util::{race, Either};
+use crate::pipe::Pipe;
+use crate::shared::Outbox;
+use crate::sync::{race, Either};
 
 /// Runs one raw connection to its end.
 pub(crate) async fn run<S>(stream: S, spec: ConnSpec)

@@ -8,12 +8,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
 use event_listener::Event;
-use monocoque_core::router::PeerId;
 use smallvec::SmallVec;
 
 use crate::message::Message;
-use crate::shared::Shared;
-use crate::util::{lock_spin, Bell, Padded};
+use crate::sync::{lock_spin, Bell, Padded};
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -528,57 +526,5 @@ impl Pipe {
             || !self.cmds.is_empty()
             || self.is_closed()
             || self.has_leftover.load(Ordering::SeqCst)
-    }
-}
-
-/// Where a socket's messages for one peer go.
-#[derive(Debug, Clone)]
-pub(crate) enum Outbox {
-    /// To an engine on an I/O thread.
-    Engine(Arc<Pipe>),
-    /// Straight into an inproc peer's inbound queue, where we are `id`.
-    Inproc {
-        /// The peer socket.
-        target: Arc<Shared>,
-        /// Our id in the peer's tables.
-        id: PeerId,
-        /// Our routing id, when the peer is a ROUTER: it leads each message.
-        prefix: Option<Bytes>,
-    },
-}
-
-impl Outbox {
-    /// Queues a message for the peer; gives it back when the peer is full.
-    pub(crate) fn push(&self, msg: Message) -> Result<(), Message> {
-        match self {
-            Outbox::Engine(pipe) => pipe.push(msg),
-            Outbox::Inproc { target, id, prefix } => match prefix {
-                None => target.deliver_one(*id, msg),
-                Some(p) => {
-                    let mut msg = msg;
-                    msg.push_front(p.clone());
-                    target.deliver_one(*id, msg).map_err(|mut m| {
-                        m.pop_front();
-                        m
-                    })
-                }
-            },
-        }
-    }
-
-    /// Like [`push`](Self::push), but never written inline by the caller.
-    pub(crate) fn push_queued(&self, msg: Message) -> Result<(), Message> {
-        match self {
-            Outbox::Engine(pipe) => pipe.enqueue(msg),
-            Outbox::Inproc { .. } => self.push(msg),
-        }
-    }
-
-    /// Whether nothing is queued for the peer (what LINGER waits for).
-    pub(crate) fn is_drained(&self) -> bool {
-        match self {
-            Outbox::Engine(pipe) => pipe.is_flushed(),
-            Outbox::Inproc { .. } => true,
-        }
     }
 }
