@@ -8,7 +8,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet};
-use monocoque_core::router::{FairQueue, LoadBalancer, PeerId, Peers, RoutingTable};
+use monocoque_core::router::{LoadBalancer, PeerId, Peers, RoutingTable};
 
 /// A small deterministic generator (xorshift64*), so runs compare.
 struct Rng(u64);
@@ -146,13 +146,6 @@ fn routing(c: &mut Criterion) {
             black_box(peer)
         })
     });
-
-    let mut fq = FairQueue::new();
-    for &id in &ids {
-        fq.attach(id);
-        fq.activate(id);
-    }
-    group.bench_function("fq_next_16peers", |b| b.iter(|| black_box(fq.next())));
 
     let mut table = RoutingTable::with_first_generated(1);
     let many: Vec<PeerId> = (0..1000).map(|_| slab.insert(())).collect();

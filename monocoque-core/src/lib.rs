@@ -6,7 +6,7 @@
 //! ```text
 //! kernel read ──> alloc::SlabMut ──freeze──> Bytes ──> (zmtp decoder slices frames)
 //!                                                         │
-//!                     router:: (identity, load balance, fair queue)
+//!                     router:: (identity, load balance)
 //!                     pubsub:: (subscription index, fan-out)
 //! ```
 //!

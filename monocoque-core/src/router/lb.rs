@@ -60,7 +60,7 @@ impl<K: PeerKey> LoadBalancer<K> {
     /// nothing changes). A stale key in the same slot (the peer's
     /// predecessor, never detached) is detached first.
     pub fn attach(&mut self, peer: K) -> bool {
-        !matches!(self.ring.attach(peer, true), super::ring::Attached::Already)
+        self.ring.attach(peer)
     }
 
     /// Removes a peer (it disconnected). Returns `false` for an unknown or

@@ -1,17 +1,15 @@
 //! Routing tables for the socket patterns: peer handles with epochs,
-//! identities, load balancing and fair queueing. Safe Rust, no I/O.
+//! identities and load balancing. Safe Rust, no I/O.
 //!
 //! These are sans-IO data structures: the socket layer feeds them events
-//! (a peer connected, its pipe filled up, a message arrived) and asks them
+//! (a peer connected, its pipe filled up or drained) and asks them
 //! whom to talk to next. They know nothing of ZMTP; peers are named by any
 //! [`PeerKey`], normally the [`PeerId`] handles issued by [`Peers`].
 //!
 //! ```text
 //!  handshake done ──> Peers::insert ──> PeerId ──┬─> RoutingTable::attach   (ROUTER)
-//!                                                ├─> LoadBalancer::attach   (PUSH, DEALER, REQ)
-//!                                                └─> FairQueue::attach      (PULL, DEALER, ROUTER, SUB...)
+//!                                                └─> LoadBalancer::attach   (PUSH, DEALER, REQ)
 //!  send:  LoadBalancer::next / RoutingTable::peer(routing id) ──> that peer's pipe
-//!  recv:  FairQueue::next ──> that peer's pipe (lock until the last frame)
 //!  disconnect: detach everywhere, Peers::remove (the epoch moves on)
 //! ```
 //!
@@ -19,13 +17,11 @@
 //! nothing, even after the slot is reused, so nothing routed to the old
 //! connection can reach the new one.
 
-mod fq;
 mod identity;
 mod lb;
 mod peer;
 mod ring;
 
-pub use fq::FairQueue;
 pub use identity::{Attach, RoutingId, RoutingTable};
 pub use lb::LoadBalancer;
 pub use peer::{PeerId, PeerKey, Peers};

@@ -1,9 +1,9 @@
-//! The round-robin ring shared by the load balancer and the fair queue.
+//! The round-robin ring behind the load balancer.
 //!
 //! Members are attached peers; some of them are *linked* into a circular
-//! doubly linked list (the peers with room, or with messages pending). The
-//! links live in a `Vec` indexed by [`PeerKey::slot`], so every operation is
-//! O(1) and nothing allocates once the table has grown to the largest slot.
+//! doubly linked list (the peers with room). The links live in a `Vec`
+//! indexed by [`PeerKey::slot`], so every operation is O(1) and nothing
+//! allocates once the table has grown to the largest slot.
 //!
 //! Order (the fairness argument): think of the linked peers as a queue whose
 //! front is the cursor. [`Ring::advance`] takes the front and puts it at the
@@ -43,17 +43,6 @@ pub(crate) struct Ring<K> {
     linked: usize,
 }
 
-/// What [`Ring::attach`] found in the key's slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Attached<K> {
-    /// The slot was free.
-    New,
-    /// The same key was attached already; nothing changed.
-    Already,
-    /// Another key (a stale epoch) held the slot and was detached.
-    Replaced(K),
-}
-
 impl<K: PeerKey> Ring<K> {
     pub(crate) const fn new() -> Self {
         Self {
@@ -82,26 +71,25 @@ impl<K: PeerKey> Ring<K> {
         }
     }
 
-    pub(crate) fn attach(&mut self, key: K, linked: bool) -> Attached<K> {
+    /// Attaches `key` and links it at the back of the line; `false` (and
+    /// nothing changes) if it was attached already. Another key in the same
+    /// slot (a stale epoch) is detached first.
+    pub(crate) fn attach(&mut self, key: K) -> bool {
         let slot = Self::slot_of(key);
         let i = slot as usize;
         if i >= self.links.len() {
             self.links.resize(i + 1, Link::EMPTY);
         }
-        let outcome = match self.links[i].key {
-            None => Attached::New,
-            Some(k) if k == key => return Attached::Already,
-            Some(stale) => {
-                self.detach(stale);
-                Attached::Replaced(stale)
+        if let Some(held) = self.links[i].key {
+            if held == key {
+                return false;
             }
-        };
+            self.detach(held); // a stale epoch of this slot
+        }
         self.links[i].key = Some(key);
         self.members += 1;
-        if linked {
-            self.link_slot(slot);
-        }
-        outcome
+        self.link_slot(slot);
+        true
     }
 
     pub(crate) fn detach(&mut self, key: K) -> bool {
