@@ -44,6 +44,6 @@ pub use error::{Fault, ProtocolError};
 pub use frame::{Decoder, Encoder, Frame, Message, Multipart};
 pub use greeting::{Greeting, GreetingParser, MechanismName};
 pub use mechanism::MechanismConfig;
-pub use session::{Event, HeartbeatConfig, PeerInfo, Session, SessionConfig};
+pub use session::{Event, HeartbeatConfig, PeerInfo, PlainFramer, Session, SessionConfig};
 pub use socket_type::SocketType;
 pub use zap::{ZapReply, ZapRequest};

@@ -36,7 +36,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{Command, Metadata, PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::error::ProtocolError;
-use crate::frame::{Decoder, Encoder, Frame};
+use crate::frame::{write_header, Decoder, Encoder, Frame};
 use crate::greeting::{Greeting, GreetingParser, MechanismName};
 use crate::mechanism::{
     peer_error, peer_identity_raw, Cx, Established, Handshake, MechanismConfig,
@@ -168,6 +168,32 @@ enum Phase {
     Closed,
 }
 
+/// A frame-header writer for this connection's data phase that another
+/// thread may use while the session is idle: nothing queued in
+/// [`Session::poll_transmit`] and no multipart message half sent through
+/// [`Session::send_frame`], so the frames it heads take their place in the
+/// wire order.
+///
+/// Handed out only by [`Session::plain_framer`], and only by a session whose
+/// mechanism leaves frames as they are (NULL, PLAIN): a mechanism that
+/// protects traffic (CURVE) must see every frame, so no framer exists for it.
+/// It is a capability, not a view: once handed out it stays valid for the
+/// connection's life, so ask again after anything that may end the data
+/// phase.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainFramer {
+    _only_from_a_session: (),
+}
+
+impl PlainFramer {
+    /// Writes the header of a message frame of `len` bytes (MORE set when
+    /// `more`) into `out`; returns its length (2 or 9). The body follows it
+    /// on the wire untouched.
+    pub fn header(&self, more: bool, len: usize, out: &mut [u8; 9]) -> usize {
+        write_header(more, false, len, out)
+    }
+}
+
 /// One ZMTP connection. See the module docs.
 #[derive(Debug)]
 pub struct Session {
@@ -291,6 +317,16 @@ impl Session {
     /// The peer's socket type, once the handshake completed.
     pub fn peer_socket_type(&self) -> Option<SocketType> {
         self.peer_type
+    }
+
+    /// `Some` only in the data phase (handshake complete, not closed) and
+    /// only when the mechanism does not transform frames
+    /// (`protects_traffic()` false): a [`PlainFramer`] that heads message
+    /// frames exactly as [`send_frame`](Self::send_frame) would.
+    pub fn plain_framer(&self) -> Option<PlainFramer> {
+        (self.phase == Phase::Ready && !self.protects).then_some(PlainFramer {
+            _only_from_a_session: (),
+        })
     }
 
     /// True while a ZAP request is waiting for [`zap_reply`](Self::zap_reply).
@@ -762,5 +798,99 @@ impl Session {
         .into_iter()
         .flatten()
         .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(socket_type: SocketType, mechanism: MechanismConfig) -> SessionConfig {
+        let mut c = SessionConfig::new(socket_type);
+        c.mechanism = mechanism;
+        c
+    }
+
+    fn plain_client() -> MechanismConfig {
+        MechanismConfig::PlainClient {
+            username: Bytes::from_static(b"user"),
+            password: Bytes::from_static(b"pass"),
+        }
+    }
+
+    /// Moves what `from` has to send to `to`; says yes to ZAP.
+    fn shuttle(from: &mut Session, to: &mut Session) {
+        let mut out = Vec::new();
+        from.poll_transmit(&mut out);
+        for chunk in out {
+            to.handle_input(chunk).unwrap();
+        }
+        while let Some(ev) = to.poll_event() {
+            if let Event::ZapRequest(req) = ev {
+                to.zap_reply(ZapReply::accept(&req)).unwrap();
+            }
+        }
+    }
+
+    /// A DEALER and a ROUTER session with these mechanisms, handshake done.
+    fn pair(a: MechanismConfig, b: MechanismConfig) -> (Session, Session) {
+        let now = Instant::now();
+        let mut a = Session::new(config(SocketType::Dealer, a), now).unwrap();
+        let mut b = Session::new(config(SocketType::Router, b), now).unwrap();
+        for _ in 0..4 {
+            shuttle(&mut a, &mut b);
+            shuttle(&mut b, &mut a);
+        }
+        assert!(a.is_ready() && b.is_ready());
+        (a, b)
+    }
+
+    #[test]
+    fn plain_framer_is_copy_send_sync() {
+        fn check<T: Copy + Send + Sync>() {}
+        check::<PlainFramer>();
+    }
+
+    #[test]
+    fn plain_framer_only_in_the_data_phase() {
+        let now = Instant::now();
+        let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
+        let mut b = Session::new(SessionConfig::new(SocketType::Router), now).unwrap();
+        assert!(a.plain_framer().is_none(), "before the greeting");
+        shuttle(&mut a, &mut b);
+        assert!(!b.is_ready());
+        assert!(b.plain_framer().is_none(), "during the handshake");
+        shuttle(&mut b, &mut a);
+        shuttle(&mut a, &mut b);
+        assert!(a.plain_framer().is_some() && b.plain_framer().is_some());
+
+        let (client, server) = pair(plain_client(), MechanismConfig::PlainServer);
+        assert!(client.plain_framer().is_some() && server.plain_framer().is_some());
+
+        // A protocol error closes the session; no framer after that.
+        let err = b.handle_input(Bytes::from_static(&[0xff, 0]));
+        assert_eq!(err, Err(ProtocolError::ReservedFlags { flags: 0xff }));
+        assert!(b.plain_framer().is_none(), "after close");
+    }
+
+    #[test]
+    fn plain_framer_heads_frames_as_send_frame_does() {
+        for (mut a, _) in [
+            pair(MechanismConfig::Null, MechanismConfig::Null),
+            pair(plain_client(), MechanismConfig::PlainServer),
+        ] {
+            let framer = a.plain_framer().unwrap();
+            for len in [0, 1, 255, 256, 65_535, 70_000] {
+                for more in [true, false] {
+                    let body = Bytes::from(vec![7u8; len]);
+                    let mut out = Vec::new();
+                    a.send_frame(body.clone(), more, &mut out).unwrap();
+                    let mut h = [0u8; 9];
+                    let n = framer.header(more, len, &mut h);
+                    assert_eq!(n, if len < 256 { 2 } else { 9 });
+                    assert_eq!(out.concat(), [&h[..n], &body[..]].concat(), "{len} {more}");
+                }
+            }
+        }
     }
 }
