@@ -327,16 +327,9 @@ const fn short_headers() -> [u8; 3 * 256 * 2] {
 }
 
 /// Writes the header of a frame of `len` bytes into `out` and returns its
-/// length (2 or 9): for callers that put headers on the stack.
-///
-/// ```
-/// let mut h = [0u8; 9];
-/// assert_eq!(monocoque_zmtp::frame::write_header(true, false, 5, &mut h), 2);
-/// assert_eq!(&h[..2], &[0x01, 5]);
-/// assert_eq!(monocoque_zmtp::frame::write_header(false, false, 300, &mut h), 9);
-/// assert_eq!(h[0], 0x02);
-/// ```
-pub fn write_header(more: bool, command: bool, len: usize, out: &mut [u8; 9]) -> usize {
+/// length (2 or 9). Outside this crate only a session frames, through
+/// [`PlainFramer`](crate::PlainFramer) when its mechanism allows.
+pub(crate) fn write_header(more: bool, command: bool, len: usize, out: &mut [u8; 9]) -> usize {
     let flags = (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND);
     if len < 256 {
         out[0] = flags;
@@ -528,6 +521,17 @@ mod tests {
             &e.header(true, false, 256)[..],
             &[3, 0, 0, 0, 0, 0, 0, 1, 0]
         );
+    }
+
+    #[test]
+    fn headers_on_the_stack() {
+        let mut h = [0u8; 9];
+        assert_eq!(write_header(true, false, 5, &mut h), 2);
+        assert_eq!(&h[..2], &[0x01, 5]);
+        assert_eq!(write_header(false, false, 300, &mut h), 9);
+        assert_eq!(h, [0x02, 0, 0, 0, 0, 0, 0, 1, 0x2c]);
+        assert_eq!(write_header(false, true, 0, &mut h), 2);
+        assert_eq!(&h[..2], &[0x04, 0]);
     }
 
     #[test]
