@@ -394,9 +394,22 @@ impl Encoder {
 
     /// Encodes one message frame: pushes its header, then `body` (unless empty).
     pub fn frame(&mut self, body: Bytes, more: bool, out: &mut Vec<Bytes>) {
-        out.push(self.header(more, false, body.len()));
-        if !body.is_empty() {
-            out.push(body);
+        self.encode(
+            Frame {
+                body,
+                more,
+                command: false,
+            },
+            out,
+        );
+    }
+
+    /// Encodes a frame, message or command: its header, then its body
+    /// (unless empty).
+    pub(crate) fn encode(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
+        out.push(self.header(frame.more, frame.command, frame.body.len()));
+        if !frame.body.is_empty() {
+            out.push(frame.body);
         }
     }
 

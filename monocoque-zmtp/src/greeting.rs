@@ -42,7 +42,7 @@ impl MechanismName {
     /// `CURVE`.
     pub const CURVE: MechanismName = MechanismName::from_static("CURVE");
 
-    const fn from_static(name: &str) -> MechanismName {
+    pub(crate) const fn from_static(name: &str) -> MechanismName {
         let src = name.as_bytes();
         let mut bytes = [0u8; 20];
         let mut i = 0;

@@ -28,6 +28,16 @@
 //! to `out`, so the wire order is always right; while a multipart message is
 //! half sent (`send_frame` with `more`), generated commands are held back
 //! until its last frame.
+//!
+//! # One framer
+//!
+//! In the data phase every frame the session emits, messages and commands
+//! alike, is encoded in one place: as plain ZMTP, or through the mechanism's
+//! `seal` when it protects traffic. Data-phase commands the session generates
+//! (PING, PONG) wait as commands and are encoded only as they join `out`, so
+//! a sealing mechanism's counter (CURVE's nonce) follows the wire order. No
+//! one else frames: [`Session::plain_framer`] hands out a header writer only
+//! when the mechanism leaves frames as they are.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -209,7 +219,10 @@ pub struct Session {
     decoder: Decoder,
     encoder: Encoder,
     events: VecDeque<Event>,
+    /// Bytes ready for the wire: the greeting and handshake commands.
     tx: Vec<Bytes>,
+    /// Data-phase commands generated here (PING, PONG), not yet encoded.
+    cmds: VecDeque<Command>,
     tx_in_message: bool,
     rx_in_message: bool,
     minor: u8,
@@ -282,6 +295,7 @@ impl Session {
             encoder: Encoder::new(),
             events: VecDeque::new(),
             tx: vec![Bytes::copy_from_slice(&greeting.encode())],
+            cmds: VecDeque::new(),
             tx_in_message: false,
             rx_in_message: false,
             minor: 0,
@@ -552,12 +566,9 @@ impl Session {
             Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
             Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
             Command::Ping { ttl, context } => {
-                self.tx.push(
-                    Command::Pong {
-                        context: context.clone(),
-                    }
-                    .encode_frame(),
-                );
+                self.cmds.push_back(Command::Pong {
+                    context: context.clone(),
+                });
                 let ttl = (ttl > 0).then(|| Duration::from_millis(u64::from(ttl) * 100));
                 if ttl.is_some() && ttl != self.peer_ttl {
                     self.peer_ttl = ttl;
@@ -591,13 +602,71 @@ impl Session {
 
     /// Appends the bytes the session wants written (greeting, handshake
     /// commands, PING, PONG, ERROR). Returns true if it appended anything.
-    /// Held back while a multipart message is half sent.
+    /// Held back while a multipart message is half sent. Should the
+    /// mechanism fail to seal a command, the session closes.
     pub fn poll_transmit(&mut self, out: &mut Vec<Bytes>) -> bool {
-        if self.tx_in_message || self.tx.is_empty() {
-            return false;
+        let before = out.len();
+        if self.flush(out).is_err() {
+            self.close();
+        }
+        out.len() > before
+    }
+
+    /// Moves what the session generated to `out`, unless a multipart
+    /// message is half sent: the bytes ready for the wire, then the
+    /// data-phase commands, encoded now.
+    fn flush(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
+        if self.tx_in_message {
+            return Ok(());
         }
         out.append(&mut self.tx);
-        true
+        while let Some(cmd) = self.cmds.pop_front() {
+            self.encode(true, &[], cmd.encode_body(), false, out)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes one data-phase frame whose body is `prefix` then `body`:
+    /// through the mechanism's `seal` when it protects traffic (prefix and
+    /// body joined, a copy), else as plain ZMTP with `body` untouched. Only
+    /// subscriptions carry a prefix, and they are single frames. Every
+    /// data-phase frame the session emits passes here.
+    fn encode(
+        &mut self,
+        command: bool,
+        prefix: &[u8],
+        body: Bytes,
+        more: bool,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        if self.protects {
+            let body = if prefix.is_empty() {
+                body
+            } else {
+                let mut b = BytesMut::with_capacity(prefix.len() + body.len());
+                b.extend_from_slice(prefix);
+                b.extend_from_slice(&body);
+                b.freeze()
+            };
+            let frame = Frame {
+                body,
+                more,
+                command,
+            };
+            return self.mech.seal(frame, &mut self.encoder, out);
+        }
+        if prefix.is_empty() {
+            let frame = Frame {
+                body,
+                more,
+                command,
+            };
+            self.encoder.encode(frame, out);
+        } else {
+            debug_assert!(!more, "a prefixed frame is a whole message");
+            self.encoder.prefixed(command, prefix, body, out);
+        }
+        Ok(())
     }
 
     /// Answers the outstanding [`Event::ZapRequest`].
@@ -618,12 +687,7 @@ impl Session {
 
     fn check_send(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
         match self.phase {
-            Phase::Ready => {
-                if !self.tx_in_message && !self.tx.is_empty() {
-                    out.append(&mut self.tx);
-                }
-                Ok(())
-            }
+            Phase::Ready => self.flush(out),
             Phase::Closed => Err(ProtocolError::Closed),
             _ => Err(ProtocolError::NotReady),
         }
@@ -638,16 +702,9 @@ impl Session {
         out: &mut Vec<Bytes>,
     ) -> Result<(), ProtocolError> {
         self.check_send(out)?;
-        if self.protects {
-            self.mech.seal(body, more, &mut self.encoder, out)?;
-        } else {
-            self.encoder.frame(body, more, out);
-        }
+        self.encode(false, &[], body, more, out)?;
         self.tx_in_message = more;
-        if !more && !self.tx.is_empty() {
-            out.append(&mut self.tx);
-        }
-        Ok(())
+        self.flush(out)
     }
 
     /// Encodes a whole message (at least one frame; an empty iterator sends
@@ -689,23 +746,13 @@ impl Session {
         if self.tx_in_message {
             return Err(ProtocolError::MessageInProgress);
         }
-        if self.minor >= 1 {
-            let prefix: &[u8] = if subscribe {
-                b"\x09SUBSCRIBE"
-            } else {
-                b"\x06CANCEL"
-            };
-            self.encoder.prefixed(true, prefix, topic, out);
-        } else if self.protects {
-            let mut b = BytesMut::with_capacity(1 + topic.len());
-            b.extend_from_slice(&[u8::from(subscribe)]);
-            b.extend_from_slice(&topic);
-            self.mech.seal(b.freeze(), false, &mut self.encoder, out)?;
-        } else {
-            self.encoder
-                .prefixed(false, &[u8::from(subscribe)], topic, out);
-        }
-        Ok(())
+        let (command, prefix): (bool, &[u8]) = match (self.minor >= 1, subscribe) {
+            (true, true) => (true, b"\x09SUBSCRIBE"),
+            (true, false) => (true, b"\x06CANCEL"),
+            (false, true) => (false, b"\x01"),
+            (false, false) => (false, b"\x00"),
+        };
+        self.encode(command, prefix, topic, false, out)
     }
 
     /// Advances time: fails the handshake or the heartbeat when a deadline
@@ -760,13 +807,10 @@ impl Session {
                 let ttl = hb.ttl.map_or(0, |t| {
                     u16::try_from(t.as_millis() / 100).unwrap_or(u16::MAX)
                 });
-                self.tx.push(
-                    Command::Ping {
-                        ttl,
-                        context: Bytes::new(),
-                    }
-                    .encode_frame(),
-                );
+                self.cmds.push_back(Command::Ping {
+                    ttl,
+                    context: Bytes::new(),
+                });
                 self.next_ping = Some(now + hb.interval);
                 if self.pong_deadline.is_none() {
                     let t = hb.timeout.unwrap_or(hb.interval);
@@ -866,6 +910,12 @@ mod tests {
 
         let (client, server) = pair(plain_client(), MechanismConfig::PlainServer);
         assert!(client.plain_framer().is_some() && server.plain_framer().is_some());
+
+        let (sealed, _) = pair(MechanismConfig::TestSealed, MechanismConfig::TestSealed);
+        assert!(
+            sealed.plain_framer().is_none(),
+            "the mechanism transforms frames"
+        );
 
         // A protocol error closes the session; no framer after that.
         let err = b.handle_input(Bytes::from_static(&[0xff, 0]));

@@ -10,8 +10,12 @@
 //! Mechanisms that protect traffic after the handshake (CURVE wraps every
 //! frame in a MESSAGE command) override the data-phase hooks `open` and
 //! `seal`; NULL and PLAIN keep the defaults and the session never calls them.
-//! Adding CURVE is a new file here, a [`MechanismConfig`] variant and a line
-//! in `MechanismConfig::build`; the frame codec does not change.
+//! Under such a mechanism every frame the session emits in the data phase
+//! goes through `seal`: message frames, and the commands too (SUBSCRIBE,
+//! CANCEL, PING, PONG), as RFC 26 wraps commands in MESSAGE as well. Adding
+//! CURVE is a new file here, a [`MechanismConfig`] variant and a line in
+//! `MechanismConfig::build`; the frame codec does not change. The hidden
+//! `TestSealed` variant (`test_sealed.rs`) is such a mechanism for tests.
 
 use bytes::Bytes;
 
@@ -24,6 +28,7 @@ use crate::zap::{ZapReply, ZapRequest};
 
 pub mod null;
 pub mod plain;
+mod test_sealed;
 
 /// Which security mechanism a session uses, and its role and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,13 @@ pub enum MechanismConfig {
     },
     /// PLAIN server (RFC 24): asks ZAP about every client's credentials.
     PlainServer,
+    /// For tests only, and no security at all: a NULL-like handshake
+    /// (READY both ways, no ZAP) under the greeting name `X-SEALED`, then
+    /// every data-phase frame visibly transformed, so a test can prove that
+    /// nothing is written around a session whose mechanism protects
+    /// traffic. A plaintext frame arriving at such a session closes it.
+    #[doc(hidden)]
+    TestSealed,
 }
 
 impl MechanismConfig {
@@ -51,6 +63,7 @@ impl MechanismConfig {
             MechanismConfig::PlainClient { .. } | MechanismConfig::PlainServer => {
                 MechanismName::PLAIN
             }
+            MechanismConfig::TestSealed => test_sealed::NAME,
         }
     }
 
@@ -61,7 +74,7 @@ impl MechanismConfig {
 
     /// Whether the peer's greeting must carry the opposite as-server flag.
     pub(crate) fn needs_opposite_role(&self) -> bool {
-        !matches!(self, MechanismConfig::Null)
+        !matches!(self, MechanismConfig::Null | MechanismConfig::TestSealed)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ProtocolError> {
@@ -82,6 +95,7 @@ impl MechanismConfig {
                 Box::new(plain::PlainClient::new(username.clone(), password.clone()))
             }
             MechanismConfig::PlainServer => Box::new(plain::PlainServer::new()),
+            MechanismConfig::TestSealed => Box::new(test_sealed::TestSealed::new()),
         }
     }
 }
@@ -253,16 +267,16 @@ pub(crate) trait Handshake: std::fmt::Debug + Send {
         Ok(Some(frame))
     }
 
-    /// Data phase, outbound: encode a message frame. Only called when
-    /// `protects_traffic`.
+    /// Data phase, outbound: encode one frame, a message frame or a command
+    /// (`frame.command`, body = name length, name, data), in wire order.
+    /// Only called when `protects_traffic`.
     fn seal(
         &mut self,
-        body: Bytes,
-        more: bool,
+        frame: Frame,
         enc: &mut Encoder,
         out: &mut Vec<Bytes>,
     ) -> Result<(), ProtocolError> {
-        enc.frame(body, more, out);
+        enc.encode(frame, out);
         Ok(())
     }
 }
