@@ -1,4 +1,4 @@
-//! Fuzz target: the frame decoder and multipart assembler (byte 0: split, byte 1: size limit).
+//! Fuzz target: the frame decoder (byte 0: split, byte 1: size limit).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

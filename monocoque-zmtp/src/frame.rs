@@ -430,92 +430,6 @@ impl Encoder {
     }
 }
 
-/// A complete message assembled from frames.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message(Parts);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Parts {
-    One(Bytes),
-    Many(Vec<Bytes>),
-}
-
-impl Message {
-    /// The frames in order.
-    pub fn parts(&self) -> &[Bytes] {
-        match &self.0 {
-            Parts::One(b) => std::slice::from_ref(b),
-            Parts::Many(v) => v,
-        }
-    }
-
-    /// Number of frames.
-    pub fn len(&self) -> usize {
-        self.parts().len()
-    }
-
-    /// Never true: a message has at least one frame.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The frames as a vector (allocates for a single-frame message).
-    pub fn into_vec(self) -> Vec<Bytes> {
-        match self.0 {
-            Parts::One(b) => vec![b],
-            Parts::Many(v) => v,
-        }
-    }
-}
-
-/// Assembles frames into messages. A single-frame message costs no
-/// allocation; a multipart one costs its `Vec`.
-#[derive(Debug, Default)]
-pub struct Multipart {
-    parts: Vec<Bytes>,
-    size: u64,
-    max_size: Option<u64>,
-}
-
-impl Multipart {
-    /// An assembler refusing messages whose frames total more than `max_size` bytes.
-    pub fn new(max_size: Option<u64>) -> Multipart {
-        Multipart {
-            parts: Vec::new(),
-            size: 0,
-            max_size,
-        }
-    }
-
-    /// Adds a frame; returns the message when `more` is false.
-    pub fn push(&mut self, body: Bytes, more: bool) -> Result<Option<Message>, ProtocolError> {
-        self.size = self.size.saturating_add(body.len() as u64);
-        if let Some(max) = self.max_size {
-            if self.size > max {
-                let size = self.size;
-                self.parts.clear();
-                self.size = 0;
-                return Err(ProtocolError::MessageTooLarge { size, max });
-            }
-        }
-        if more {
-            self.parts.push(body);
-            return Ok(None);
-        }
-        self.size = 0;
-        if self.parts.is_empty() {
-            return Ok(Some(Message(Parts::One(body))));
-        }
-        self.parts.push(body);
-        Ok(Some(Message(Parts::Many(std::mem::take(&mut self.parts)))))
-    }
-
-    /// True when a message is partly assembled.
-    pub fn in_progress(&self) -> bool {
-        !self.parts.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,19 +577,5 @@ mod tests {
         let (buf, n) = d.body_buf().unwrap();
         assert_eq!(n, DIRECT_MIN);
         assert!(buf.capacity() < 4 * DIRECT_MIN);
-    }
-
-    #[test]
-    fn multipart() {
-        let mut m = Multipart::new(Some(4));
-        assert_eq!(m.push(Bytes::from_static(b"ab"), true), Ok(None));
-        let msg = m.push(Bytes::from_static(b"cd"), false).unwrap().unwrap();
-        assert_eq!(
-            msg.parts(),
-            &[Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]
-        );
-        let one = m.push(Bytes::from_static(b"x"), false).unwrap().unwrap();
-        assert_eq!(one.len(), 1);
-        assert!(m.push(Bytes::from_static(b"abcde"), false).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::command::{Command, Metadata};
-use crate::frame::{Decoder, Multipart};
+use crate::frame::Decoder;
 use crate::greeting::GreetingParser;
 use crate::mechanism::MechanismConfig;
 use crate::session::{Event, HeartbeatConfig, Session, SessionConfig};
@@ -54,14 +54,14 @@ pub fn greeting(data: &[u8]) {
 }
 
 /// Decoder target: byte 0 picks the split, byte 1 the size limit, the rest
-/// is frame stream. Frames go through the multipart assembler.
+/// is frame stream. No frame may exceed the limit or be a command with MORE,
+/// nor the decoded bodies the input.
 pub fn decoder(data: &[u8]) {
     let [seed, limit, rest @ ..] = data else {
         return;
     };
     let max = (*limit != 0).then(|| u64::from(*limit) * 16);
     let mut d = Decoder::new(max);
-    let mut m = Multipart::new(max.map(|x| x * 4));
     let mut total = 0usize;
     for piece in pieces(rest, *seed) {
         d.push(Bytes::copy_from_slice(piece));
@@ -72,9 +72,7 @@ pub fn decoder(data: &[u8]) {
                     if let Some(max) = max {
                         assert!(f.body.len() as u64 <= max);
                     }
-                    if !f.command && m.push(f.body, f.more).is_err() {
-                        return;
-                    }
+                    assert!(!(f.command && f.more), "a command with more");
                 }
                 Ok(None) => break,
                 Err(_) => return,

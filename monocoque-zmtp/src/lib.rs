@@ -13,8 +13,9 @@
 //! ```
 //!
 //! - [`greeting`]: the 64-byte greeting, incremental, version negotiation.
-//! - [`frame`]: zero-copy frame [`Decoder`], header-only [`Encoder`],
-//!   [`Multipart`] assembly.
+//! - [`frame`]: zero-copy frame [`Decoder`] and header-only [`Encoder`];
+//!   frames, not messages: the socket layer assembles messages from
+//!   [`Event::Frame`]s.
 //! - [`command`]: READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG, PLAIN's
 //!   commands, and [`Metadata`].
 //! - [`mechanism`]: NULL and PLAIN behind one interface that CURVE will join.
@@ -41,7 +42,7 @@ pub mod fuzzing;
 
 pub use command::{Command, Metadata};
 pub use error::{Fault, ProtocolError};
-pub use frame::{Decoder, Encoder, Frame, Message, Multipart};
+pub use frame::{Decoder, Encoder, Frame};
 pub use greeting::{Greeting, GreetingParser, MechanismName};
 pub use mechanism::MechanismConfig;
 pub use session::{Event, HeartbeatConfig, PeerInfo, PlainFramer, Session, SessionConfig};

@@ -132,7 +132,8 @@ pub struct PeerInfo {
 pub enum Event {
     /// The handshake finished; messages may flow.
     HandshakeComplete(Box<PeerInfo>),
-    /// A message frame, as it was decoded (see [`Multipart`](crate::Multipart)).
+    /// A message frame, as it was decoded; the socket layer assembles
+    /// messages from them.
     Frame {
         /// Frame body, a zero-copy slice of the input.
         body: Bytes,

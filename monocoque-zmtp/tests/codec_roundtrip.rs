@@ -1,18 +1,22 @@
 //! proptest round trips: encode, split the bytes at arbitrary points, decode,
 //! compare. For the greeting, for command and message frames through the
-//! `Decoder` and `Multipart`, for metadata, and for two whole `Session`s
+//! `Decoder` (and the tests' message assembler), for metadata, and for two whole `Session`s
 //! talking to each other (handshake included) over a link that delivers the
 //! bytes in arbitrary pieces.
 
 #![allow(clippy::unwrap_used)]
+mod common;
+
 use std::time::Instant;
 
 use bytes::Bytes;
 use monocoque_zmtp::{
     Command, Decoder, Encoder, Event, Greeting, GreetingParser, MechanismConfig, MechanismName,
-    Metadata, Multipart, Session, SessionConfig, SocketType, ZapReply,
+    Metadata, ProtocolError, Session, SessionConfig, SocketType, ZapReply,
 };
 use proptest::prelude::*;
+
+use common::Assembler;
 
 /// Cuts `wire` at the given points (any values; taken modulo the length).
 fn split(wire: &[u8], cuts: &[usize]) -> Vec<Bytes> {
@@ -127,7 +131,7 @@ fn encode(items: &[Item]) -> Vec<u8> {
 
 fn decode(pieces: Vec<Bytes>, max: Option<u64>) -> Vec<Item> {
     let mut dec = Decoder::new(max);
-    let mut asm = Multipart::new(max.map(|m| m * 8));
+    let mut asm = Assembler::new(max.map(|m| m * 8));
     let mut got = Vec::new();
     for piece in pieces {
         dec.push(piece);
@@ -136,7 +140,7 @@ fn decode(pieces: Vec<Bytes>, max: Option<u64>) -> Vec<Item> {
                 assert!(!asm.in_progress(), "command inside a message");
                 got.push(Item::Command(Command::parse(f.body).unwrap()));
             } else if let Some(m) = asm.push(f.body, f.more).unwrap() {
-                got.push(Item::Message(m.into_vec()));
+                got.push(Item::Message(m));
             }
         }
     }
@@ -249,18 +253,34 @@ proptest! {
         }
         let mut got = Vec::new();
         pump(&mut a, &mut b, out, &cuts, &mut got);
-        let mut asm = Multipart::new(None);
+        let mut asm = Assembler::new(None);
         let mut received = Vec::new();
         for ev in got {
             let Event::Frame { body, more } = ev else {
                 panic!("{ev:?}");
             };
             if let Some(m) = asm.push(body, more).unwrap() {
-                received.push(m.into_vec());
+                received.push(m);
             }
         }
         prop_assert_eq!(received, messages);
     }
+}
+
+#[test]
+fn assembler() {
+    let mut m = Assembler::new(Some(4));
+    assert_eq!(m.push(Bytes::from_static(b"ab"), true), Ok(None));
+    assert!(m.in_progress());
+    let msg = m.push(Bytes::from_static(b"cd"), false).unwrap().unwrap();
+    assert_eq!(msg, [Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
+    let one = m.push(Bytes::from_static(b"x"), false).unwrap().unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        m.push(Bytes::from_static(b"abcde"), false),
+        Err(ProtocolError::MessageTooLarge { size: 5, max: 4 })
+    );
+    assert!(!m.in_progress());
 }
 
 /// Moves everything `from` has to send (after `extra`, which came first)

@@ -5,6 +5,8 @@
 //! and mechanisms; libzmq's heartbeats.
 
 #![allow(clippy::unwrap_used)]
+mod common;
+
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use monocoque_zmtp::{
-    Event, MechanismConfig, Multipart, PeerInfo, ProtocolError, Session, SessionConfig, SocketType,
-    ZapReply, ZapRequest,
+    Event, MechanismConfig, PeerInfo, ProtocolError, Session, SessionConfig, SocketType, ZapReply,
+    ZapRequest,
 };
+
+use common::Assembler;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -27,7 +31,7 @@ struct Conn {
     zap: Box<dyn FnMut(&ZapRequest) -> ZapReply>,
     zap_seen: Vec<ZapRequest>,
     peer: Option<PeerInfo>,
-    assembler: Multipart,
+    assembler: Assembler,
 }
 
 impl Conn {
@@ -41,7 +45,7 @@ impl Conn {
             zap: Box::new(ZapReply::accept),
             zap_seen: Vec::new(),
             peer: None,
-            assembler: Multipart::new(None),
+            assembler: Assembler::new(None),
         }
     }
 
@@ -120,7 +124,7 @@ impl Conn {
             match self.next_event() {
                 Event::Frame { body, more } => {
                     if let Some(m) = self.assembler.push(body, more).unwrap() {
-                        return m.into_vec();
+                        return m;
                     }
                 }
                 Event::Ping { .. } | Event::Pong { .. } => {}
