@@ -326,11 +326,16 @@ const fn short_headers() -> [u8; 3 * 256 * 2] {
     t
 }
 
+/// The flags octet for these bits (LONG aside).
+pub(crate) fn flags(more: bool, command: bool) -> u8 {
+    (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND)
+}
+
 /// Writes the header of a frame of `len` bytes into `out` and returns its
 /// length (2 or 9). Outside this crate only a session frames, through
 /// [`PlainFramer`](crate::PlainFramer) when its mechanism allows.
 pub(crate) fn write_header(more: bool, command: bool, len: usize, out: &mut [u8; 9]) -> usize {
-    let flags = (u8::from(more) * FLAG_MORE) | (u8::from(command) * FLAG_COMMAND);
+    let flags = flags(more, command);
     if len < 256 {
         out[0] = flags;
         out[1] = len as u8;

@@ -8,9 +8,17 @@
 //!  Session::handle_input ---> greeting ---> mechanism (NULL / PLAIN) ---> frame Decoder
 //!      |                                                                      |
 //!      |  poll_transmit / send_* : headers + untouched bodies  <- Encoder      v
-//!      v                                                         Event::Frame / Subscribe / ...
-//!  engine writes Vec<Bytes> (vectored)                                  -> socket layer
+//!      |  (or sealed by the mechanism)                           Event::Frame / Subscribe / ...
+//!      v                                                                -> socket layer
+//!  engine writes Vec<Bytes> (vectored)
 //! ```
+//!
+//! The session is the only framer of its connection: every frame it emits
+//! in the data phase goes through the mechanism's seal when the mechanism
+//! protects traffic. For NULL and PLAIN it also hands out a [`PlainFramer`]
+//! ([`Session::plain_framer`]), so the engine may write a message from
+//! another thread while the session is idle; for a protecting mechanism
+//! there is none.
 //!
 //! - [`greeting`]: the 64-byte greeting, incremental, version negotiation.
 //! - [`frame`]: zero-copy frame [`Decoder`] and header-only [`Encoder`];
@@ -18,7 +26,8 @@
 //!   [`Event::Frame`]s.
 //! - [`command`]: READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG, PLAIN's
 //!   commands, and [`Metadata`].
-//! - [`mechanism`]: NULL and PLAIN behind one interface that CURVE will join.
+//! - [`mechanism`]: NULL and PLAIN behind one interface that CURVE will join
+//!   (and a hidden test-only mechanism that seals frames).
 //! - [`zap`]: RFC 27 requests and replies.
 //! - [`socket_type`]: socket types and their compatibility matrix.
 //! - [`session`]: the connection state machine tying these together.

@@ -115,7 +115,7 @@ impl Handshake for TestSealed {
     ) -> Result<(), ProtocolError> {
         let key = next(self.sealed);
         self.sealed = key;
-        let flags = (u8::from(frame.more) * FLAG_MORE) | (u8::from(frame.command) * FLAG_COMMAND);
+        let flags = crate::frame::flags(frame.more, frame.command);
         let mut b = BytesMut::with_capacity(3 + frame.body.len());
         b.put_u8(MARKER);
         b.put_u8(key);
