@@ -1,11 +1,13 @@
 //! Socket monitoring: a stream of [`MonitorEvent`]s per socket.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, Listener};
+use monocoque_zmtp::{Fault, ProtocolError};
 
 /// Events kept for a monitor that is not read; older ones are dropped.
 const MONITOR_CAPACITY: usize = 4096;
@@ -36,10 +38,10 @@ pub enum MonitorEvent {
     ConnectRetried(String),
     /// The ZMTP handshake with a peer completed.
     HandshakeSucceeded(String),
-    /// The ZMTP handshake failed (the reason, then the endpoint).
-    HandshakeFailed(String, String),
-    /// A peer's connection ended.
-    Disconnected(String),
+    /// The ZMTP handshake failed (the endpoint, then why).
+    HandshakeFailed(String, EndReason),
+    /// A peer's connection ended (the endpoint, then why).
+    Disconnected(String, EndReason),
     /// A bound endpoint stopped listening.
     Closed(String),
 }
@@ -54,8 +56,107 @@ impl fmt::Display for MonitorEvent {
             MonitorEvent::ConnectRetried(e) => write!(f, "connect retried {e}"),
             MonitorEvent::HandshakeSucceeded(e) => write!(f, "handshake succeeded {e}"),
             MonitorEvent::HandshakeFailed(e, why) => write!(f, "handshake failed: {why} {e}"),
-            MonitorEvent::Disconnected(e) => write!(f, "disconnected {e}"),
+            MonitorEvent::Disconnected(e, _) => write!(f, "disconnected {e}"),
             MonitorEvent::Closed(e) => write!(f, "closed {e}"),
+        }
+    }
+}
+
+/// Why a connection ended, as the monitor's
+/// [`HandshakeFailed`](MonitorEvent::HandshakeFailed) and
+/// [`Disconnected`](MonitorEvent::Disconnected) events carry it.
+///
+/// ```
+/// use monocoque::EndReason;
+/// assert_eq!(EndReason::PeerClosed.to_string(), "connection closed by peer");
+/// assert!(EndReason::PeerClosed.is_peer_fault());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The peer broke the protocol or sent ERROR (a peer fault in
+    /// [`ProtocolError::fault`]).
+    Peer(ProtocolError),
+    /// The peer closed the connection.
+    PeerClosed,
+    /// This side ended it: the socket closed, or a disconnect, an unbind
+    /// or a newer connection with the same routing id did.
+    Closed,
+    /// The socket refused the peer after the handshake (a PAIR already
+    /// paired, a ROUTER routing id already taken).
+    Rejected(&'static str),
+    /// A handshake or heartbeat deadline passed.
+    Timeout(ProtocolError),
+    /// The peer's credentials were refused (ZAP status 400, or the other
+    /// side refused ours).
+    Refused {
+        /// The ZAP status code, as sent (`"400"`).
+        status_code: String,
+        /// The status text.
+        status_text: String,
+    },
+    /// Our own configuration or use of the session was invalid.
+    Local(ProtocolError),
+    /// The connection failed with an operating-system error.
+    Io {
+        /// What kind of error.
+        kind: io::ErrorKind,
+        /// The error as the system described it.
+        message: String,
+    },
+}
+
+impl EndReason {
+    /// Whether the peer caused the end (its bytes, its close, its refusal).
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(
+            self,
+            EndReason::Peer(_) | EndReason::PeerClosed | EndReason::Refused { .. }
+        )
+    }
+}
+
+impl From<ProtocolError> for EndReason {
+    fn from(e: ProtocolError) -> Self {
+        match (e.fault(), e) {
+            (
+                _,
+                ProtocolError::AuthenticationFailed {
+                    status_code,
+                    status_text,
+                },
+            ) => EndReason::Refused {
+                status_code,
+                status_text,
+            },
+            (Fault::Timeout, e) => EndReason::Timeout(e),
+            (Fault::Local, e) => EndReason::Local(e),
+            (_, e) => EndReason::Peer(e),
+        }
+    }
+}
+
+impl From<io::Error> for EndReason {
+    fn from(e: io::Error) -> Self {
+        EndReason::Io {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Peer(e) | EndReason::Timeout(e) | EndReason::Local(e) => e.fmt(f),
+            EndReason::PeerClosed => f.write_str("connection closed by peer"),
+            EndReason::Closed => f.write_str("closed"),
+            EndReason::Rejected(why) => write!(f, "peer refused by the socket: {why}"),
+            EndReason::Refused {
+                status_code,
+                status_text,
+            } => write!(f, "authentication failed: {status_code} {status_text}"),
+            EndReason::Io { message, .. } => f.write_str(message),
         }
     }
 }

@@ -3,11 +3,6 @@
 use crate::error::Result;
 use crate::socket::Socket;
 use crate::sync::{block_on, race, Either};
-use monocoque_zmtp::SocketType;
-
-fn can_recv(ty: SocketType) -> bool {
-    !matches!(ty, SocketType::Push | SocketType::Pub)
-}
 
 /// Forwards messages from `frontend` to `backend` and back, each also to
 /// `capture` when given, until a socket fails. Runs on the calling thread.
@@ -25,8 +20,8 @@ fn can_recv(ty: SocketType) -> bool {
 /// proxy(&frontend, &backend, None).unwrap();
 /// ```
 pub fn proxy(frontend: &Socket, backend: &Socket, capture: Option<&Socket>) -> Result<()> {
-    let front_recv = can_recv(frontend.socket_type());
-    let back_recv = can_recv(backend.socket_type());
+    let front_recv = frontend.can_recv();
+    let back_recv = backend.can_recv();
     loop {
         let next = block_on(
             async {

@@ -5,18 +5,16 @@ use std::time::{Duration, Instant};
 
 use monocoque_zmtp::SocketType;
 
-use crate::context::Context;
+use crate::context::{Context, ContextInner};
 use crate::endpoint::Endpoint;
-use crate::engine::net;
 use crate::error::{Error, Result};
-use crate::inproc;
 use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
-use crate::pattern::{self, SendError};
-use crate::pipe::Pipe;
-use crate::shared::{EndpointEntry, Outbox, PeerEntry, Shared};
+use crate::pattern::{self, Core, Pattern, SendError};
+use crate::socket_core::{EndpointEntry, Hooks, Inbox, Outbox, Port};
 use crate::sync::{bell_listener, block_on, maybe, race, Cancel};
+use crate::transport::{inproc, net};
 
 /// A ZeroMQ socket.
 ///
@@ -42,7 +40,8 @@ use crate::sync::{bell_listener, block_on, maybe, race, Cancel};
 /// ```
 #[derive(Debug)]
 pub struct Socket {
-    shared: Arc<Shared>,
+    core: Arc<Core>,
+    ctx: Arc<ContextInner>,
 }
 
 /// How long a blocking `recv` watches its lone connection before it
@@ -54,8 +53,12 @@ const WATCH_SPIN: Duration = Duration::from_micros(200);
 const WATCH_SPIN_HOT: Duration = Duration::from_micros(2);
 
 impl Socket {
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Socket {
-        Socket { shared }
+    /// A new socket of type `ty` in context `ctx`.
+    pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Socket {
+        Socket {
+            core: Core::new(ty, Pattern::new(ty)),
+            ctx,
+        }
     }
 
     /// A socket in the process-wide [`Context::global`].
@@ -76,7 +79,7 @@ impl Socket {
     /// assert_eq!(Socket::new(SocketType::Sub).unwrap().socket_type(), SocketType::Sub);
     /// ```
     pub fn socket_type(&self) -> SocketType {
-        self.shared.ty
+        self.core.ty
     }
 
     /// A copy of the socket's options.
@@ -87,7 +90,7 @@ impl Socket {
     /// assert_eq!(s.options().sndhwm, 1000);
     /// ```
     pub fn options(&self) -> SocketOptions {
-        self.shared.lock().opts.clone()
+        self.core.lock().base.opts.clone()
     }
 
     /// Replaces the socket's options. HWMs, the routing id and the security
@@ -101,9 +104,9 @@ impl Socket {
     /// assert!(s.options().router_mandatory);
     /// ```
     pub fn set_options(&self, opts: SocketOptions) {
-        let mut st = self.shared.lock();
-        st.routing.set_handover(opts.router_handover);
-        st.opts = opts;
+        let mut st = self.core.lock();
+        st.pattern.options_changed(&opts);
+        st.base.opts = opts;
     }
 
     /// Changes some options in place.
@@ -135,8 +138,8 @@ impl Socket {
     /// assert!(ev.to_string().starts_with("listening tcp://127.0.0.1:"));
     /// ```
     pub fn monitor(&self) -> Monitor {
-        let mut st = self.shared.lock();
-        let queue = st.monitor.get_or_insert_with(MonitorQueue::new).clone();
+        let mut st = self.core.lock();
+        let queue = st.base.monitor.get_or_insert_with(MonitorQueue::new).clone();
         Monitor { queue }
     }
 
@@ -152,48 +155,47 @@ impl Socket {
     /// ```
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         let ep: Endpoint = endpoint.parse()?;
-        let sh = &self.shared;
-        if sh.is_closed() {
+        let core = &self.core;
+        if core.is_closed() {
             return Err(Error::Terminated);
         }
         let opts = self.options();
-        sh.init_inbound(&opts);
+        core.inbox.init(&opts);
         match &ep {
             Endpoint::Inproc(name) => {
-                inproc::bind(sh, name)?;
-                let mut st = sh.lock();
-                st.record_endpoint(EndpointEntry {
+                inproc::bind(&self.ctx.names, core, name)?;
+                let mut st = core.lock();
+                st.base.record_endpoint(EndpointEntry {
                     given: endpoint.to_owned(),
                     resolved: endpoint.to_owned(),
                     cancel: Cancel::new(),
                     bind: true,
                     peer: None,
                 });
-                st.emit(MonitorEvent::Listening(endpoint.to_owned()));
+                st.base.emit(MonitorEvent::Listening(endpoint.to_owned()));
                 Ok(())
             }
             _ => {
                 let (bound, resolved) = match net::bind(&ep) {
                     Ok(b) => b,
                     Err(e) => {
-                        sh.lock()
-                            .emit(MonitorEvent::BindFailed(endpoint.to_owned(), e.to_string()));
+                        core.emit(MonitorEvent::BindFailed(endpoint.to_owned(), e.to_string()));
                         return Err(e);
                     }
                 };
                 let cancel = Cancel::new();
                 {
-                    let mut st = sh.lock();
-                    st.record_endpoint(EndpointEntry {
+                    let mut st = core.lock();
+                    st.base.record_endpoint(EndpointEntry {
                         given: endpoint.to_owned(),
                         resolved: resolved.clone(),
                         cancel: cancel.clone(),
                         bind: true,
                         peer: None,
                     });
-                    st.emit(MonitorEvent::Listening(resolved.clone()));
+                    st.base.emit(MonitorEvent::Listening(resolved.clone()));
                 }
-                net::listen(sh.clone(), bound, Arc::from(resolved), cancel);
+                net::listen(&self.ctx.io, core.clone(), bound, Arc::from(resolved), cancel);
                 Ok(())
             }
         }
@@ -212,21 +214,21 @@ impl Socket {
     /// ```
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         let ep: Endpoint = endpoint.parse()?;
-        let sh = &self.shared;
-        if sh.is_closed() {
+        let core = &self.core;
+        if core.is_closed() {
             return Err(Error::Terminated);
         }
         let opts = self.options();
-        sh.init_inbound(&opts);
+        core.inbox.init(&opts);
         if let Endpoint::Tcp { host, .. } = &ep {
             if host == "*" {
                 return Err(Error::Endpoint(endpoint.to_owned(), "cannot connect to *"));
             }
         }
         if let Endpoint::Inproc(name) = &ep {
-            let peer = inproc::connect(sh, name);
-            let mut st = sh.lock();
-            st.record_endpoint(EndpointEntry {
+            let peer = inproc::connect(&self.ctx.names, core, name);
+            let mut st = core.lock();
+            st.base.record_endpoint(EndpointEntry {
                 given: endpoint.to_owned(),
                 resolved: endpoint.to_owned(),
                 cancel: Cancel::new(),
@@ -237,28 +239,10 @@ impl Socket {
         }
         let cancel = Cancel::new();
         let endpoint_arc: Arc<str> = Arc::from(endpoint);
-        let preset = if opts.immediate || matches!(sh.ty, SocketType::Router | SocketType::Stream) {
-            None
-        } else {
-            let pipe = Pipe::new(opts.send_capacity(), sh.last_inline.clone());
-            let mut st = sh.lock();
-            let id = st.peers.insert(PeerEntry {
-                out: Outbox::Engine(pipe.clone()),
-                routing_id: None,
-                ready: false,
-                persistent: true,
-            });
-            if matches!(
-                sh.ty,
-                SocketType::Push | SocketType::Dealer | SocketType::Req | SocketType::Pair
-            ) {
-                st.lb.attach(id);
-            }
-            Some((id, pipe))
-        };
+        let preset = core.connecter_peer(false);
         {
-            let mut st = sh.lock();
-            st.record_endpoint(EndpointEntry {
+            let mut st = core.lock();
+            st.base.record_endpoint(EndpointEntry {
                 given: endpoint.to_owned(),
                 resolved: endpoint.to_owned(),
                 cancel: cancel.clone(),
@@ -266,18 +250,19 @@ impl Socket {
                 peer: preset.as_ref().map(|p| p.0),
             });
         }
-        net::connect(sh.clone(), ep, endpoint_arc, cancel, preset);
+        net::connect(&self.ctx.io, core.clone(), ep, endpoint_arc, cancel, preset);
         Ok(())
     }
 
     fn take_endpoint(&self, endpoint: &str, bind: bool) -> Result<EndpointEntry> {
-        let mut st = self.shared.lock();
+        let mut st = self.core.lock();
         let pos = st
+            .base
             .endpoints
             .iter()
             .position(|e| e.bind == bind && (e.given == endpoint || e.resolved == endpoint))
             .ok_or_else(|| Error::NotFound(endpoint.to_owned()))?;
-        Ok(st.endpoints.remove(pos))
+        Ok(st.base.endpoints.remove(pos))
     }
 
     /// Stops listening on a bound endpoint (as bound, or as given) and
@@ -295,7 +280,7 @@ impl Socket {
         let e = self.take_endpoint(endpoint, true)?;
         e.cancel.cancel();
         if let Some(name) = endpoint.strip_prefix("inproc://") {
-            inproc::unbind(&self.shared, name);
+            inproc::unbind(&self.ctx.names, &self.core, name);
         }
         Ok(())
     }
@@ -314,10 +299,9 @@ impl Socket {
         e.cancel.cancel();
         if let Some(id) = e.peer {
             if endpoint.starts_with("inproc://") {
-                inproc::unlink(&self.shared, id);
+                inproc::unlink(&self.core, id);
             } else {
-                let mut st = self.shared.lock();
-                self.shared.detach(&mut st, id, true);
+                self.core.detach(id, true);
             }
         }
         Ok(())
@@ -334,7 +318,7 @@ impl Socket {
     /// assert_eq!(s.last_endpoint().as_deref(), Some("inproc://last-endpoint-doc"));
     /// ```
     pub fn last_endpoint(&self) -> Option<String> {
-        self.shared.lock().last_endpoint.clone()
+        self.core.lock().base.last_endpoint.clone()
     }
 
     /// Peers connected now (handshake completed).
@@ -344,7 +328,7 @@ impl Socket {
     /// assert_eq!(Socket::new(SocketType::Pair).unwrap().peer_count(), 0);
     /// ```
     pub fn peer_count(&self) -> usize {
-        self.shared.ready_peers()
+        self.core.ready_peers()
     }
 
     /// PUB, XPUB: subscriptions received so far (every SUBSCRIBE counts).
@@ -354,7 +338,7 @@ impl Socket {
     /// assert_eq!(Socket::new(SocketType::Pub).unwrap().subscription_count(), 0);
     /// ```
     pub fn subscription_count(&self) -> usize {
-        self.shared.subscriptions()
+        self.core.subscriptions()
     }
 
     /// SUB: receive messages that start with `prefix` (empty: everything).
@@ -366,7 +350,7 @@ impl Socket {
     /// assert!(Socket::new(SocketType::Pub).unwrap().subscribe("x").is_err());
     /// ```
     pub fn subscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
-        pattern::subscribe(&self.shared, prefix.as_ref(), true)
+        pattern::subscribe(&self.core, prefix.as_ref(), true)
     }
 
     /// SUB: undo one [`subscribe`](Self::subscribe) of `prefix`.
@@ -378,7 +362,7 @@ impl Socket {
     /// sub.unsubscribe("a").unwrap();
     /// ```
     pub fn unsubscribe(&self, prefix: impl AsRef<[u8]>) -> Result<()> {
-        pattern::subscribe(&self.shared, prefix.as_ref(), false)
+        pattern::subscribe(&self.core, prefix.as_ref(), false)
     }
 
     /// Sends a message, blocking while the pattern has to wait (a full HWM,
@@ -394,11 +378,11 @@ impl Socket {
     /// assert_eq!(b.recv().unwrap().len(), 2);
     /// ```
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        match pattern::try_send(&self.shared, msg.into()) {
+        match pattern::try_send(&self.core, msg.into()) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
             Err(SendError::Full(m, t)) => {
-                let timeout = self.shared.lock().opts.sndtimeo;
+                let timeout = self.core.lock().base.opts.sndtimeo;
                 if timeout == Some(Duration::ZERO) {
                     return Err(Error::WouldBlock);
                 }
@@ -417,7 +401,7 @@ impl Socket {
     /// assert!(matches!(push.try_send("no peer yet"), Err(Error::WouldBlock)));
     /// ```
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<()> {
-        match pattern::try_send(&self.shared, msg.into()) {
+        match pattern::try_send(&self.core, msg.into()) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
             Err(SendError::Full(..)) => Err(Error::WouldBlock),
@@ -437,24 +421,24 @@ impl Socket {
     /// # let _ = fut;
     /// ```
     pub async fn send_async(&self, msg: impl Into<Message>) -> Result<()> {
-        match pattern::try_send(&self.shared, msg.into()) {
+        match pattern::try_send(&self.core, msg.into()) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
             Err(SendError::Full(m, t)) => self.send_wait(m, t).await,
         }
     }
 
-    async fn send_wait(&self, mut msg: Message, mut target: Option<Arc<Shared>>) -> Result<()> {
-        let sh = &self.shared;
+    async fn send_wait(&self, mut msg: Message, mut target: Option<Arc<Inbox>>) -> Result<()> {
+        let core = &self.core;
         loop {
             // Listen first, then try: a wake-up between the two is not lost.
             // Stack listeners: waiting allocates nothing.
-            bell_listener!(sh.wake => woken);
+            bell_listener!(core.inbox.wake => woken);
             // Room at an inproc peer (rare: its queue was full) is waited
             // for with a heap listener.
             let waited = target.clone();
             let room = waited.as_ref().map(|t| t.space.listen());
-            match pattern::try_send(sh, msg) {
+            match pattern::try_send(core, msg) {
                 Ok(()) => return Ok(()),
                 Err(SendError::Fail(e)) => return Err(e),
                 Err(SendError::Full(m, t)) => {
@@ -488,10 +472,10 @@ impl Socket {
     /// assert_eq!(&pull.recv().unwrap()[0][..], b"job");
     /// ```
     pub fn recv(&self) -> Result<Message> {
-        if let Some(m) = pattern::try_recv(&self.shared)? {
+        if let Some(m) = pattern::try_recv(&self.core)? {
             return Ok(m);
         }
-        let timeout = self.shared.lock().opts.rcvtimeo;
+        let timeout = self.core.lock().base.opts.rcvtimeo;
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }
@@ -512,21 +496,21 @@ impl Socket {
     /// round trip. `None` when it did not apply or gave up (the caller then
     /// waits as usual).
     fn recv_watching(&self, deadline: Option<Instant>) -> Result<Option<Message>> {
-        let sh = &self.shared;
-        let Some(conn) = sh.lone_connection() else {
+        let core = &self.core;
+        let Some(conn) = core.lone_connection() else {
             return Ok(None);
         };
-        let Some(event) = sh.watch_event() else {
+        let Some(event) = core.inbox.watch_event() else {
             return Ok(None);
         };
-        let _watching = sh.watching();
+        let _watching = core.inbox.watching();
         let start = Instant::now();
         let until = deadline.map_or(start + WATCH, |d| d.min(start + WATCH));
         loop {
-            if let Some(m) = pattern::try_recv(sh)? {
+            if let Some(m) = pattern::try_recv(core)? {
                 return Ok(Some(m));
             }
-            if sh.is_closed() {
+            if core.is_closed() {
                 return Err(Error::Terminated);
             }
             let now = Instant::now();
@@ -559,7 +543,7 @@ impl Socket {
                 // put the I/O thread on this core, behind us.
                 let woke = Instant::now();
                 loop {
-                    if let Some(m) = pattern::try_recv(sh)? {
+                    if let Some(m) = pattern::try_recv(core)? {
                         return Ok(Some(m));
                     }
                     let waited = woke.elapsed();
@@ -584,7 +568,7 @@ impl Socket {
     /// assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
     /// ```
     pub fn try_recv(&self) -> Result<Message> {
-        pattern::try_recv(&self.shared)?.ok_or(Error::WouldBlock)
+        pattern::try_recv(&self.core)?.ok_or(Error::WouldBlock)
     }
 
     /// Receives a message, waiting asynchronously. Cancel-safe: dropped
@@ -597,16 +581,16 @@ impl Socket {
     /// # drop(fut);
     /// ```
     pub async fn recv_async(&self) -> Result<Message> {
-        let sh = &self.shared;
+        let core = &self.core;
         loop {
-            if let Some(m) = pattern::try_recv(sh)? {
+            if let Some(m) = pattern::try_recv(core)? {
                 return Ok(m);
             }
-            bell_listener!(sh.wake => woken);
-            if let Some(m) = pattern::try_recv(sh)? {
+            bell_listener!(core.inbox.wake => woken);
+            if let Some(m) = pattern::try_recv(core)? {
                 return Ok(m);
             }
-            if sh.is_closed() {
+            if core.is_closed() {
                 return Err(Error::Terminated);
             }
             woken.await;
@@ -626,22 +610,27 @@ impl Socket {
         drop(self);
     }
 
+    /// Whether the socket type receives (PUSH and PUB do not).
+    pub(crate) fn can_recv(&self) -> bool {
+        self.core.lock().pattern.can_recv()
+    }
+
     fn shutdown(&mut self) {
-        let sh = self.shared.clone();
-        if sh.is_closed() {
+        let core = self.core.clone();
+        if core.is_closed() {
             return;
         }
         let linger = self.options().linger;
         let deadline = linger.map(|l| Instant::now() + l);
         loop {
-            let l = sh.wake.listen();
+            let l = core.inbox.wake.listen();
             let pending = {
-                let st = sh.lock();
+                let st = core.lock();
                 // With a finite LINGER, what waits for a peer that is
                 // still connecting counts too; an infinite one waits only
                 // for connected peers, so a peer that never comes cannot
                 // hold the process for ever.
-                let busy = st.peers.iter().any(|(_, p)| {
+                let busy = st.base.peers.iter().any(|(_, p)| {
                     (p.ready || (linger.is_some() && p.persistent)) && !p.out.is_drained()
                 });
                 busy
@@ -657,14 +646,15 @@ impl Socket {
             let until = deadline.map_or(step, |d| d.min(step));
             l.wait_deadline(until);
         }
-        sh.set_closed();
+        core.inbox.close();
         let (endpoints, peers) = {
-            let mut st = sh.lock();
-            let eps = std::mem::take(&mut st.endpoints);
+            let mut st = core.lock();
+            let eps = std::mem::take(&mut st.base.endpoints);
             let peers: Vec<_> = st
+                .base
                 .peers
                 .iter()
-                .map(|(id, p)| (id, matches!(p.out, Outbox::Inproc { .. })))
+                .map(|(id, p)| (id, matches!(p.out, Outbox::Inproc(_))))
                 .collect();
             (eps, peers)
         };
@@ -672,16 +662,15 @@ impl Socket {
             e.cancel.cancel();
             if e.bind {
                 if let Some(name) = e.given.strip_prefix("inproc://") {
-                    inproc::unbind(&sh, name);
+                    inproc::unbind(&self.ctx.names, &core, name);
                 }
             }
         }
         for (id, is_inproc) in peers {
             if is_inproc {
-                inproc::unlink(&sh, id);
+                inproc::unlink(&core, id);
             } else {
-                let mut st = sh.lock();
-                sh.detach(&mut st, id, true);
+                core.detach(id, true);
             }
         }
     }
@@ -693,7 +682,8 @@ impl Drop for Socket {
             // compio aborts the process when one of its tasks is woken from
             // a thread that is unwinding, so close from a fresh thread.
             let s = Socket {
-                shared: self.shared.clone(),
+                core: self.core.clone(),
+                ctx: self.ctx.clone(),
             };
             let _ = std::thread::Builder::new().spawn(move || drop(s));
             return;

@@ -799,7 +799,7 @@ fn maxmsgsize(tr: Tr) {
         wait_for("the disconnection", || {
             matches!(
                 monitor.try_recv(),
-                Some(monocoque::MonitorEvent::Disconnected(_))
+                Some(monocoque::MonitorEvent::Disconnected(..))
             )
         });
     };

@@ -1,9 +1,104 @@
-//! The compio I/O engine: the tasks on the I/O threads that own each peer's
-//! stream, read into the arena's slabs and write batches of `Bytes`.
+//! The compio I/O engine: the tasks on the I/O threads that own each
+//! peer's stream, read into the arena's slabs and write batches of
+//! `Bytes`. An engine reaches its socket only through the socket's
+//! [`Port`]; ZMTP connections are framed by their `Session` alone.
+//!
+//! - [`threads`]: the I/O threads a context owns.
+//! - [`zmtp`]: one ZMTP connection (handshake, reader, writer).
+//! - [`raw`]: one STREAM connection (raw bytes).
+//! - `write`: the vectored write that resumes after short writes.
 
-pub(crate) mod conn;
-pub(crate) mod net;
 pub(crate) mod raw;
+pub(crate) mod threads;
 mod write;
+pub(crate) mod zmtp;
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use compio::io::{AsyncRead, AsyncWrite};
+use event_listener::Event;
+use monocoque_core::alloc::{Arena, SlabMut};
+use monocoque_core::router::PeerId;
 
 pub(crate) use write::write_all;
+
+use crate::monitor::EndReason;
+use crate::pipe::Pipe;
+use crate::socket_core::Port;
+use crate::sync::Cancel;
+
+/// Bytes offered to each read: one slab region.
+const READ_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
+}
+
+/// A read region from this I/O thread's arena.
+fn slab() -> SlabMut {
+    sized_slab(READ_SIZE)
+}
+
+/// A read region of `len` bytes from this I/O thread's arena.
+fn sized_slab(len: usize) -> SlabMut {
+    ARENA.with(|a| a.borrow_mut().alloc(len))
+}
+
+/// Who a connection belongs to and how it ends.
+#[derive(Debug)]
+pub(crate) struct ConnSpec {
+    /// The socket.
+    pub(crate) port: Arc<dyn Port>,
+    /// The endpoint, for the monitor.
+    pub(crate) endpoint: Arc<str>,
+    /// A connecter's persistent peer and pipe.
+    pub(crate) preset: Option<(PeerId, Arc<Pipe>)>,
+    /// The listener's or connecter's stop signal.
+    pub(crate) cancel: Arc<Cancel>,
+}
+
+/// Runs one accepted or connected stream to its end: ZMTP, or raw bytes
+/// for a STREAM socket. Returns why it ended (the monitor is told too).
+pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
+where
+    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+{
+    if spec.port.speaks_zmtp() {
+        zmtp::run(stream, spec).await
+    } else {
+        raw::run(stream, spec).await
+    }
+}
+
+/// Ends a connection's two tasks together, and keeps why the first of
+/// them stopped.
+#[derive(Default)]
+struct Link {
+    done: Cell<bool>,
+    reason: RefCell<Option<EndReason>>,
+    event: Event,
+    /// What the reader's session produced for the wire (PONG, ERROR).
+    out: RefCell<Vec<Bytes>>,
+}
+
+impl Link {
+    /// Stops both tasks; the first reason given is kept.
+    fn stop(&self, why: EndReason) {
+        self.reason.borrow_mut().get_or_insert(why);
+        self.done.set(true);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    fn is_done(&self) -> bool {
+        self.done.get()
+    }
+
+    /// Why the connection stopped, if it did.
+    fn reason(&self) -> Option<EndReason> {
+        self.reason.borrow().clone()
+    }
+}

@@ -10,42 +10,39 @@ use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
 use monocoque_core::alloc::WriteBatch;
 
-use super::conn::{slab, ConnSpec};
-use super::write_all;
+use super::{slab, write_all, ConnSpec};
 use crate::message::Message;
-use crate::monitor::MonitorEvent;
+use crate::monitor::{EndReason, MonitorEvent};
 use crate::pipe::Pipe;
-use crate::shared::Outbox;
+use crate::socket_core::Outbox;
 use crate::sync::{race, Either};
 
-/// Runs one raw connection to its end.
-pub(crate) async fn run<S>(stream: S, spec: ConnSpec)
+/// Runs one raw connection to its end; returns why it ended.
+pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + Clone + 'static,
 {
-    let shared = spec.shared.clone();
-    let cap = shared.lock().opts.send_capacity();
-    let pipe = Pipe::new(cap, shared.last_inline.clone());
-    let attached = {
-        let mut st = shared.lock();
-        let a = shared.attach(&mut st, None, Outbox::Engine(pipe.clone()), None);
-        if a.is_some() {
-            st.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    let port = &spec.port;
+    let inbox = port.inbox().clone();
+    let pipe = port.pipe(&port.options());
+    let (id, rid) = match port.attach(None, Outbox::Engine(pipe.clone()), None) {
+        Ok((id, Some(rid))) => (id, rid),
+        Ok((id, None)) => {
+            port.detach(id, true);
+            return EndReason::Rejected("a STREAM peer needs a routing id");
         }
-        a
+        Err(why) => return why,
     };
-    let Some((id, Some(rid))) = attached else {
-        return;
-    };
+    port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
     let notice = |rid: &Bytes| {
         let mut m = Message::from(rid.clone());
         m.push_back(Bytes::new());
         m
     };
-    let _ = shared.deliver_one(id, notice(&rid));
+    let _ = inbox.push_one(id, notice(&rid));
     let writer = compio::runtime::spawn(write_loop(stream.clone(), pipe.clone()));
     let mut r = stream;
-    loop {
+    let reason = loop {
         let stop = async {
             loop {
                 if pipe.is_closed() || spec.cancel.is_cancelled() {
@@ -59,31 +56,36 @@ where
             }
         };
         let chunk = match race(r.read(slab()), stop).await {
-            Either::Left(BufResult(Ok(n), buf)) if n > 0 => buf.freeze(n),
-            _ => break,
+            Either::Left(BufResult(Ok(0), _)) => break EndReason::PeerClosed,
+            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
+            Either::Left(BufResult(Err(e), _)) => break e.into(),
+            Either::Right(()) => break EndReason::Closed,
         };
         let mut m = Message::from(rid.clone());
         m.push_back(chunk);
         let mut m = Some(m);
         while let Some(msg) = m.take() {
-            if let Err(back) = shared.deliver_one(id, msg) {
-                if shared.is_closed() || pipe.is_closed() {
+            if let Err(back) = inbox.push_one(id, msg) {
+                if inbox.is_closed() || pipe.is_closed() {
                     break;
                 }
-                let l = shared.space.listen();
-                if shared.inbound_full() {
+                let l = inbox.space.listen();
+                if inbox.is_full() {
                     l.await;
                 }
                 m = Some(back);
             }
         }
-    }
+    };
     pipe.close();
     let _ = writer.await;
-    let _ = shared.deliver_one(id, notice(&rid));
-    let mut st = shared.lock();
-    shared.detach(&mut st, id, true);
-    st.emit(MonitorEvent::Disconnected(spec.endpoint.to_string()));
+    let _ = inbox.push_one(id, notice(&rid));
+    port.detach(id, true);
+    port.emit(MonitorEvent::Disconnected(
+        spec.endpoint.to_string(),
+        reason.clone(),
+    ));
+    reason
 }
 
 async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Arc<Pipe>) {

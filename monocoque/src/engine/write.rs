@@ -1,4 +1,4 @@
-//! The one write path: a [`WriteBatch`] of `Bytes` goes to the kernel in
+//! The engine tasks' write: a [`WriteBatch`] of `Bytes` goes to the kernel in
 //! vectored submissions until every byte is written (footgun 1).
 
 use std::io;
@@ -12,7 +12,6 @@ use monocoque_core::alloc::WriteBatch;
 ///
 /// The batch comes back (empty on success, holding the unwritten rest on
 /// error) so its allocation is reused for the next batch.
-#[allow(dead_code)] // the socket engine is the caller; it lands next
 pub(crate) async fn write_all<W: AsyncWrite>(
     stream: &mut W,
     mut batch: WriteBatch,

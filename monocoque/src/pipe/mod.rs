@@ -1,17 +1,20 @@
 //! The hand-off between a socket and one peer's engine.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
 use event_listener::Event;
+use monocoque_zmtp::PlainFramer;
 use smallvec::SmallVec;
 
 use crate::message::Message;
-use crate::sync::{lock_spin, Bell, Padded};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{lock_spin, Bell, Mutex, OnceLock, Padded, SpinGuard, SpinLock};
+
+mod direct;
+use direct::DirectSocket;
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -52,9 +55,15 @@ pub(crate) struct Pipe {
     wire: AtomicU8,
     /// The connection's socket, for inline writes; set between the
     /// handshake and the end of a connection.
-    direct: Mutex<Option<Arc<socket2::Socket>>>,
+    direct: Mutex<Option<Arc<DirectSocket>>>,
     /// Whether `direct` is set (read without the lock).
     direct_on: AtomicBool,
+    /// How the connection's session lets other threads frame messages:
+    /// only a session whose mechanism leaves frames as they are hands one
+    /// out, so an encrypting connection is never written to inline.
+    framer: Mutex<Option<PlainFramer>>,
+    /// Whether `framer` is set (read without the lock).
+    framed: AtomicBool,
     /// What an inline write could not finish: the writer sends it first.
     leftover: Mutex<Vec<Bytes>>,
     has_leftover: AtomicBool,
@@ -63,7 +72,7 @@ pub(crate) struct Pipe {
     /// When the owning socket last wrote inline ([`now_ns`]), shared by all
     /// its pipes: a socket that sends often is streaming, whichever peer
     /// each message goes to.
-    last_inline: Arc<AtomicU64>,
+    last_inline: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What callers fill: while the writer is busy, messages gather here and
@@ -72,7 +81,7 @@ pub(crate) struct Pipe {
 /// once per message (libzmq's ypipe defers its flush the same way).
 #[derive(Debug, Default)]
 struct SendSide {
-    staged: spin::Mutex<Staged>,
+    staged: SpinLock<Staged>,
     /// Messages ever queued (staged or in the queue). Written by callers
     /// only, with `staged` locked; read without the lock by the writer and
     /// LINGER.
@@ -114,10 +123,21 @@ const MAX_SPARES: usize = 40;
 const INLINE_GAP_NS: u64 = 20_000;
 
 /// Nanoseconds on a process-wide monotonic clock.
+#[cfg(not(loom))]
 fn now_ns() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    use std::time::Instant;
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Under loom a model must replay exactly, so no real clock: every reading
+/// is [`INLINE_GAP_NS`] after the last, and an inline write is never
+/// refused as streaming (unit tests cover that refusal).
+#[cfg(loom)]
+fn now_ns() -> u64 {
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(INLINE_GAP_NS);
+    NOW.fetch_add(INLINE_GAP_NS, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Nobody is writing to the connection.
@@ -131,7 +151,7 @@ const CALLER: u8 = 2;
 const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize, last_inline: Arc<AtomicU64>) -> Arc<Self> {
+    pub(crate) fn new(capacity: usize, last_inline: Arc<std::sync::atomic::AtomicU64>) -> Arc<Self> {
         Arc::new(Self {
             out: OnceLock::new(),
             capacity,
@@ -145,6 +165,8 @@ impl Pipe {
             wire: AtomicU8::new(IDLE),
             direct: Mutex::new(None),
             direct_on: AtomicBool::new(false),
+            framer: Mutex::new(None),
+            framed: AtomicBool::new(false),
             leftover: Mutex::new(Vec::new()),
             has_leftover: AtomicBool::new(false),
             writer_waiting: AtomicBool::new(false),
@@ -228,7 +250,7 @@ impl Pipe {
     }
 
     /// Locks the staged batch (see [`lock_spin`]).
-    fn lock_staged(&self) -> spin::MutexGuard<'_, Staged> {
+    fn lock_staged(&self) -> SpinGuard<'_, Staged> {
         lock_spin(&self.send.staged)
     }
 
@@ -303,7 +325,7 @@ impl Pipe {
     /// back untouched when it cannot (then it is queued as usual). Called
     /// when the writer is not busy, so nothing is queued before it.
     fn try_inline(&self, msg: Message) -> Result<(), Message> {
-        if !self.direct_on.load(Ordering::Acquire)
+        if !self.framed.load(Ordering::Acquire)
             || self.wire.load(Ordering::Acquire) != IDLE
             || self.has_leftover.load(Ordering::Acquire)
             || !self.cmds.is_empty()
@@ -331,7 +353,8 @@ impl Pipe {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let Some(sock) = sock else {
+        let framer = *self.framer.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(sock), Some(framer)) = (sock, framer) else {
             self.release(CALLER);
             return Err(msg);
         };
@@ -339,8 +362,7 @@ impl Pipe {
         let mut headers: SmallVec<[([u8; 9], usize); 4]> = SmallVec::new();
         for (i, f) in frames.iter().enumerate() {
             let mut h = [0u8; 9];
-            let n =
-                monocoque_zmtp::frame::write_header(i + 1 < frames.len(), false, f.len(), &mut h);
+            let n = framer.header(i + 1 < frames.len(), f.len(), &mut h);
             headers.push((h, n));
         }
         let mut slices: SmallVec<[IoSlice<'_>; 8]> = SmallVec::new();
@@ -440,29 +462,32 @@ impl Pipe {
         if !self.direct_on.load(Ordering::Acquire) {
             return None;
         }
-        self.direct
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        let direct = self.direct.lock().unwrap_or_else(|e| e.into_inner());
+        direct::socket(direct.as_ref())
     }
 
-    /// Turns inline writes on for a connection's socket, or off (`None`)
-    /// when it ends; what an inline write left for a connection that ended
-    /// is dropped with it.
-    pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>) {
+    /// Gives callers a connection's socket (for a watching `recv`) and,
+    /// with the framer its session handed out, inline writes; or takes
+    /// both away (`None`) when it ends. What an inline write left for a
+    /// connection that ended is dropped with it.
+    pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>, framer: Option<PlainFramer>) {
         let on = sock.is_some();
         if on {
-            *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = sock.map(Arc::new);
+            *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = sock.map(direct::from_socket);
+            *self.framer.lock().unwrap_or_else(|e| e.into_inner()) = framer;
             self.direct_on.store(true, Ordering::SeqCst);
+            self.framed.store(framer.is_some(), Ordering::SeqCst);
             return;
         }
+        self.framed.store(false, Ordering::SeqCst);
         self.direct_on.store(false, Ordering::SeqCst);
         // Wait out a caller in the middle of an inline write (one syscall),
         // so what it leaves over is dropped with this connection.
         while !self.acquire_writer() {
-            std::thread::yield_now();
+            crate::sync::yield_now();
         }
         *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.framer.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let _ = self.take_leftover();
         self.wire.store(IDLE, Ordering::SeqCst);
     }

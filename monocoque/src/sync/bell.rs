@@ -2,11 +2,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use event_listener::Event;
+
+use super::atomic::{fence, AtomicUsize, Ordering};
 
 /// An [`Event`] that costs a fence and one load to ring while nobody
 /// waits: `event_listener`'s own `notify` always takes its list's lock,

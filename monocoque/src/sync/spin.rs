@@ -1,7 +1,5 @@
 //! A spin lock for holds of a few instructions, and [`Padded`] values.
 
-use std::thread;
-
 /// A value on cache lines of its own (two, as the adjacent-line prefetcher
 /// pulls lines in pairs): a field one thread writes often must not share
 /// a line with fields another thread reads on every message.
@@ -22,7 +20,8 @@ impl<T> std::ops::Deref for Padded<T> {
 /// message just handed over, on cache lines the other thread read last).
 /// A holder preempted in those instructions costs the others yields, not
 /// a long spin.
-pub(crate) fn lock_spin<T>(m: &spin::Mutex<T>) -> spin::MutexGuard<'_, T> {
+#[cfg(not(loom))]
+pub(crate) fn lock_spin<T>(m: &SpinLock<T>) -> SpinGuard<'_, T> {
     let mut tries = 0u32;
     loop {
         if let Some(g) = m.try_lock() {
@@ -32,8 +31,71 @@ pub(crate) fn lock_spin<T>(m: &spin::Mutex<T>) -> spin::MutexGuard<'_, T> {
         if tries < 64 {
             std::hint::spin_loop();
         } else {
-            thread::yield_now();
+            super::yield_now();
         }
+    }
+}
+
+/// The spin lock [`lock_spin`] takes (the `spin` crate's).
+#[cfg(not(loom))]
+pub(crate) type SpinLock<T> = spin::Mutex<T>;
+/// What [`lock_spin`] returns.
+#[cfg(not(loom))]
+pub(crate) type SpinGuard<'a, T> = spin::MutexGuard<'a, T>;
+
+/// Under loom, a failed `try_lock` yields at once (a spin loop that never
+/// yields never ends under loom), and the lock is loom's mutex, so the
+/// models see what its holder did. Locks that no model reaches (the
+/// receive side's, a `spin::Mutex`) keep working.
+#[cfg(loom)]
+pub(crate) fn lock_spin<L: TryLock>(m: &L) -> L::Guard<'_> {
+    loop {
+        if let Some(g) = m.try_lock_now() {
+            return g;
+        }
+        super::yield_now();
+    }
+}
+
+/// A lock [`lock_spin`] can take (loom builds only).
+#[cfg(loom)]
+pub(crate) trait TryLock {
+    /// The held lock.
+    type Guard<'a>
+    where
+        Self: 'a;
+    /// The lock if it is free now.
+    fn try_lock_now(&self) -> Option<Self::Guard<'_>>;
+}
+
+#[cfg(loom)]
+impl<T> TryLock for spin::Mutex<T> {
+    type Guard<'a>
+        = spin::MutexGuard<'a, T>
+    where
+        T: 'a;
+    fn try_lock_now(&self) -> Option<Self::Guard<'_>> {
+        self.try_lock()
+    }
+}
+
+/// loom's mutex, taken only by `try_lock` (see [`lock_spin`]).
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct SpinLock<T>(loom::sync::Mutex<T>);
+
+/// What [`lock_spin`] returns for a [`SpinLock`].
+#[cfg(loom)]
+pub(crate) type SpinGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+#[cfg(loom)]
+impl<T> TryLock for SpinLock<T> {
+    type Guard<'a>
+        = SpinGuard<'a, T>
+    where
+        T: 'a;
+    fn try_lock_now(&self) -> Option<Self::Guard<'_>> {
+        self.0.try_lock().ok()
     }
 }
 

@@ -1,7 +1,9 @@
 //! One ZMTP connection on an I/O thread: the handshake, then a reader (this
-//! task) and a writer (a second task) around one sans-IO `Session`.
+//! task) and a writer (a second task) around one sans-IO `Session`, which
+//! frames every byte either writes. The socket is reached only through
+//! its [`Port`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,20 +12,20 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use compio::buf::{BufResult, IntoInner};
 use compio::io::{AsyncRead, AsyncWrite};
-use event_listener::{listener, Event};
-use monocoque_core::alloc::{Arena, WriteBatch};
+use event_listener::listener;
+use monocoque_core::alloc::WriteBatch;
 use monocoque_core::router::PeerId;
 use monocoque_zmtp::{
-    Event as ZEvent, HeartbeatConfig, MechanismConfig, PeerInfo, Session, SessionConfig, ZapReply,
-    ZapRequest,
+    Event as ZEvent, HeartbeatConfig, MechanismConfig, ProtocolError, Session, SessionConfig,
+    SocketType, ZapReply, ZapRequest,
 };
 
-use super::write_all;
+use super::{sized_slab, slab, write_all, ConnSpec, Link};
 use crate::message::Message;
-use crate::monitor::MonitorEvent;
+use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::{Plain, SocketOptions};
 use crate::pipe::{Pipe, PipeCmd};
-use crate::shared::{Inbound, Outbox, Shared, BATCH_MSGS};
+use crate::socket_core::{Inbound, Inbox, Outbox, Port, RUN_MSGS};
 use crate::sync::{bell_listener, maybe, race, Cancel, Either};
 
 /// How long a refused peer's ERROR command may take to leave.
@@ -38,7 +40,7 @@ const HEADER_READ: usize = 4 * 1024;
 /// At most this many bytes go into one read of a body read in place.
 const MAX_DIRECT_READ: usize = 1 << 30;
 /// Bytes offered to each read: one slab region.
-const READ_SIZE: usize = 64 * 1024;
+const READ_SIZE: usize = super::READ_SIZE;
 /// Bytes offered after a read that filled its region: a stream of large
 /// messages then straddles (and is copied at) fewer read boundaries. One
 /// arena page, so it never falls back to a one-off allocation.
@@ -48,47 +50,8 @@ const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// At most this many messages go into one write.
 const MAX_BATCH_MSGS: usize = 512;
 
-thread_local! {
-    static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
-}
-
-/// A read region from this I/O thread's arena.
-pub(crate) fn slab() -> monocoque_core::alloc::SlabMut {
-    sized_slab(READ_SIZE)
-}
-
-fn sized_slab(len: usize) -> monocoque_core::alloc::SlabMut {
-    ARENA.with(|a| a.borrow_mut().alloc(len))
-}
-
-/// Who the connection belongs to and how it ends.
-pub(crate) struct ConnSpec {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) endpoint: Arc<str>,
-    /// A connecter's persistent peer and pipe.
-    pub(crate) preset: Option<(PeerId, Arc<Pipe>)>,
-    /// The listener's or connecter's stop signal.
-    pub(crate) cancel: Arc<Cancel>,
-}
-
-/// Ends the connection's two tasks together.
-#[derive(Default)]
-struct Link {
-    done: Cell<bool>,
-    event: Event,
-    /// What the reader's session produced for the wire (PONG, ERROR).
-    out: RefCell<Vec<Bytes>>,
-}
-
-impl Link {
-    fn stop(&self) {
-        self.done.set(true);
-        self.event.notify(usize::MAX);
-    }
-}
-
-fn session_config(shared: &Shared, o: &SocketOptions) -> SessionConfig {
-    let mut c = SessionConfig::new(shared.ty);
+fn session_config(ty: SocketType, o: &SocketOptions) -> SessionConfig {
+    let mut c = SessionConfig::new(ty);
     c.identity = o.routing_id.clone();
     c.max_msg_size = o.maxmsgsize;
     c.handshake_timeout = o.handshake_ivl;
@@ -125,33 +88,32 @@ fn zap_verdict(req: &ZapRequest, o: &SocketOptions) -> ZapReply {
     ZapReply::accept(req)
 }
 
-/// Runs one connection to its end; returns why it ended.
-pub(crate) async fn run<S>(stream: S, spec: ConnSpec) -> String
+/// Runs one connection to its end; returns why it ended (also told to
+/// the monitor).
+pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
-    let shared = spec.shared.clone();
-    let opts = shared.lock().opts.clone();
-    let (reason, attached) = match handshake(stream.clone(), &spec, &opts).await {
-        Ok((session, info, id, pipe, rid)) => {
-            let reason = data_phase(stream, &spec, session, id, pipe, rid, &opts).await;
-            let _ = info;
-            (reason, Some(id))
-        }
-        Err(reason) => {
-            shared.lock().emit(MonitorEvent::HandshakeFailed(
+    let port = &spec.port;
+    let opts = port.options();
+    match handshake(stream.clone(), spec, &opts).await {
+        Ok((session, id, pipe, rid)) => {
+            let reason = data_phase(stream, spec, session, id, pipe, rid, &opts).await;
+            port.detach(id, false);
+            port.emit(MonitorEvent::Disconnected(
                 spec.endpoint.to_string(),
                 reason.clone(),
             ));
-            (reason, None)
+            reason
         }
-    };
-    if let Some(id) = attached {
-        let mut st = shared.lock();
-        shared.detach(&mut st, id, false);
-        st.emit(MonitorEvent::Disconnected(spec.endpoint.to_string()));
+        Err(reason) => {
+            port.emit(MonitorEvent::HandshakeFailed(
+                spec.endpoint.to_string(),
+                reason.clone(),
+            ));
+            reason
+        }
     }
-    reason
 }
 
 /// Moves what the session has for the wire into `batch`; whether it had
@@ -166,24 +128,24 @@ fn stage(session: &mut Session, out: &mut Vec<Bytes>, batch: &mut WriteBatch) ->
     true
 }
 
-type Handshaken = (Session, Box<PeerInfo>, PeerId, Arc<Pipe>, Option<Bytes>);
+/// The session after its handshake, the peer's id and routing id in the
+/// socket, and its pipe.
+type Handshaken = (Session, PeerId, Arc<Pipe>, Option<Bytes>);
 
 async fn handshake<S>(
     stream: S,
     spec: &ConnSpec,
     opts: &SocketOptions,
-) -> Result<Handshaken, String>
+) -> Result<Handshaken, EndReason>
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
-    let shared = &spec.shared;
-    let mut session =
-        Session::new(session_config(shared, opts), Instant::now()).map_err(|e| e.to_string())?;
+    let port = &spec.port;
+    let mut session = Session::new(session_config(port.socket_type(), opts), Instant::now())?;
     let mut r = stream.clone();
     let mut w = stream;
     let mut out = Vec::new();
     let mut batch = WriteBatch::new();
-    let deadline = opts.handshake_ivl.map(|d| Instant::now() + d);
     let info = loop {
         let mut done = None;
         while let Some(ev) = session.poll_event() {
@@ -193,9 +155,7 @@ where
                     break;
                 }
                 ZEvent::ZapRequest(req) => {
-                    session
-                        .zap_reply(zap_verdict(&req, opts))
-                        .map_err(|e| e.to_string())?;
+                    session.zap_reply(zap_verdict(&req, opts))?;
                 }
                 _ => {}
             }
@@ -205,24 +165,23 @@ where
         if stage(&mut session, &mut out, &mut batch) {
             let BufResult(res, b) = write_all(&mut w, batch).await;
             batch = b;
-            res.map_err(|e| e.to_string())?;
+            res?;
         }
         if let Some(info) = done {
             break info;
         }
-        let timeout = async {
-            match deadline {
-                Some(d) => compio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        // The session's own deadline (HANDSHAKE_IVL) is the only one.
+        let timeout = maybe(session.poll_timeout().map(compio::time::sleep_until));
         let read = race(r.read(slab()), race(timeout, spec.cancel.wait())).await;
         let chunk = match read {
-            Either::Left(BufResult(Ok(0), _)) => return Err("connection closed".into()),
+            Either::Left(BufResult(Ok(0), _)) => return Err(EndReason::PeerClosed),
             Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
-            Either::Left(BufResult(Err(e), _)) => return Err(e.to_string()),
-            Either::Right(Either::Left(())) => return Err("handshake timed out".into()),
-            Either::Right(Either::Right(())) => return Err("cancelled".into()),
+            Either::Left(BufResult(Err(e), _)) => return Err(e.into()),
+            Either::Right(Either::Left(())) => {
+                session.handle_timeout(Instant::now())?;
+                continue;
+            }
+            Either::Right(Either::Right(())) => return Err(EndReason::Closed),
         };
         if let Err(e) = session.handle_input(chunk) {
             // Tell the peer why (an ERROR command, after our READY), as
@@ -230,30 +189,18 @@ where
             if stage(&mut session, &mut out, &mut batch) {
                 let _ = race(write_all(&mut w, batch), compio::time::sleep(ERROR_GRACE)).await;
             }
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
 
     // Attach to the socket.
     let (pipe, preset) = match &spec.preset {
         Some((id, pipe)) => (pipe.clone(), Some(*id)),
-        None => (
-            Pipe::new(opts.send_capacity(), shared.last_inline.clone()),
-            None,
-        ),
+        None => (port.pipe(opts), None),
     };
-    let mut st = shared.lock();
-    let Some((id, rid)) = shared.attach(
-        &mut st,
-        preset,
-        Outbox::Engine(pipe.clone()),
-        info.identity.clone(),
-    ) else {
-        return Err("peer refused by the socket".into());
-    };
-    st.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
-    drop(st);
-    Ok((session, info, id, pipe, rid))
+    let (id, rid) = port.attach(preset, Outbox::Engine(pipe.clone()), info.identity)?;
+    port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    Ok((session, id, pipe, rid))
 }
 
 async fn data_phase<S>(
@@ -264,7 +211,7 @@ async fn data_phase<S>(
     pipe: Arc<Pipe>,
     rid: Option<Bytes>,
     opts: &SocketOptions,
-) -> String
+) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
@@ -275,25 +222,26 @@ where
         session.clone(),
         link.clone(),
         pipe.clone(),
-        spec.shared.clone(),
+        spec.port.clone(),
     ));
     let reason = read_loop(stream, spec, &session, &link, &pipe, id, rid, opts).await;
-    link.stop();
+    link.stop(reason.clone());
     let _ = writer.await;
-    pipe.set_direct(None);
-    reason
+    pipe.set_direct(None, None);
+    // The first to stop says why: the writer's failure, or the reader's.
+    link.reason().unwrap_or(reason)
 }
 
 /// Waits until the connection must end: the link stopped, the pipe was
 /// closed by the socket, or the listener/connecter was cancelled.
 async fn stopped(link: &Link, pipe: &Pipe, cancel: &Cancel) {
     loop {
-        if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
+        if link.is_done() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
         listener!(link.event => a);
         listener!(pipe.closing => b);
-        if link.done.get() || pipe.is_closed() || cancel.is_cancelled() {
+        if link.is_done() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
         let _ = race(race(a, b), cancel.wait()).await;
@@ -310,11 +258,11 @@ async fn read_loop<S>(
     id: PeerId,
     rid: Option<Bytes>,
     opts: &SocketOptions,
-) -> String
+) -> EndReason
 where
     S: AsyncRead,
 {
-    let shared = &spec.shared;
+    let inbox = spec.port.inbox();
     let mut cur = Message::new();
     let mut size = 0u64;
     let limit = opts.maxmsgsize;
@@ -331,7 +279,7 @@ where
         if let Some(c) = chunk.take() {
             eager = c.len() >= EAGER_READ;
             if let Err(e) = session.borrow_mut().handle_input(c) {
-                return e.to_string();
+                return e.into();
             }
         }
         loop {
@@ -340,8 +288,8 @@ where
             match ev {
                 ZEvent::Frame { body, more } => {
                     size += body.len() as u64;
-                    if limit.is_some_and(|l| size > l) {
-                        return "message larger than MAXMSGSIZE".into();
+                    if let Some(max) = limit.filter(|&l| size > l) {
+                        return EndReason::Peer(ProtocolError::MessageTooLarge { size, max });
                     }
                     if cur.is_empty() {
                         if let Some(rid) = &rid {
@@ -352,36 +300,32 @@ where
                     if !more {
                         size = 0;
                         if run.capacity() == 0 {
-                            run = shared.run_buffer();
+                            run = inbox.run_buffer();
                         }
                         run.push(Inbound {
                             peer: id,
                             msg: std::mem::take(&mut cur),
                         });
-                        if eager || run.len() >= BATCH_MSGS {
+                        if eager || run.len() >= RUN_MSGS {
                             eager = false;
-                            if !queue_run(shared, &mut run, link, pipe, &spec.cancel).await {
-                                return "closed".into();
+                            if !queue_run(inbox, &mut run, link, pipe, &spec.cancel).await {
+                                return EndReason::Closed;
                             }
                         }
                     }
                 }
-                ZEvent::Subscribe(topic) => {
-                    let mut st = shared.lock();
-                    shared.peer_subscription(&mut st, id, topic, true);
-                }
-                ZEvent::Cancel(topic) => {
-                    let mut st = shared.lock();
-                    shared.peer_subscription(&mut st, id, topic, false);
-                }
+                ZEvent::Subscribe(topic) => spec.port.subscription(id, topic, true),
+                ZEvent::Cancel(topic) => spec.port.subscription(id, topic, false),
                 ZEvent::PeerError { reason } => {
-                    return format!("peer error: {}", String::from_utf8_lossy(&reason));
+                    return EndReason::Peer(ProtocolError::PeerError {
+                        reason: String::from_utf8_lossy(&reason).into_owned(),
+                    });
                 }
                 _ => {}
             }
         }
-        if !run.is_empty() && !queue_run(shared, &mut run, link, pipe, &spec.cancel).await {
-            return "closed".into();
+        if !run.is_empty() && !queue_run(inbox, &mut run, link, pipe, &spec.cancel).await {
+            return EndReason::Closed;
         }
         {
             let mut out = link.out.borrow_mut();
@@ -403,14 +347,14 @@ where
             )
             .await;
             match read {
-                Either::Left(BufResult(Ok(0), _)) => return "connection closed by peer".into(),
+                Either::Left(BufResult(Ok(0), _)) => return EndReason::PeerClosed,
                 Either::Left(BufResult(Ok(_), buf)) => {
                     if let Err(e) = session.borrow_mut().handle_body(buf.into_inner()) {
-                        return e.to_string();
+                        return e.into();
                     }
                 }
-                Either::Left(BufResult(Err(e), _)) => return e.to_string(),
-                Either::Right(()) => return "closed".into(),
+                Either::Left(BufResult(Err(e), _)) => return e.into(),
+                Either::Right(()) => return EndReason::Closed,
             }
             read_size = HEADER_READ;
             continue;
@@ -421,7 +365,7 @@ where
         )
         .await;
         chunk = Some(match read {
-            Either::Left(BufResult(Ok(0), _)) => return "connection closed by peer".into(),
+            Either::Left(BufResult(Ok(0), _)) => return EndReason::PeerClosed,
             Either::Left(BufResult(Ok(n), buf)) => {
                 read_size = if n == read_size {
                     BIG_READ_SIZE
@@ -430,8 +374,8 @@ where
                 };
                 buf.freeze(n)
             }
-            Either::Left(BufResult(Err(e), _)) => return e.to_string(),
-            Either::Right(()) => return "closed".into(),
+            Either::Left(BufResult(Err(e), _)) => return e.into(),
+            Either::Right(()) => return EndReason::Closed,
         });
     }
 }
@@ -440,7 +384,7 @@ where
 /// waiting while the socket's inbound queue is full. `false` if the
 /// connection must end meanwhile.
 async fn queue_run(
-    shared: &Shared,
+    inbox: &Inbox,
     run: &mut Vec<Inbound>,
     link: &Link,
     pipe: &Pipe,
@@ -448,15 +392,15 @@ async fn queue_run(
 ) -> bool {
     let mut full = std::mem::take(run);
     loop {
-        match shared.push_batch(full) {
+        match inbox.push_run(full) {
             Ok(()) => return true,
             Err(back) => full = back,
         }
-        bell_listener!(shared.space => l);
-        if !shared.batches_full() {
+        bell_listener!(inbox.space => l);
+        if !inbox.runs_full() {
             continue;
         }
-        if shared.is_closed() {
+        if inbox.is_closed() {
             return false;
         }
         if let Either::Right(()) = race(l, stopped(link, pipe, cancel)).await {
@@ -508,7 +452,7 @@ async fn write_loop<S>(
     session: Rc<RefCell<Session>>,
     link: Rc<Link>,
     pipe: Arc<Pipe>,
-    shared: Arc<Shared>,
+    port: Arc<dyn Port>,
 ) where
     S: AsyncWrite + AsFd,
 {
@@ -521,7 +465,7 @@ async fn write_loop<S>(
     let mut direct = false;
     let mut flat = BytesMut::new();
     loop {
-        if link.done.get() || pipe.is_closed() {
+        if link.is_done() || pipe.is_closed() {
             break;
         }
         // Take the wire: a caller may be writing a message inline.
@@ -560,9 +504,9 @@ async fn write_loop<S>(
                     PipeCmd::Subscribe(t) => s.send_subscribe(t, &mut out),
                     PipeCmd::Cancel(t) => s.send_cancel(t, &mut out),
                 };
-                if r.is_err() {
+                if let Err(e) = r {
                     pipe.written(held);
-                    link.stop();
+                    link.stop(e.into());
                     return;
                 }
             }
@@ -575,32 +519,34 @@ async fn write_loop<S>(
                 held += msgs.len();
                 for m in msgs.drain(..) {
                     bytes += m.size();
-                    if s.send_message(m, &mut out).is_err() {
+                    if let Err(e) = s.send_message(m, &mut out) {
                         pipe.written(held);
-                        link.stop();
+                        link.stop(e.into());
                         return;
                     }
                 }
                 pipe.recycle(msgs);
             }
             if let Some(t) = s.poll_timeout() {
-                if t <= Instant::now() && s.handle_timeout(Instant::now()).is_err() {
-                    pipe.written(held);
-                    link.stop();
-                    return;
+                if t <= Instant::now() {
+                    if let Err(e) = s.handle_timeout(Instant::now()) {
+                        pipe.written(held);
+                        link.stop(e.into());
+                        return;
+                    }
                 }
             }
             s.poll_transmit(&mut out);
         }
         if taken > 0 {
-            shared.wake.ring();
+            port.wake();
         }
         if out.is_empty() {
             // Nothing to write: let callers write inline while we sleep.
             pipe.release_writer();
             bell_listener!(pipe.ready => a);
             listener!(link.event => b);
-            if pipe.has_work() || link.done.get() || !link.out.borrow().is_empty() {
+            if pipe.has_work() || link.is_done() || !link.out.borrow().is_empty() {
                 continue;
             }
             let next = session.borrow().poll_timeout();
@@ -619,15 +565,18 @@ async fn write_loop<S>(
         if !direct && taken > 0 && res.is_ok() {
             direct = true;
             if let Ok(fd) = w.as_fd().try_clone_to_owned() {
-                pipe.set_direct(Some(socket2::Socket::from(fd)));
+                // Inline writes only with the session's own framer: none
+                // for a mechanism that transforms frames.
+                let framer = session.borrow().plain_framer();
+                pipe.set_direct(Some(socket2::Socket::from(fd)), framer);
             }
         }
         pipe.written(held);
         if held > 0 {
-            shared.wake.ring(); // LINGER may be waiting
+            port.wake(); // LINGER may be waiting
         }
-        if res.is_err() {
-            link.stop();
+        if let Err(e) = res {
+            link.stop(e.into());
             return;
         }
     }

@@ -11,15 +11,14 @@ use std::time::Duration;
 use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use monocoque_core::router::PeerId;
-use monocoque_zmtp::SocketType;
 
-use super::conn::{self, ConnSpec};
-use super::raw;
 use crate::endpoint::Endpoint;
+use crate::engine::threads::IoThreads;
+use crate::engine::{self, ConnSpec};
 use crate::error::{Error, Result};
 use crate::monitor::MonitorEvent;
 use crate::pipe::Pipe;
-use crate::shared::Shared;
+use crate::socket_core::Port;
 use crate::sync::{race, Cancel, Either};
 
 /// A bound, listening socket, not yet handed to an I/O thread.
@@ -87,14 +86,19 @@ pub(crate) fn bind(ep: &Endpoint) -> Result<(Bound, String)> {
 }
 
 /// Starts accepting on an I/O thread.
-pub(crate) fn listen(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
-    let ctx = shared.ctx.clone();
-    ctx.spawn(Box::new(move || {
-        compio::runtime::spawn(accept_loop(shared, bound, endpoint, cancel)).detach();
+pub(crate) fn listen(
+    io: &IoThreads,
+    port: Arc<dyn Port>,
+    bound: Bound,
+    endpoint: Arc<str>,
+    cancel: Arc<Cancel>,
+) {
+    io.spawn(Box::new(move || {
+        compio::runtime::spawn(accept_loop(port, bound, endpoint, cancel)).detach();
     }));
 }
 
-async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
+async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
     match bound {
         Bound::Tcp(l) => {
             let Ok(l) = TcpListener::from_std(l) else {
@@ -104,7 +108,7 @@ async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, canc
                 match race(l.accept(), cancel.wait()).await {
                     Either::Left(Ok((s, _))) => {
                         let _ = s.set_nodelay(true);
-                        start(s, &shared, &endpoint, &cancel, None, true);
+                        start(s, &port, &endpoint, &cancel);
                     }
                     Either::Left(Err(_)) => compio::time::sleep(Duration::from_millis(10)).await,
                     Either::Right(()) => break,
@@ -117,7 +121,7 @@ async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, canc
             };
             loop {
                 match race(l.accept(), cancel.wait()).await {
-                    Either::Left(Ok((s, _))) => start(s, &shared, &endpoint, &cancel, None, true),
+                    Either::Left(Ok((s, _))) => start(s, &port, &endpoint, &cancel),
                     Either::Left(Err(_)) => compio::time::sleep(Duration::from_millis(10)).await,
                     Either::Right(()) => break,
                 }
@@ -127,54 +131,38 @@ async fn accept_loop(shared: Arc<Shared>, bound: Bound, endpoint: Arc<str>, canc
             }
         }
     }
-    shared
-        .lock()
-        .emit(MonitorEvent::Closed(endpoint.to_string()));
+    port.emit(MonitorEvent::Closed(endpoint.to_string()));
 }
 
-/// Spawns the engine of one accepted or connected stream.
-fn start<S>(
-    s: S,
-    shared: &Arc<Shared>,
-    endpoint: &Arc<str>,
-    cancel: &Arc<Cancel>,
-    preset: Option<(PeerId, Arc<Pipe>)>,
-    accepted: bool,
-) where
+/// Spawns the engine of one accepted stream.
+fn start<S>(s: S, port: &Arc<dyn Port>, endpoint: &Arc<str>, cancel: &Arc<Cancel>)
+where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let spec = ConnSpec {
-        shared: shared.clone(),
+        port: port.clone(),
         endpoint: endpoint.clone(),
-        preset,
+        preset: None,
         cancel: cancel.clone(),
     };
-    if accepted {
-        shared
-            .lock()
-            .emit(MonitorEvent::Accepted(endpoint.to_string()));
-    }
-    if shared.ty == SocketType::Stream {
-        compio::runtime::spawn(raw::run(s, spec)).detach();
-    } else {
-        compio::runtime::spawn(async move {
-            conn::run(s, spec).await;
-        })
-        .detach();
-    }
+    port.emit(MonitorEvent::Accepted(endpoint.to_string()));
+    compio::runtime::spawn(async move {
+        engine::run(s, &spec).await;
+    })
+    .detach();
 }
 
 /// Starts connecting (and reconnecting) on an I/O thread.
 pub(crate) fn connect(
-    shared: Arc<Shared>,
+    io: &IoThreads,
+    port: Arc<dyn Port>,
     ep: Endpoint,
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
     preset: Option<(PeerId, Arc<Pipe>)>,
 ) {
-    let ctx = shared.ctx.clone();
-    ctx.spawn(Box::new(move || {
-        compio::runtime::spawn(connect_loop(shared, ep, endpoint, cancel, preset)).detach();
+    io.spawn(Box::new(move || {
+        compio::runtime::spawn(connect_loop(port, ep, endpoint, cancel, preset)).detach();
     }));
 }
 
@@ -206,48 +194,41 @@ async fn connect_once(ep: &Endpoint) -> io::Result<Stream> {
 }
 
 async fn connect_loop(
-    shared: Arc<Shared>,
+    port: Arc<dyn Port>,
     ep: Endpoint,
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
     preset: Option<(PeerId, Arc<Pipe>)>,
 ) {
     let (first, max) = {
-        let st = shared.lock();
-        (st.opts.reconnect_ivl, st.opts.reconnect_ivl_max)
+        let o = port.options();
+        (o.reconnect_ivl, o.reconnect_ivl_max)
     };
     let first = first.max(Duration::from_millis(1));
     let mut ivl = first;
     loop {
-        if cancel.is_cancelled() || shared.is_closed() {
+        if cancel.is_cancelled() || port.is_closed() {
             break;
         }
         match race(connect_once(&ep), cancel.wait()).await {
             Either::Right(()) => break,
             Either::Left(Ok(s)) => {
-                shared
-                    .lock()
-                    .emit(MonitorEvent::Connected(endpoint.to_string()));
+                port.emit(MonitorEvent::Connected(endpoint.to_string()));
                 ivl = first;
                 let spec = ConnSpec {
-                    shared: shared.clone(),
+                    port: port.clone(),
                     endpoint: endpoint.clone(),
                     preset: preset.clone(),
                     cancel: cancel.clone(),
                 };
-                let raw = shared.ty == SocketType::Stream;
-                match (s, raw) {
-                    (Stream::Tcp(s), false) => drop(conn::run(s, spec).await),
-                    (Stream::Unix(s), false) => drop(conn::run(s, spec).await),
-                    (Stream::Tcp(s), true) => raw::run(s, spec).await,
-                    (Stream::Unix(s), true) => raw::run(s, spec).await,
-                }
+                match s {
+                    Stream::Tcp(s) => engine::run(s, &spec).await,
+                    Stream::Unix(s) => engine::run(s, &spec).await,
+                };
             }
-            Either::Left(Err(_)) => shared
-                .lock()
-                .emit(MonitorEvent::ConnectRetried(endpoint.to_string())),
+            Either::Left(Err(_)) => port.emit(MonitorEvent::ConnectRetried(endpoint.to_string())),
         }
-        if cancel.is_cancelled() || shared.is_closed() {
+        if cancel.is_cancelled() || port.is_closed() {
             break;
         }
         if let Either::Right(()) = race(compio::time::sleep(ivl), cancel.wait()).await {
@@ -258,7 +239,6 @@ async fn connect_loop(
         }
     }
     if let Some((id, _)) = preset {
-        let mut st = shared.lock();
-        shared.detach(&mut st, id, true);
+        port.detach(id, true);
     }
 }

@@ -1,0 +1,150 @@
+//! RFC 28 REQ/REP: REQ sends a request with an empty delimiter and takes
+//! only its reply; REP answers each request with its envelope.
+
+use bytes::Bytes;
+use monocoque_core::router::PeerId;
+
+use super::lb::Lb;
+use super::SendError;
+use crate::error::Error;
+use crate::message::Message;
+use crate::socket_core::{Base, Inbox};
+
+/// What a REQ waits for: nothing, or one reply; never both, never half.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    /// No request is out.
+    #[default]
+    Nothing,
+    /// The request `id` went to `peer`; only its reply is taken.
+    Reply {
+        /// The peer the request went to.
+        peer: PeerId,
+        /// The request's id (`REQ_CORRELATE`).
+        id: u32,
+    },
+}
+
+/// A REQ socket.
+#[derive(Debug, Default)]
+pub(crate) struct Req {
+    pub(crate) lb: Lb,
+    awaiting: Awaiting,
+    /// The id of the last request sent.
+    last_id: u32,
+}
+
+impl Req {
+    /// Sends a request: to the next peer with room, after the delimiter
+    /// (and with `REQ_CORRELATE` the request id).
+    pub(crate) fn send(&mut self, base: &Base, mut msg: Message) -> Result<(), SendError> {
+        if self.awaiting != Awaiting::Nothing && !base.opts.req_relaxed {
+            return Err(Error::State.into());
+        }
+        let correlate = base.opts.req_correlate;
+        let id = self.last_id.wrapping_add(1);
+        msg.push_front(Bytes::new());
+        if correlate {
+            msg.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
+        }
+        match self.lb.send(base, msg) {
+            Ok(peer) => {
+                self.last_id = id;
+                self.awaiting = Awaiting::Reply { peer, id };
+                Ok(())
+            }
+            Err(SendError::Full(mut m, t)) => {
+                if correlate {
+                    m.pop_front();
+                }
+                m.pop_front();
+                Err(SendError::Full(m, t))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the reply to the request out, dropping anything else.
+    pub(crate) fn recv(&mut self, base: &Base, inbox: &Inbox) -> Result<Option<Message>, Error> {
+        let Awaiting::Reply { peer, id } = self.awaiting else {
+            return Err(Error::State);
+        };
+        loop {
+            let Some(mut i) = inbox.pop() else {
+                return Ok(None);
+            };
+            if i.peer != peer {
+                continue; // a late reply to an earlier request, or a stranger
+            }
+            if base.opts.req_correlate {
+                match i.msg.pop_front() {
+                    Some(got) if got[..] == id.to_be_bytes() => {}
+                    _ => continue,
+                }
+            }
+            match i.msg.pop_front() {
+                Some(d) if d.is_empty() && !i.msg.is_empty() => {}
+                _ => continue, // malformed: no delimiter
+            }
+            // A REQ keeps waiting for `peer` after it left: its reply may
+            // still be queued, and the epoch keeps a successor in the same
+            // slot from matching.
+            self.awaiting = Awaiting::Nothing;
+            return Ok(Some(i.msg));
+        }
+    }
+}
+
+/// A REP socket: answering a request, or waiting for one.
+#[derive(Debug, Default)]
+pub(crate) enum Rep {
+    /// Waiting for a request.
+    #[default]
+    Idle,
+    /// Answering `peer`'s request, whose envelope leads the reply.
+    Replying {
+        /// Who asked.
+        peer: PeerId,
+        /// The request's routing frames and delimiter.
+        envelope: Message,
+    },
+}
+
+impl Rep {
+    /// Sends the reply to the request being answered.
+    pub(crate) fn send(&mut self, base: &Base, msg: Message) -> Result<(), SendError> {
+        let Rep::Replying { peer, mut envelope } = std::mem::take(self) else {
+            return Err(Error::State.into());
+        };
+        if let Some(entry) = base.peers.get(peer) {
+            envelope.extend(msg);
+            // A full or departed requester loses the reply, as with libzmq.
+            let _ = entry.out.push(envelope);
+        }
+        Ok(())
+    }
+
+    /// Takes the next well-formed request, keeping its envelope.
+    pub(crate) fn recv(&mut self, inbox: &Inbox) -> Result<Option<Message>, Error> {
+        if matches!(self, Rep::Replying { .. }) {
+            return Err(Error::State);
+        }
+        loop {
+            let Some(mut i) = inbox.pop() else {
+                return Ok(None);
+            };
+            let Some(split) = i.msg.frames().iter().position(|f| f.is_empty()) else {
+                continue; // malformed: no delimiter
+            };
+            let body = i.msg.split_off(split + 1);
+            if body.is_empty() {
+                continue;
+            }
+            *self = Rep::Replying {
+                peer: i.peer,
+                envelope: i.msg,
+            };
+            return Ok(Some(body));
+        }
+    }
+}

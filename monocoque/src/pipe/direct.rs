@@ -1,0 +1,76 @@
+//! What an inline write goes to: the connection's socket; under
+//! `cfg(loom)` also a model's recorder, so the models see inline writes
+//! beside the writer's without a kernel. The non-loom build names the
+//! socket itself: the same type, the same call, no indirection.
+
+use std::sync::Arc;
+
+/// Where [`Pipe::try_inline`](super::Pipe) writes.
+#[cfg(not(loom))]
+pub(super) type DirectSocket = socket2::Socket;
+
+/// Stores a connection's socket for inline writes.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
+    Arc::new(sock)
+}
+
+/// The connection's socket behind what inline writes go to.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::Socket>> {
+    direct.cloned()
+}
+
+#[cfg(loom)]
+pub(super) use model::{from_socket, socket, DirectSocket, InlineSink};
+
+#[cfg(loom)]
+mod model {
+    use std::fmt::Debug;
+    use std::io::{self, IoSlice};
+    use std::sync::Arc;
+
+    /// Takes an inline write in a loom model, as `send(2)` would: the
+    /// count taken (maybe short), or an error (`WouldBlock`...).
+    pub(crate) trait InlineSink: Debug + Send + Sync {
+        /// Writes some of `bufs`, in order.
+        fn send(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    }
+
+    /// A connection's socket, or a model's sink.
+    #[derive(Debug)]
+    pub(crate) enum DirectSocket {
+        /// A real socket (the engine's, in a loom build no model runs).
+        Socket(Arc<socket2::Socket>),
+        /// A model's recorder.
+        Sink(Arc<dyn InlineSink>),
+    }
+
+    impl DirectSocket {
+        /// As `socket2::Socket`'s, so `try_inline` reads the same in both
+        /// builds.
+        pub(crate) fn send_vectored_with_flags(
+            &self,
+            bufs: &[IoSlice<'_>],
+            flags: i32,
+        ) -> io::Result<usize> {
+            match self {
+                Self::Socket(s) => s.send_vectored_with_flags(bufs, flags),
+                Self::Sink(s) => s.send(bufs),
+            }
+        }
+    }
+
+    pub(crate) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
+        Arc::new(DirectSocket::Socket(Arc::new(sock)))
+    }
+
+    pub(crate) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::Socket>> {
+        match direct.map(|d| &**d) {
+            Some(DirectSocket::Socket(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! [`Inbox`]: a socket's inbound queue, filled by engines and inproc
+//! peers, emptied by the user side. Lock-free on the hot path: runs of
+//! messages (one engine read each) and single messages, the run being
+//! taken under a spin lock of its own.
+
+use std::collections::VecDeque;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use concurrent_queue::ConcurrentQueue;
+use monocoque_core::router::PeerId;
+
+use crate::message::Message;
+use crate::options::SocketOptions;
+use crate::sync::{lock_spin, Bell};
+
+/// A message and the peer it came from.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    pub(crate) peer: PeerId,
+    pub(crate) msg: Message,
+}
+
+/// The inbound queue of one socket and the bells both sides sleep on.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    /// Messages queued one at a time (inproc senders, STREAM engines).
+    singles: OnceLock<ConcurrentQueue<Inbound>>,
+    /// ZMTP engines' messages, a run of one read at a time: one queue
+    /// operation per run instead of per message (see [`Inbox::push_run`]).
+    runs: ConcurrentQueue<Vec<Inbound>>,
+    /// Messages in `runs`, bounded by RCVHWM.
+    in_runs: AtomicUsize,
+    /// The run the user side is taking messages from.
+    local: spin::Mutex<VecDeque<Inbound>>,
+    /// Whether `local` holds messages (read without its lock).
+    local_has: AtomicBool,
+    /// Emptied run buffers, handed back to the engines for reuse.
+    spare: ConcurrentQueue<Vec<Inbound>>,
+    /// Wakes the user side: a message arrived, room appeared, a peer came.
+    pub(crate) wake: Bell,
+    /// Wakes whoever waits for room here (engines, inproc senders).
+    pub(crate) space: Bell,
+    closed: AtomicBool,
+    /// Blocking `recv`s polling their connection (see
+    /// `Socket::recv_watching`).
+    watchers: AtomicUsize,
+    /// Written when a message arrives while somebody watches.
+    watch: OnceLock<OwnedFd>,
+}
+
+/// A watching `recv`, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Watching<'a>(&'a Inbox);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The queue's capacity when nothing set it (libzmq's RCVHWM).
+const DEFAULT_CAPACITY: usize = 1000;
+
+/// Emptied run buffers kept for reuse.
+const SPARE_RUNS: usize = 8;
+
+/// A new run buffer's capacity: it grows (to [`RUN_MSGS`]) only where
+/// reads carry that many messages.
+const FRESH_RUN: usize = 16;
+
+/// Messages an engine gathers into one run before it queues them.
+pub(crate) const RUN_MSGS: usize = 1024;
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Self {
+            singles: OnceLock::new(),
+            runs: ConcurrentQueue::unbounded(),
+            in_runs: AtomicUsize::new(0),
+            local: spin::Mutex::new(VecDeque::new()),
+            local_has: AtomicBool::new(false),
+            spare: ConcurrentQueue::bounded(SPARE_RUNS),
+            wake: Bell::default(),
+            space: Bell::default(),
+            closed: AtomicBool::new(false),
+            watchers: AtomicUsize::new(0),
+            watch: OnceLock::new(),
+        }
+    }
+}
+
+impl Inbox {
+    /// Fixes the queue's size (RCVHWM, with room for a few messages of
+    /// every peer of a ROUTER or REP) at the first bind or connect.
+    pub(crate) fn init(&self, opts: &SocketOptions) {
+        let _ = self
+            .singles
+            .get_or_init(|| crate::options::hwm_queue(opts.recv_capacity().max(16)));
+    }
+
+    fn singles(&self) -> &ConcurrentQueue<Inbound> {
+        self.singles
+            .get_or_init(|| ConcurrentQueue::bounded(DEFAULT_CAPACITY))
+    }
+
+    /// Takes the next message, if any, and tells waiting producers that
+    /// room appeared. The current run goes first, then single messages,
+    /// then the next run, so neither kind starves the other.
+    pub(crate) fn pop(&self) -> Option<Inbound> {
+        if self.local_has.load(Ordering::Acquire) {
+            if let Some(i) = self.pop_run(false) {
+                return Some(i);
+            }
+        }
+        if let Some(q) = self.singles.get() {
+            if let Ok(item) = q.pop() {
+                // A fence and a load while nobody waits for room (reading
+                // the queue's length here would pull the producer's line).
+                self.space.ring();
+                return Some(item);
+            }
+        }
+        if self.runs.is_empty() {
+            return None;
+        }
+        self.pop_run(true)
+    }
+
+    /// Takes a message from the current run; when it is empty and `next`,
+    /// starts the next run first.
+    fn pop_run(&self, next: bool) -> Option<Inbound> {
+        // A spin lock: taken once per message (see `lock_spin`).
+        let mut local = lock_spin(&self.local);
+        if local.is_empty() {
+            if !next {
+                return None;
+            }
+            let run = self.runs.pop().ok()?;
+            self.in_runs.fetch_sub(run.len(), Ordering::AcqRel);
+            self.space.ring();
+            let old = std::mem::replace(&mut *local, VecDeque::from(run));
+            if old.capacity() > 0 {
+                let _ = self.spare.push(Vec::from(old));
+            }
+        }
+        let item = local.pop_front();
+        self.local_has.store(!local.is_empty(), Ordering::Release);
+        item
+    }
+
+    /// An empty buffer for an engine's next run (a reused one when there is one).
+    pub(crate) fn run_buffer(&self) -> Vec<Inbound> {
+        self.spare
+            .pop()
+            .unwrap_or_else(|_| Vec::with_capacity(FRESH_RUN))
+    }
+
+    /// Queues a run of messages from one engine and wakes the user side;
+    /// gives it back while RCVHWM messages are already queued (a run may
+    /// go beyond it: it is at most [`RUN_MSGS`] long).
+    pub(crate) fn push_run(&self, run: Vec<Inbound>) -> Result<(), Vec<Inbound>> {
+        if self.is_closed() || run.is_empty() {
+            return Ok(());
+        }
+        if self.runs_full() {
+            return Err(run);
+        }
+        self.in_runs.fetch_add(run.len(), Ordering::AcqRel);
+        let _ = self.runs.push(run);
+        self.wake.ring();
+        self.nudge_watchers();
+        Ok(())
+    }
+
+    /// Whether engines must wait before queueing another run.
+    pub(crate) fn runs_full(&self) -> bool {
+        let cap = self.singles().capacity().unwrap_or(usize::MAX);
+        self.in_runs.load(Ordering::Acquire) >= cap
+    }
+
+    /// Queues one message from `peer` (an inproc sender, a STREAM engine)
+    /// and wakes the user side; gives it back when the queue is full.
+    pub(crate) fn push_one(&self, peer: PeerId, msg: Message) -> Result<(), Message> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        self.singles()
+            .push(Inbound { peer, msg })
+            .map_err(|e| e.into_inner().msg)?;
+        self.wake.ring();
+        self.nudge_watchers();
+        Ok(())
+    }
+
+    /// Whether the single-message queue is at capacity.
+    pub(crate) fn is_full(&self) -> bool {
+        self.singles().is_full()
+    }
+
+    /// Marks the socket closed: producers stop delivering, sleepers wake.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake.ring();
+        self.space.ring();
+        self.nudge_watchers();
+    }
+
+    /// Whether the socket was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The event a watching `recv` polls beside its connection, made on
+    /// first use (non-blocking, close-on-exec).
+    pub(crate) fn watch_event(&self) -> Option<&OwnedFd> {
+        if self.watch.get().is_none() {
+            let fd = rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::NONBLOCK | rustix::event::EventfdFlags::CLOEXEC,
+            )
+            .ok()?;
+            let _ = self.watch.set(fd);
+        }
+        self.watch.get()
+    }
+
+    /// Counts a watching `recv` until the guard drops.
+    pub(crate) fn watching(&self) -> Watching<'_> {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        Watching(self)
+    }
+
+    /// Wakes watching `recv`s (after a message was queued, or the close):
+    /// one write to the event, only while somebody watches.
+    fn nudge_watchers(&self) {
+        // `Bell::ring`'s fence orders the queue operation before this.
+        if self.watchers.load(Ordering::Relaxed) > 0 {
+            if let Some(fd) = self.watch.get() {
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn msg(i: u32) -> Inbound {
+        Inbound {
+            peer: PeerId::from_parts(i, 0),
+            msg: Message::from(Bytes::from(i.to_be_bytes().to_vec())),
+        }
+    }
+
+    fn id(i: &Inbound) -> u32 {
+        u32::from_be_bytes(i.msg[0][..].try_into().expect("four bytes"))
+    }
+
+    #[test]
+    fn runs_and_singles_interleave_without_starving() {
+        let inbox = Inbox::default();
+        inbox.init(&SocketOptions::default());
+        let mut run = inbox.run_buffer();
+        run.extend([msg(1), msg(2), msg(3)]);
+        inbox.push_run(run).expect("room");
+        inbox.push_one(PeerId::from_parts(9, 0), msg(9).msg).expect("room");
+        let mut run = inbox.run_buffer();
+        run.push(msg(4));
+        inbox.push_run(run).expect("room");
+        let order: Vec<u32> = std::iter::from_fn(|| inbox.pop()).map(|i| id(&i)).collect();
+        // No run is current: the single goes first, then a run is taken
+        // whole, then the next.
+        assert_eq!(order, [9, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn runs_are_refused_at_rcvhwm_and_taken_again_after_a_pop() {
+        let inbox = Inbox::default();
+        inbox.init(&SocketOptions {
+            rcvhwm: 16,
+            ..SocketOptions::default()
+        });
+        let mut run = inbox.run_buffer();
+        run.extend((0..16).map(msg));
+        inbox.push_run(run).expect("room for the first run");
+        let mut more = inbox.run_buffer();
+        more.push(msg(99));
+        let back = inbox.push_run(more).expect_err("full");
+        assert!(inbox.runs_full());
+        assert_eq!(inbox.pop().map(|i| id(&i)), Some(0));
+        assert!(!inbox.runs_full(), "taking a run makes room");
+        inbox.push_run(back).expect("room now");
+    }
+
+    #[test]
+    fn a_closed_inbox_drops_what_comes() {
+        let inbox = Inbox::default();
+        inbox.close();
+        inbox.push_one(PeerId::from_parts(1, 0), msg(1).msg).expect("dropped, not refused");
+        assert!(inbox.pop().is_none());
+    }
+}

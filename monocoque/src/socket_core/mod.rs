@@ -1,0 +1,347 @@
+//! What a socket shares with its engines: the state lock (peers, options,
+//! endpoints and the pattern's state behind one mutex), the [`Inbox`],
+//! and the [`Port`] engines reach it through.
+//!
+//! ```text
+//!  Socket ──> pattern::try_send / try_recv ──> SocketCore::lock ──> Pattern hooks
+//!                                     │                              │
+//!                          Inbox::pop <┘          Outbox::push (pipe / inproc inbox)
+//!  engine ──> Port: attach, subscription, detach, emit ──> SocketCore (+ Pattern hooks)
+//!         └─> Inbox::push_run (no lock)
+//! ```
+//!
+//! The socket type's behaviour comes in through [`Hooks`], which the
+//! pattern layer implements: this module knows peers, not patterns.
+
+mod inbox;
+mod peer;
+mod port;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use monocoque_core::router::{PeerId, Peers};
+use monocoque_zmtp::SocketType;
+
+pub(crate) use inbox::{Inbound, Inbox, RUN_MSGS};
+pub(crate) use peer::{EndpointEntry, InprocOut, Outbox, PeerEntry};
+pub(crate) use port::Port;
+
+use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
+use crate::options::SocketOptions;
+use crate::pipe::Pipe;
+
+/// A socket type's behaviour where peers come and go (libzmq's
+/// `xattach_pipe`, `xpipe_terminated`...). Implemented by the pattern
+/// layer; called with the state lock held.
+pub(crate) trait Hooks: Send + fmt::Debug + 'static {
+    /// Whether connections speak ZMTP (STREAM speaks raw bytes).
+    fn speaks_zmtp(&self) -> bool;
+    /// Whether received messages go to the application as they come,
+    /// without the state lock (no filter, no envelope, no state).
+    fn recv_direct(&self) -> bool;
+    /// Whether each connection is a peer of its own, never a connecter's
+    /// entry kept across reconnections (ROUTER, STREAM: routing ids).
+    fn peer_per_connection(&self) -> bool;
+    /// A connecter's entry `id` was made before its first connection;
+    /// whether messages are routed to it meanwhile (load balancers).
+    fn pending(&mut self, id: PeerId) -> bool;
+    /// Peer `id` completed its handshake (`fresh`: a new entry, else a
+    /// connecter's); its routing id, or why the socket refuses it.
+    fn attached(
+        &mut self,
+        base: &mut Base,
+        id: PeerId,
+        fresh: bool,
+        identity: Option<Bytes>,
+    ) -> Result<Option<Bytes>, &'static str>;
+    /// Peer `id`'s outbox is final: send what a new peer gets first (a
+    /// subscriber's subscriptions, XPUB's welcome message).
+    fn greet(&mut self, base: &Base, id: PeerId);
+    /// Peer `id` left; `keep`: its connecter's entry stays.
+    fn detached(&mut self, base: &mut Base, id: PeerId, keep: bool);
+    /// Peer `id` (un)subscribed; whether it counts as a subscription.
+    fn subscription(&mut self, base: &mut Base, id: PeerId, topic: Bytes, on: bool) -> bool;
+    /// The options changed.
+    fn options_changed(&mut self, opts: &SocketOptions);
+}
+
+/// Everything of a socket behind its state lock but the pattern's state.
+#[derive(Debug, Default)]
+pub(crate) struct Base {
+    pub(crate) opts: SocketOptions,
+    pub(crate) peers: Peers<PeerEntry>,
+    pub(crate) endpoints: Vec<EndpointEntry>,
+    pub(crate) monitor: Option<Arc<MonitorQueue>>,
+    pub(crate) last_endpoint: Option<String>,
+}
+
+impl Base {
+    /// Records a bind or connect; it becomes the last endpoint.
+    pub(crate) fn record_endpoint(&mut self, e: EndpointEntry) {
+        self.last_endpoint = Some(e.resolved.clone());
+        self.endpoints.push(e);
+    }
+
+    /// Records a monitor event, if somebody monitors.
+    pub(crate) fn emit(&self, ev: MonitorEvent) {
+        if let Some(m) = &self.monitor {
+            m.emit(ev);
+        }
+    }
+}
+
+/// The state lock's contents.
+#[derive(Debug)]
+pub(crate) struct State<P> {
+    pub(crate) base: Base,
+    pub(crate) pattern: P,
+}
+
+/// Everything a socket and its engines share.
+#[derive(Debug)]
+pub(crate) struct SocketCore<P> {
+    pub(crate) ty: SocketType,
+    zmtp: bool,
+    state: Mutex<State<P>>,
+    pub(crate) inbox: Arc<Inbox>,
+    ready_peers: AtomicUsize,
+    subscriptions: AtomicUsize,
+    /// Received messages need no state (see [`Hooks::recv_direct`]).
+    recv_direct: AtomicBool,
+    /// When this socket last wrote a message inline (shared by its pipes).
+    last_inline: Arc<AtomicU64>,
+}
+
+impl<P: Hooks> SocketCore<P> {
+    /// A socket of type `ty` whose behaviour is `pattern`.
+    pub(crate) fn new(ty: SocketType, pattern: P) -> Arc<Self> {
+        Arc::new(Self {
+            ty,
+            zmtp: pattern.speaks_zmtp(),
+            recv_direct: AtomicBool::new(pattern.recv_direct()),
+            state: Mutex::new(State {
+                base: Base::default(),
+                pattern,
+            }),
+            inbox: Arc::default(),
+            ready_peers: AtomicUsize::new(0),
+            subscriptions: AtomicUsize::new(0),
+            last_inline: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Locks the state. A panic while it was held cannot leave it
+    /// half-updated in a way that matters more than losing the socket, so
+    /// a poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<P>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether received messages may be taken without the state lock.
+    pub(crate) fn recv_direct(&self) -> bool {
+        self.recv_direct.load(Ordering::Acquire)
+    }
+
+    /// Updates [`recv_direct`](Self::recv_direct) after the pattern changed
+    /// (a SUB subscribed to everything, or no longer).
+    pub(crate) fn refresh_recv_direct(&self, st: &State<P>) {
+        self.recv_direct
+            .store(st.pattern.recv_direct(), Ordering::Release);
+    }
+
+    /// A new outbound pipe, sized by `opts`' SNDHWM.
+    pub(crate) fn new_pipe(&self, opts: &SocketOptions) -> Arc<Pipe> {
+        Pipe::new(opts.send_capacity(), self.last_inline.clone())
+    }
+
+    /// Whether the socket was closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inbox.is_closed()
+    }
+
+    /// Peers whose handshake completed.
+    pub(crate) fn ready_peers(&self) -> usize {
+        self.ready_peers.load(Ordering::Acquire)
+    }
+
+    /// Subscriptions received so far (PUB, XPUB).
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.subscriptions.load(Ordering::Acquire)
+    }
+
+    /// A connecter's entry, made before its first connection, whose pipe
+    /// queues messages until it connects and outlives reconnections.
+    /// `None` with `IMMEDIATE`, for a pattern that makes a peer per
+    /// connection, and (`routed_only`) for one that would route nothing to
+    /// it meanwhile.
+    pub(crate) fn connecter_peer(&self, routed_only: bool) -> Option<(PeerId, Arc<Pipe>)> {
+        let mut st = self.lock();
+        if st.base.opts.immediate || st.pattern.peer_per_connection() {
+            return None;
+        }
+        let pipe = self.new_pipe(&st.base.opts);
+        let id = st.base.peers.insert(PeerEntry {
+            out: Outbox::Engine(pipe.clone()),
+            ready: false,
+            persistent: true,
+        });
+        if !st.pattern.pending(id) && routed_only {
+            st.base.peers.remove(id);
+            return None;
+        }
+        Some((id, pipe))
+    }
+
+    /// [`Port::attach`] with the lock held; `greet` false leaves the
+    /// pattern's greeting to the caller (an inproc link, whose outbox is
+    /// final only once both sides are attached).
+    pub(crate) fn attach_locked(
+        &self,
+        st: &mut State<P>,
+        preset: Option<PeerId>,
+        out: Outbox,
+        identity: Option<Bytes>,
+        greet: bool,
+    ) -> Result<(PeerId, Option<Bytes>), EndReason> {
+        if self.is_closed() {
+            return Err(EndReason::Closed);
+        }
+        let (id, fresh) = match preset {
+            Some(id) if st.base.peers.contains(id) => (id, false),
+            _ => {
+                let id = st.base.peers.insert(PeerEntry {
+                    out: out.clone(),
+                    ready: false,
+                    persistent: false,
+                });
+                (id, true)
+            }
+        };
+        let State { base, pattern } = st;
+        let routing_id = match pattern.attached(base, id, fresh, identity) {
+            Ok(r) => r,
+            Err(why) => {
+                if fresh {
+                    base.peers.remove(id);
+                }
+                return Err(EndReason::Rejected(why));
+            }
+        };
+        if let Some(p) = base.peers.get_mut(id) {
+            p.ready = true;
+            p.out = out;
+        }
+        if greet {
+            pattern.greet(base, id);
+        }
+        self.ready_peers.fetch_add(1, Ordering::AcqRel);
+        self.inbox.wake.ring();
+        Ok((id, routing_id))
+    }
+
+    /// [`Port::detach`] with the lock held.
+    pub(crate) fn detach_locked(&self, st: &mut State<P>, id: PeerId, remove: bool) {
+        let Some(entry) = st.base.peers.get_mut(id) else {
+            return;
+        };
+        let was_ready = entry.ready;
+        entry.ready = false;
+        let keep = entry.persistent && !remove;
+        if was_ready {
+            self.ready_peers.fetch_sub(1, Ordering::AcqRel);
+        }
+        let State { base, pattern } = st;
+        pattern.detached(base, id, keep);
+        if !keep {
+            if let Some(p) = base.peers.remove(id) {
+                p.out.close();
+            }
+        }
+        self.inbox.wake.ring();
+    }
+
+    /// [`Port::subscription`] with the lock held.
+    pub(crate) fn subscription_locked(&self, st: &mut State<P>, id: PeerId, topic: Bytes, on: bool) {
+        let State { base, pattern } = st;
+        if !base.peers.contains(id) {
+            return;
+        }
+        if pattern.subscription(base, id, topic, on) {
+            self.subscriptions.fetch_add(1, Ordering::AcqRel);
+        }
+        self.inbox.wake.ring();
+    }
+
+    /// The socket of the one connection a blocking `recv` may watch: when
+    /// exactly one peer is connected over tcp or ipc and has carried a
+    /// message (so its inline-write descriptor exists).
+    pub(crate) fn lone_connection(&self) -> Option<Arc<socket2::Socket>> {
+        let st = self.lock();
+        let mut ready = st.base.peers.iter().filter(|(_, p)| p.ready);
+        let (_, only) = ready.next()?;
+        if ready.next().is_some() {
+            return None;
+        }
+        match &only.out {
+            Outbox::Engine(pipe) => pipe.direct_socket(),
+            Outbox::Inproc(_) => None,
+        }
+    }
+}
+
+impl<P: Hooks> Port for SocketCore<P> {
+    fn socket_type(&self) -> SocketType {
+        self.ty
+    }
+
+    fn speaks_zmtp(&self) -> bool {
+        self.zmtp
+    }
+
+    fn options(&self) -> SocketOptions {
+        self.lock().base.opts.clone()
+    }
+
+    fn inbox(&self) -> &Arc<Inbox> {
+        &self.inbox
+    }
+
+    fn pipe(&self, opts: &SocketOptions) -> Arc<Pipe> {
+        self.new_pipe(opts)
+    }
+
+    fn attach(
+        &self,
+        preset: Option<PeerId>,
+        out: Outbox,
+        identity: Option<Bytes>,
+    ) -> Result<(PeerId, Option<Bytes>), EndReason> {
+        let mut st = self.lock();
+        self.attach_locked(&mut st, preset, out, identity, true)
+    }
+
+    fn subscription(&self, id: PeerId, topic: Bytes, on: bool) {
+        let mut st = self.lock();
+        self.subscription_locked(&mut st, id, topic, on);
+    }
+
+    fn detach(&self, id: PeerId, remove: bool) {
+        let mut st = self.lock();
+        self.detach_locked(&mut st, id, remove);
+    }
+
+    fn emit(&self, ev: MonitorEvent) {
+        self.lock().base.emit(ev);
+    }
+
+    fn wake(&self) {
+        self.inbox.wake.ring();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inbox.is_closed()
+    }
+}

@@ -1,0 +1,50 @@
+//! [`Port`]: all an engine (or an inproc peer) sees of a socket, like
+//! libzmq's `session_base` sees its `socket_base`. The socket's state lock
+//! stays behind it: engines never take it themselves.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use monocoque_core::router::PeerId;
+use monocoque_zmtp::SocketType;
+
+use super::inbox::Inbox;
+use super::peer::Outbox;
+use crate::monitor::{EndReason, MonitorEvent};
+use crate::options::SocketOptions;
+use crate::pipe::Pipe;
+
+/// A socket, as its engines and inproc peers reach it.
+pub(crate) trait Port: Send + Sync + fmt::Debug {
+    /// The socket's type (for the handshake).
+    fn socket_type(&self) -> SocketType;
+    /// Whether connections speak ZMTP (else raw bytes: STREAM).
+    fn speaks_zmtp(&self) -> bool;
+    /// A copy of the socket's options, read once per connection.
+    fn options(&self) -> SocketOptions;
+    /// Where received messages go; the engines' hot path.
+    fn inbox(&self) -> &Arc<Inbox>;
+    /// A new outbound pipe for a peer, sized by SNDHWM.
+    fn pipe(&self, opts: &SocketOptions) -> Arc<Pipe>;
+    /// Registers a peer whose handshake completed; `preset` is a
+    /// connecter's existing entry. Returns the peer's id and routing id,
+    /// or why the socket refused it.
+    fn attach(
+        &self,
+        preset: Option<PeerId>,
+        out: Outbox,
+        identity: Option<Bytes>,
+    ) -> Result<(PeerId, Option<Bytes>), EndReason>;
+    /// The peer (un)subscribed to `topic`.
+    fn subscription(&self, id: PeerId, topic: Bytes, on: bool);
+    /// The peer's connection ended. A connecter's entry stays (its queue
+    /// waits for the reconnect) unless `remove` is set.
+    fn detach(&self, id: PeerId, remove: bool);
+    /// Records a monitor event.
+    fn emit(&self, ev: MonitorEvent);
+    /// Wakes the user side: room appeared in a pipe, a batch was written.
+    fn wake(&self);
+    /// Whether the socket is closed.
+    fn is_closed(&self) -> bool;
+}
