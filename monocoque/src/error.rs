@@ -2,13 +2,12 @@
 
 use std::io;
 
-use monocoque_zmtp::error::ProtocolError;
-
 /// What can go wrong on a socket.
 ///
 /// Errors caused by a peer (a malformed frame, a refused handshake) close
 /// that peer's connection and reach the application only through the
-/// monitor; the variants here are what a call on the socket itself returns.
+/// monitor, as an [`EndReason`](crate::EndReason); the variants here are
+/// what a call on the socket itself returns.
 ///
 /// ```
 /// use monocoque::{Error, Socket, SocketType};
@@ -54,9 +53,6 @@ pub enum Error {
     /// An operating-system error from bind, connect or a socket option.
     #[error(transparent)]
     Io(#[from] io::Error),
-    /// A protocol error surfaced to the caller.
-    #[error(transparent)]
-    Protocol(#[from] ProtocolError),
 }
 
 /// `Result` with [`Error`].
@@ -80,7 +76,6 @@ impl From<Error> for io::Error {
             Error::Terminated => io::ErrorKind::BrokenPipe,
             Error::AddressInUse(_) => io::ErrorKind::AddrInUse,
             Error::Io(e) => return io::Error::new(e.kind(), e.to_string()),
-            Error::Protocol(_) => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }

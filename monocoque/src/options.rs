@@ -110,6 +110,10 @@ pub struct SocketOptions {
     pub heartbeat_timeout: Option<Duration>,
     /// The security mechanism role (NULL unless set).
     pub plain: Plain,
+    /// Unit tests only: the zmtp crate's test mechanism, which transforms
+    /// every frame (it is not security).
+    #[cfg(test)]
+    pub(crate) test_sealed: bool,
 }
 
 impl Default for SocketOptions {
@@ -136,6 +140,8 @@ impl Default for SocketOptions {
             heartbeat_ttl: None,
             heartbeat_timeout: None,
             plain: Plain::Off,
+            #[cfg(test)]
+            test_sealed: false,
         }
     }
 }

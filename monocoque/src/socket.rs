@@ -610,6 +610,12 @@ impl Socket {
         drop(self);
     }
 
+    /// The socket's core (unit tests).
+    #[cfg(test)]
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// Whether the socket type receives (PUSH and PUB do not).
     pub(crate) fn can_recv(&self) -> bool {
         self.core.lock().pattern.can_recv()

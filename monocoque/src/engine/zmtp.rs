@@ -63,6 +63,10 @@ fn session_config(ty: SocketType, o: &SocketOptions) -> SessionConfig {
         },
         Plain::Server { .. } => MechanismConfig::PlainServer,
     };
+    #[cfg(test)]
+    if o.test_sealed {
+        c.mechanism = MechanismConfig::TestSealed;
+    }
     c.heartbeat = o.heartbeat_ivl.map(|interval| HeartbeatConfig {
         interval,
         ttl: o.heartbeat_ttl,
@@ -579,5 +583,70 @@ async fn write_loop<S>(
             link.stop(e.into());
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Context, MonitorEvent, SocketType};
+
+    /// Sends 30 lone messages PUSH -> PULL over tcp, each after the
+    /// previous one arrived (so the writer is idle and the sender may
+    /// write inline); returns whether the sender wrote any inline, and
+    /// the receiver's connection events.
+    fn lone_messages(sealed: bool) -> (bool, Vec<MonitorEvent>) {
+        let ctx = Context::new();
+        let pull = ctx.socket(SocketType::Pull).expect("pull");
+        pull.update_options(|o| {
+            o.test_sealed = sealed;
+            o.rcvtimeo = Some(Duration::from_secs(5));
+        });
+        let events = pull.monitor();
+        pull.bind("tcp://127.0.0.1:*").expect("bind");
+        let push = ctx.socket(SocketType::Push).expect("push");
+        push.update_options(|o| o.test_sealed = sealed);
+        push.connect(&pull.last_endpoint().expect("endpoint"))
+            .expect("connect");
+        for i in 0..30 {
+            let body = format!("lone message {i}");
+            push.send(body.clone()).expect("send");
+            let got = pull.recv().expect("every message arrives");
+            assert_eq!(&got[0][..], body.as_bytes());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let inline = push.core().wrote_inline();
+        drop(push);
+        (inline, std::iter::from_fn(|| events.try_recv()).collect())
+    }
+
+    #[test]
+    fn a_plain_session_lets_callers_write_inline() {
+        let (inline, _) = lone_messages(false);
+        assert!(inline, "NULL: lone messages should go out inline");
+    }
+
+    #[test]
+    fn a_sealing_session_is_never_written_around() {
+        let (inline, events) = lone_messages(true);
+        assert!(!inline, "a sealing session's connection was written inline");
+        let failures: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, MonitorEvent::HandshakeFailed(..)))
+            .collect();
+        assert!(failures.is_empty(), "{failures:?}");
+        // One connection, kept until the sender closed: no frame broke it.
+        let ends: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::Disconnected(_, why) => Some(why),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            ends.iter().all(|why| !matches!(why, crate::EndReason::Peer(_))),
+            "{ends:?}"
+        );
     }
 }

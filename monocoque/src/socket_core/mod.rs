@@ -162,6 +162,12 @@ impl<P: Hooks> SocketCore<P> {
         self.inbox.is_closed()
     }
 
+    /// Whether a message was ever written inline by a caller (unit tests).
+    #[cfg(test)]
+    pub(crate) fn wrote_inline(&self) -> bool {
+        self.last_inline.load(Ordering::Relaxed) != 0
+    }
+
     /// Peers whose handshake completed.
     pub(crate) fn ready_peers(&self) -> usize {
         self.ready_peers.load(Ordering::Acquire)
