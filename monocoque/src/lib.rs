@@ -49,4 +49,4 @@ pub use socket::Socket;
 
 pub use monocoque_core as core;
 pub use monocoque_zmtp as zmtp;
-pub use monocoque_zmtp::SocketType;
+pub use monocoque_zmtp::{ProtocolError, SocketType};
