@@ -332,3 +332,278 @@ pub(crate) fn try_recv(core: &Core) -> Result<Option<Message>, Error> {
     let State { base, pattern } = &mut *st;
     pattern.recv(core.ty, base, &core.inbox)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The patterns against peers that are bare pipes: what each type
+    //! queues for which peer, and what it makes of what peers send. No
+    //! I/O thread, no engine.
+
+    use super::*;
+    use crate::pipe::Pipe;
+    use crate::socket_core::Port;
+
+    /// A socket of `ty` with `n` attached peers (`identity` for each, as
+    /// a ROUTER's peers may announce one); their pipes.
+    fn socket(ty: SocketType, n: usize) -> (Arc<Core>, Vec<(PeerId, Arc<Pipe>)>) {
+        let core = Core::new(ty, Pattern::new(ty));
+        let peers = (0..n).map(|_| attach(&core, None)).collect();
+        (core, peers)
+    }
+
+    fn attach(core: &Arc<Core>, identity: Option<&'static str>) -> (PeerId, Arc<Pipe>) {
+        let pipe = core.new_pipe(&core.options());
+        let (id, _) = core
+            .attach(
+                None,
+                Outbox::Engine(pipe.clone()),
+                identity.map(Bytes::from),
+            )
+            .expect("attached");
+        (id, pipe)
+    }
+
+    fn msg(frames: &[&'static str]) -> Message {
+        frames
+            .iter()
+            .map(|f| Bytes::from_static(f.as_bytes()))
+            .collect()
+    }
+
+    /// Every message queued in `pipe`, as strings per frame.
+    fn drain(pipe: &Pipe) -> Vec<Vec<String>> {
+        let mut got = Vec::new();
+        while let Some(batch) = pipe.pop_batch() {
+            pipe.written(batch.len());
+            for m in batch {
+                got.push(
+                    m.frames()
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect(),
+                );
+            }
+        }
+        got
+    }
+
+    fn frames(m: &Message) -> Vec<&[u8]> {
+        m.frames().iter().map(|f| &f[..]).collect()
+    }
+
+    fn send(core: &Core, m: Message) -> Result<(), Error> {
+        match try_send(core, m) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(..)) => Err(Error::WouldBlock),
+        }
+    }
+
+    #[test]
+    fn push_balances_round_robin_and_is_full_at_sndhwm() {
+        let (core, peers) = socket(SocketType::Push, 2);
+        for body in ["a", "b", "c", "d"] {
+            send(&core, msg(&[body])).expect("room");
+        }
+        assert_eq!(drain(&peers[0].1), [["a"], ["c"]]);
+        assert_eq!(drain(&peers[1].1), [["b"], ["d"]]);
+        let (core, _) = socket(SocketType::Push, 0);
+        core.lock().base.opts.sndhwm = 2;
+        let (_, small) = attach(&core, None);
+        send(&core, msg(&["1"])).expect("room");
+        send(&core, msg(&["2"])).expect("room");
+        assert!(matches!(send(&core, msg(&["3"])), Err(Error::WouldBlock)));
+        assert_eq!(drain(&small), [["1"], ["2"]]);
+        send(&core, msg(&["3"])).expect("room again once the writer took them");
+    }
+
+    #[test]
+    fn pull_and_push_refuse_what_they_cannot_do() {
+        let (pull, _) = socket(SocketType::Pull, 1);
+        assert!(matches!(
+            send(&pull, msg(&["x"])),
+            Err(Error::NotSupported(_))
+        ));
+        let (push, _) = socket(SocketType::Push, 1);
+        assert!(matches!(try_recv(&push), Err(Error::NotSupported(_))));
+        assert!(!push.lock().pattern.can_recv());
+    }
+
+    #[test]
+    fn req_alternates_and_takes_only_its_reply() {
+        let (core, peers) = socket(SocketType::Req, 2);
+        assert!(matches!(try_recv(&core), Err(Error::State)), "recv first");
+        send(&core, msg(&["ask"])).expect("sent");
+        assert!(matches!(send(&core, msg(&["again"])), Err(Error::State)));
+        assert_eq!(drain(&peers[0].1), [["", "ask"]]);
+        let inbox = &core.inbox;
+        // A stranger's reply and a malformed one from the right peer go.
+        inbox
+            .push_one(peers[1].0, msg(&["", "stranger"]))
+            .expect("room");
+        inbox
+            .push_one(peers[0].0, msg(&["no delimiter"]))
+            .expect("room");
+        inbox
+            .push_one(peers[0].0, msg(&["", "answer"]))
+            .expect("room");
+        let got = try_recv(&core).expect("ok").expect("the reply");
+        assert_eq!(frames(&got), [b"answer"]);
+        assert!(
+            matches!(try_recv(&core), Err(Error::State)),
+            "one reply only"
+        );
+    }
+
+    #[test]
+    fn req_correlate_matches_the_request_id() {
+        let (core, peers) = socket(SocketType::Req, 1);
+        core.lock().base.opts.req_correlate = true;
+        core.lock().base.opts.req_relaxed = true;
+        send(&core, msg(&["one"])).expect("sent");
+        send(&core, msg(&["two"])).expect("relaxed: sent again");
+        let sent = drain(&peers[0].1);
+        assert_eq!(sent.len(), 2);
+        let id = |i: u32| Bytes::copy_from_slice(&i.to_be_bytes());
+        let reply = |i: u32, body: &'static str| -> Message {
+            [id(i), Bytes::new(), Bytes::from_static(body.as_bytes())]
+                .into_iter()
+                .collect()
+        };
+        core.inbox
+            .push_one(peers[0].0, reply(1, "late"))
+            .expect("room");
+        core.inbox
+            .push_one(peers[0].0, reply(2, "current"))
+            .expect("room");
+        let got = try_recv(&core).expect("ok").expect("reply");
+        assert_eq!(frames(&got), [b"current"]);
+    }
+
+    #[test]
+    fn rep_answers_with_the_envelope() {
+        let (core, peers) = socket(SocketType::Rep, 2);
+        assert!(matches!(send(&core, msg(&["x"])), Err(Error::State)));
+        core.inbox
+            .push_one(peers[1].0, msg(&["hop", "", "question"]))
+            .expect("room");
+        let got = try_recv(&core).expect("ok").expect("request");
+        assert_eq!(frames(&got), [b"question"]);
+        assert!(matches!(try_recv(&core), Err(Error::State)), "answer first");
+        send(&core, msg(&["answer"])).expect("sent");
+        assert_eq!(drain(&peers[1].1), [["hop", "", "answer"]]);
+        assert!(drain(&peers[0].1).is_empty());
+    }
+
+    #[test]
+    fn router_routes_by_id_and_handover_evicts() {
+        let core = Core::new(SocketType::Router, Pattern::new(SocketType::Router));
+        let (_, a) = attach(&core, Some("alice"));
+        let (_, b) = attach(&core, None);
+        send(&core, msg(&["alice", "hi"])).expect("routed");
+        send(&core, msg(&["nobody", "lost"])).expect("dropped quietly");
+        assert_eq!(drain(&a), [["hi"]]);
+        assert!(drain(&b).is_empty());
+        core.lock().base.opts.router_mandatory = true;
+        assert!(matches!(
+            send(&core, msg(&["nobody", "x"])),
+            Err(Error::HostUnreachable)
+        ));
+        // A second "alice" is refused, unless handover is on.
+        let pipe = core.new_pipe(&SocketOptions::default());
+        let refused = core.attach(None, Outbox::Engine(pipe), Some(Bytes::from("alice")));
+        assert!(matches!(refused, Err(crate::EndReason::Rejected(_))));
+        core.lock().pattern.options_changed(&SocketOptions {
+            router_handover: true,
+            ..SocketOptions::default()
+        });
+        let (_, a2) = attach(&core, Some("alice"));
+        assert!(a.is_closed(), "the old connection is ended");
+        send(&core, msg(&["alice", "to the new one"])).expect("routed");
+        assert_eq!(drain(&a2), [["to the new one"]]);
+    }
+
+    #[test]
+    fn pair_admits_one_peer() {
+        let (core, _) = socket(SocketType::Pair, 1);
+        let pipe = core.new_pipe(&SocketOptions::default());
+        let second = core.attach(None, Outbox::Engine(pipe), None);
+        assert!(matches!(second, Err(crate::EndReason::Rejected(_))));
+        assert_eq!(core.ready_peers(), 1);
+    }
+
+    #[test]
+    fn pub_filters_and_xpub_passes_subscriptions_up() {
+        let core = Core::new(SocketType::Xpub, Pattern::new(SocketType::Xpub));
+        core.lock().base.opts.xpub_welcome_msg = Some(Bytes::from("welcome"));
+        let (a, pa) = attach(&core, None);
+        let (b, pb) = attach(&core, None);
+        assert_eq!(drain(&pa), [["welcome"]]);
+        assert_eq!(drain(&pb), [["welcome"]]);
+        core.subscription(a, Bytes::from("news"), true);
+        core.subscription(b, Bytes::from("news"), true);
+        core.subscription(b, Bytes::from("sport"), true);
+        assert_eq!(core.subscriptions(), 3);
+        send(&core, msg(&["news: rain"])).expect("sent");
+        send(&core, msg(&["sport: goal"])).expect("sent");
+        send(&core, msg(&["weather"])).expect("nobody: dropped");
+        assert_eq!(drain(&pa), [["news: rain"]]);
+        assert_eq!(drain(&pb), [["news: rain"], ["sport: goal"]]);
+        // XPUB hears each first subscription once; b's leaving cancels
+        // what only b had.
+        let up = |core: &Core| -> Vec<Vec<u8>> {
+            std::iter::from_fn(|| try_recv(core).expect("ok"))
+                .map(|m| m[0].to_vec())
+                .collect()
+        };
+        assert_eq!(up(&core), [b"\x01news".to_vec(), b"\x01sport".to_vec()]);
+        core.detach(b, true);
+        assert_eq!(up(&core), [b"\x00sport".to_vec()]);
+    }
+
+    #[test]
+    fn sub_filters_and_resends_its_subscriptions_to_a_new_peer() {
+        let core = Core::new(SocketType::Sub, Pattern::new(SocketType::Sub));
+        assert!(!core.recv_direct());
+        subscribe(&core, b"a", true).expect("sub");
+        let (id, pipe) = attach(&core, None);
+        assert!(matches!(pipe.pop_command(), Some(crate::pipe::PipeCmd::Subscribe(t)) if t == "a"));
+        core.inbox.push_one(id, msg(&["b: no"])).expect("room");
+        core.inbox.push_one(id, msg(&["a: yes"])).expect("room");
+        let got = try_recv(&core).expect("ok").expect("a match");
+        assert_eq!(frames(&got), [b"a: yes"]);
+        subscribe(&core, b"", true).expect("everything");
+        assert!(
+            core.recv_direct(),
+            "subscribed to everything: no lock per message"
+        );
+        subscribe(&core, b"", false).expect("undo");
+        assert!(!core.recv_direct());
+        let (pub_, _) = socket(SocketType::Pub, 0);
+        assert!(matches!(
+            subscribe(&pub_, b"x", true),
+            Err(Error::NotSupported(_))
+        ));
+    }
+
+    #[test]
+    fn a_connecters_entry_queues_only_for_load_balancers() {
+        let (push, _) = socket(SocketType::Push, 0);
+        let (id, pipe) = push.connecter_peer(true).expect("PUSH queues for it");
+        send(&push, msg(&["early"])).expect("queued before the connection");
+        assert_eq!(drain(&pipe), [["early"]]);
+        push.detach(id, false);
+        assert!(
+            push.lock().base.peers.contains(id),
+            "kept for the reconnect"
+        );
+        let (sub, _) = socket(SocketType::Sub, 0);
+        assert!(sub.connecter_peer(true).is_none());
+        assert!(sub.connecter_peer(false).is_some());
+        let (router, _) = socket(SocketType::Router, 0);
+        assert!(
+            router.connecter_peer(false).is_none(),
+            "a peer per connection"
+        );
+    }
+}
