@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use monocoque_core::router::PeerId;
 use monocoque_zmtp::SocketType;
 
 use crate::context::{Context, ContextInner};
@@ -139,7 +140,11 @@ impl Socket {
     /// ```
     pub fn monitor(&self) -> Monitor {
         let mut st = self.core.lock();
-        let queue = st.base.monitor.get_or_insert_with(MonitorQueue::new).clone();
+        let queue = st
+            .base
+            .monitor
+            .get_or_insert_with(MonitorQueue::new)
+            .clone();
         Monitor { queue }
     }
 
@@ -154,25 +159,12 @@ impl Socket {
     /// assert!(s.last_endpoint().unwrap().starts_with("tcp://127.0.0.1:"));
     /// ```
     pub fn bind(&self, endpoint: &str) -> Result<()> {
-        let ep: Endpoint = endpoint.parse()?;
+        let ep = self.prepare(endpoint)?;
         let core = &self.core;
-        if core.is_closed() {
-            return Err(Error::Terminated);
-        }
-        let opts = self.options();
-        core.inbox.init(&opts);
         match &ep {
             Endpoint::Inproc(name) => {
                 inproc::bind(&self.ctx.names, core, name)?;
-                let mut st = core.lock();
-                st.base.record_endpoint(EndpointEntry {
-                    given: endpoint.to_owned(),
-                    resolved: endpoint.to_owned(),
-                    cancel: Cancel::new(),
-                    bind: true,
-                    peer: None,
-                });
-                st.base.emit(MonitorEvent::Listening(endpoint.to_owned()));
+                self.record(endpoint, endpoint, Cancel::new(), true, None);
                 Ok(())
             }
             _ => {
@@ -184,18 +176,14 @@ impl Socket {
                     }
                 };
                 let cancel = Cancel::new();
-                {
-                    let mut st = core.lock();
-                    st.base.record_endpoint(EndpointEntry {
-                        given: endpoint.to_owned(),
-                        resolved: resolved.clone(),
-                        cancel: cancel.clone(),
-                        bind: true,
-                        peer: None,
-                    });
-                    st.base.emit(MonitorEvent::Listening(resolved.clone()));
-                }
-                net::listen(&self.ctx.io, core.clone(), bound, Arc::from(resolved), cancel);
+                self.record(endpoint, &resolved, cancel.clone(), true, None);
+                net::listen(
+                    &self.ctx.io,
+                    core.clone(),
+                    bound,
+                    Arc::from(resolved),
+                    cancel,
+                );
                 Ok(())
             }
         }
@@ -213,13 +201,8 @@ impl Socket {
     /// assert!(s.connect("bogus://x").is_err());
     /// ```
     pub fn connect(&self, endpoint: &str) -> Result<()> {
-        let ep: Endpoint = endpoint.parse()?;
+        let ep = self.prepare(endpoint)?;
         let core = &self.core;
-        if core.is_closed() {
-            return Err(Error::Terminated);
-        }
-        let opts = self.options();
-        core.inbox.init(&opts);
         if let Endpoint::Tcp { host, .. } = &ep {
             if host == "*" {
                 return Err(Error::Endpoint(endpoint.to_owned(), "cannot connect to *"));
@@ -227,31 +210,50 @@ impl Socket {
         }
         if let Endpoint::Inproc(name) = &ep {
             let peer = inproc::connect(&self.ctx.names, core, name);
-            let mut st = core.lock();
-            st.base.record_endpoint(EndpointEntry {
-                given: endpoint.to_owned(),
-                resolved: endpoint.to_owned(),
-                cancel: Cancel::new(),
-                bind: false,
-                peer,
-            });
+            self.record(endpoint, endpoint, Cancel::new(), false, peer);
             return Ok(());
         }
         let cancel = Cancel::new();
         let endpoint_arc: Arc<str> = Arc::from(endpoint);
         let preset = core.connecter_peer(false);
-        {
-            let mut st = core.lock();
-            st.base.record_endpoint(EndpointEntry {
-                given: endpoint.to_owned(),
-                resolved: endpoint.to_owned(),
-                cancel: cancel.clone(),
-                bind: false,
-                peer: preset.as_ref().map(|p| p.0),
-            });
-        }
+        let peer = preset.as_ref().map(|p| p.0);
+        self.record(endpoint, endpoint, cancel.clone(), false, peer);
         net::connect(&self.ctx.io, core.clone(), ep, endpoint_arc, cancel, preset);
         Ok(())
+    }
+
+    /// Parses `endpoint` for a bind or connect on an open socket, and fixes
+    /// the inbound queue's size (RCVHWM) if this is the first.
+    fn prepare(&self, endpoint: &str) -> Result<Endpoint> {
+        let ep: Endpoint = endpoint.parse()?;
+        if self.core.is_closed() {
+            return Err(Error::Terminated);
+        }
+        self.core.inbox.init(&self.options());
+        Ok(ep)
+    }
+
+    /// Records a bind (told to the monitor as listening) or a connect; it
+    /// becomes the last endpoint.
+    fn record(
+        &self,
+        given: &str,
+        resolved: &str,
+        cancel: Arc<Cancel>,
+        bind: bool,
+        peer: Option<PeerId>,
+    ) {
+        let mut st = self.core.lock();
+        st.base.record_endpoint(EndpointEntry {
+            given: given.to_owned(),
+            resolved: resolved.to_owned(),
+            cancel,
+            bind,
+            peer,
+        });
+        if bind {
+            st.base.emit(MonitorEvent::Listening(resolved.to_owned()));
+        }
     }
 
     fn take_endpoint(&self, endpoint: &str, bind: bool) -> Result<EndpointEntry> {

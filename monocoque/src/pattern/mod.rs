@@ -144,12 +144,6 @@ impl Pattern {
         inbox: &Inbox,
     ) -> Result<Option<Message>, Error> {
         match self {
-            Pattern::Pull
-            | Pattern::Dealer(_)
-            | Pattern::Pair(_)
-            | Pattern::Router(_)
-            | Pattern::Stream(_)
-            | Pattern::Xsub(_) => Ok(inbox.pop().map(|i| i.msg)),
             Pattern::Sub(s) => loop {
                 let Some(i) = inbox.pop() else {
                     return Ok(None);
@@ -162,6 +156,8 @@ impl Pattern {
             Pattern::Req(req) => req.recv(base, inbox),
             Pattern::Rep(rep) => rep.recv(inbox),
             Pattern::Push(_) | Pattern::Pub(_) => Err(Error::NotSupported(ty.as_str())),
+            // The types that take messages as they come (`recv_direct`).
+            _ => Ok(inbox.pop().map(|i| i.msg)),
         }
     }
 
