@@ -645,7 +645,8 @@ mod tests {
             })
             .collect();
         assert!(
-            ends.iter().all(|why| !matches!(why, crate::EndReason::Peer(_))),
+            ends.iter()
+                .all(|why| !matches!(why, crate::EndReason::Peer(_))),
             "{ends:?}"
         );
     }

@@ -268,7 +268,9 @@ mod tests {
         let mut run = inbox.run_buffer();
         run.extend([msg(1), msg(2), msg(3)]);
         inbox.push_run(run).expect("room");
-        inbox.push_one(PeerId::from_parts(9, 0), msg(9).msg).expect("room");
+        inbox
+            .push_one(PeerId::from_parts(9, 0), msg(9).msg)
+            .expect("room");
         let mut run = inbox.run_buffer();
         run.push(msg(4));
         inbox.push_run(run).expect("room");
@@ -301,7 +303,9 @@ mod tests {
     fn a_closed_inbox_drops_what_comes() {
         let inbox = Inbox::default();
         inbox.close();
-        inbox.push_one(PeerId::from_parts(1, 0), msg(1).msg).expect("dropped, not refused");
+        inbox
+            .push_one(PeerId::from_parts(1, 0), msg(1).msg)
+            .expect("dropped, not refused");
         assert!(inbox.pop().is_none());
     }
 }

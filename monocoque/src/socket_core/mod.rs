@@ -270,7 +270,13 @@ impl<P: Hooks> SocketCore<P> {
     }
 
     /// [`Port::subscription`] with the lock held.
-    pub(crate) fn subscription_locked(&self, st: &mut State<P>, id: PeerId, topic: Bytes, on: bool) {
+    pub(crate) fn subscription_locked(
+        &self,
+        st: &mut State<P>,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) {
         let State { base, pattern } = st;
         if !base.peers.contains(id) {
             return;
