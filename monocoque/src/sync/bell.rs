@@ -104,3 +104,183 @@ macro_rules! bell_listener {
 }
 pub(crate) use bell_listener;
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+    use std::time::{Duration, Instant};
+
+    use super::Bell;
+
+    /// Whether `f` is ready now (polled once, nobody to wake).
+    fn ready(f: impl Future<Output = ()>) -> bool {
+        let f = pin!(f);
+        f.poll(&mut Context::from_waker(Waker::noop())).is_ready()
+    }
+
+    #[test]
+    fn ring_wakes_a_listener_made_before_it() {
+        let bell = Bell::default();
+        let mut l = pin!(bell.listen());
+        assert!(!ready(l.as_mut()), "nothing rang yet");
+        bell.ring();
+        assert!(ready(l), "rung after the listener announced itself");
+    }
+
+    #[test]
+    fn ring_n_wakes_that_many() {
+        let bell = Bell::default();
+        let (mut a, mut b) = (pin!(bell.listen()), pin!(bell.listen()));
+        bell.ring_n(1);
+        let woken = usize::from(ready(a.as_mut())) + usize::from(ready(b.as_mut()));
+        assert_eq!(woken, 1);
+    }
+
+    /// With no waiter counted a ring is a fence and a load: it does not
+    /// reach the event, as a listener that did not announce itself shows.
+    #[test]
+    fn ring_without_waiters_leaves_the_event_alone() {
+        let bell = Bell::default();
+        let mut uncounted = pin!(bell.event().listen());
+        bell.ring();
+        assert!(!ready(uncounted.as_mut()), "no waiter counted: no notify");
+        let counted = bell.waiting();
+        bell.ring();
+        assert!(ready(uncounted), "a waiter counted: notify");
+        drop(counted);
+        assert_eq!(bell.waiters.load(super::Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn bell_listener_counts_until_the_block_ends() {
+        let bell = Bell::default();
+        {
+            super::bell_listener!(bell => l);
+            assert_eq!(bell.waiters.load(super::Ordering::Relaxed), 1);
+            bell.ring();
+            assert!(ready(l));
+        }
+        assert_eq!(bell.waiters.load(super::Ordering::Relaxed), 0);
+    }
+
+    /// A thread that announces, re-checks, then sleeps is woken by a ring
+    /// made after the state changed (the deadline only bounds a failure).
+    #[test]
+    fn ring_wakes_a_sleeping_thread() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let bell = Arc::new(Bell::default());
+        let flag = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (bell, flag) = (bell.clone(), flag.clone());
+            std::thread::spawn(move || {
+                let give_up = Instant::now() + Duration::from_secs(30);
+                while !flag.load(Ordering::Relaxed) && Instant::now() < give_up {
+                    let l = bell.listen();
+                    if flag.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    l.wait_deadline(give_up);
+                }
+                flag.load(Ordering::Relaxed)
+            })
+        };
+        flag.store(true, Ordering::Relaxed);
+        bell.ring();
+        assert!(waiter.join().unwrap_or(false));
+    }
+}
+
+/// loom models of the bell (run with `scripts/loom.sh`).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+
+    use event_listener::Listener as _;
+    use loom::thread;
+
+    use super::super::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use super::Bell;
+
+    /// As in `pipe::loom_models`: 2 preemptions unless
+    /// `LOOM_MAX_PREEMPTIONS` says otherwise.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        if b.preemption_bound.is_none() {
+            b.preemption_bound = Some(2);
+        }
+        b.check(f);
+    }
+
+    /// Waits, the way every user of a bell does, until `done` holds.
+    fn wait_until(bell: &Bell, done: impl Fn() -> bool) {
+        loop {
+            if done() {
+                return;
+            }
+            bell_listener!(bell => l);
+            if done() {
+                return;
+            }
+            l.wait();
+        }
+    }
+
+    /// (b) A ringer that changes the state and rings, against a waiter
+    /// that announces itself, re-checks and sleeps: the waiter always
+    /// wakes (a lost wake-up leaves it asleep and loom reports the
+    /// deadlock). The state is relaxed on both sides: only the bell's two
+    /// fences order it against the waiter count.
+    #[test]
+    fn ring_after_change_wakes_waiter() {
+        model(|| {
+            let bell = Arc::new(Bell::default());
+            let flag = Arc::new(AtomicBool::new(false));
+            let ringer = {
+                let (bell, flag) = (bell.clone(), flag.clone());
+                thread::spawn(move || {
+                    flag.store(true, Ordering::Relaxed);
+                    bell.ring_n(1);
+                })
+            };
+            wait_until(&bell, || flag.load(Ordering::Relaxed));
+            ringer
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        });
+    }
+
+    /// (b') `ring` wakes every waiter, whichever way each listens
+    /// ([`bell_listener!`] or the heap [`Bell::listen`]).
+    #[test]
+    fn ring_wakes_every_waiter() {
+        model(|| {
+            let bell = Arc::new(Bell::default());
+            let count = Arc::new(AtomicUsize::new(0));
+            let heap = {
+                let (bell, count) = (bell.clone(), count.clone());
+                thread::spawn(move || loop {
+                    if count.load(Ordering::Relaxed) > 0 {
+                        return;
+                    }
+                    let l = bell.listen();
+                    if count.load(Ordering::Relaxed) > 0 {
+                        return;
+                    }
+                    l.listener.wait();
+                })
+            };
+            let stack = {
+                let (bell, count) = (bell.clone(), count.clone());
+                thread::spawn(move || wait_until(&bell, || count.load(Ordering::Relaxed) > 0))
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+            bell.ring();
+            heap.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            stack
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        });
+    }
+}

@@ -83,4 +83,3 @@ pub(crate) fn block_on<F: Future>(fut: F, deadline: Option<Instant>) -> Option<F
         }
     }
 }
-

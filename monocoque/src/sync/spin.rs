@@ -99,3 +99,34 @@ impl<T> TryLock for SpinLock<T> {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{lock_spin, Padded, SpinLock};
+
+    #[test]
+    fn lock_spin_excludes() {
+        let n = Arc::new(SpinLock::new(0u64));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let n = n.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        *lock_spin(&n) += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().is_ok());
+        }
+        assert_eq!(*lock_spin(&n), 20_000);
+    }
+
+    #[test]
+    fn padded_fills_two_cache_lines() {
+        assert_eq!(align_of::<Padded<u8>>(), 128);
+        assert_eq!(size_of::<Padded<u64>>(), 128);
+    }
+}
