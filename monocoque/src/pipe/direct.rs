@@ -3,6 +3,7 @@
 //! beside the writer's without a kernel. The non-loom build names the
 //! socket itself: the same type, the same call, no indirection.
 
+#[cfg(not(loom))]
 use std::sync::Arc;
 
 /// Where [`Pipe::try_inline`](super::Pipe) writes.
@@ -23,8 +24,10 @@ pub(super) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::
     direct.cloned()
 }
 
+#[cfg(all(loom, test))]
+pub(super) use model::InlineSink;
 #[cfg(loom)]
-pub(super) use model::{from_socket, socket, DirectSocket, InlineSink};
+pub(super) use model::{from_socket, socket, DirectSocket};
 
 #[cfg(loom)]
 mod model {
@@ -41,6 +44,7 @@ mod model {
 
     /// A connection's socket, or a model's sink.
     #[derive(Debug)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) enum DirectSocket {
         /// A real socket (the engine's, in a loom build no model runs).
         Socket(Arc<socket2::Socket>),
@@ -73,4 +77,27 @@ mod model {
             _ => None,
         }
     }
+}
+
+/// A framer for tests: what a NULL session hands out once its handshake
+/// (here with a peer session in memory) is done.
+#[cfg(test)]
+pub(super) fn test_framer() -> monocoque_zmtp::PlainFramer {
+    use monocoque_zmtp::{Session, SessionConfig, SocketType};
+    fn shuttle(from: &mut Session, to: &mut Session) {
+        let mut out = Vec::new();
+        from.poll_transmit(&mut out);
+        for chunk in out {
+            to.handle_input(chunk).expect("a NULL handshake");
+        }
+    }
+    let now = std::time::Instant::now();
+    let session = |t| Session::new(SessionConfig::new(t), now).expect("a NULL session");
+    let (mut a, mut b) = (session(SocketType::Dealer), session(SocketType::Router));
+    for _ in 0..4 {
+        shuttle(&mut a, &mut b);
+        shuttle(&mut b, &mut a);
+    }
+    a.plain_framer()
+        .expect("a ready NULL session frames for others")
 }

@@ -1,6 +1,12 @@
 //! The hand-off between a socket and one peer's engine.
+//!
+//! Tested by the unit tests at the bottom and by loom models of the whole
+//! protocol (callers against the writer: order, wake-ups, LINGER) in
+//! `loom_models.rs`, run by `scripts/loom.sh`.
 
 use std::io::{self, IoSlice};
+// A hint shared by a socket's pipes, std's in loom builds too.
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,6 +20,9 @@ use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, O
 use crate::sync::{lock_spin, Bell, Mutex, OnceLock, Padded, SpinGuard, SpinLock};
 
 mod direct;
+#[cfg(all(test, loom))]
+mod loom_models;
+
 use direct::DirectSocket;
 
 /// A subscription change for the engine to send as a command.
@@ -26,7 +35,8 @@ pub(crate) enum PipeCmd {
 }
 
 /// One peer's outbound queue (bounded by SNDHWM), the engine's commands,
-/// and the event its writer sleeps on.
+/// and the event its writer sleeps on. One caller at a time pushes (the
+/// socket's state lock), one writer task takes.
 #[derive(Debug)]
 pub(crate) struct Pipe {
     /// Batches of messages for the writer. Made on the first push: a peer
@@ -72,7 +82,7 @@ pub(crate) struct Pipe {
     /// When the owning socket last wrote inline ([`now_ns`]), shared by all
     /// its pipes: a socket that sends often is streaming, whichever peer
     /// each message goes to.
-    last_inline: Arc<std::sync::atomic::AtomicU64>,
+    last_inline: Arc<StdAtomicU64>,
 }
 
 /// What callers fill: while the writer is busy, messages gather here and
@@ -125,8 +135,9 @@ const INLINE_GAP_NS: u64 = 20_000;
 /// Nanoseconds on a process-wide monotonic clock.
 #[cfg(not(loom))]
 fn now_ns() -> u64 {
+    use std::sync::OnceLock;
     use std::time::Instant;
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
@@ -136,8 +147,8 @@ fn now_ns() -> u64 {
 /// refused as streaming (unit tests cover that refusal).
 #[cfg(loom)]
 fn now_ns() -> u64 {
-    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(INLINE_GAP_NS);
-    NOW.fetch_add(INLINE_GAP_NS, std::sync::atomic::Ordering::Relaxed)
+    static NOW: StdAtomicU64 = StdAtomicU64::new(INLINE_GAP_NS);
+    NOW.fetch_add(INLINE_GAP_NS, Ordering::Relaxed)
 }
 
 /// Nobody is writing to the connection.
@@ -151,7 +162,7 @@ const CALLER: u8 = 2;
 const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize, last_inline: Arc<std::sync::atomic::AtomicU64>) -> Arc<Self> {
+    pub(crate) fn new(capacity: usize, last_inline: Arc<StdAtomicU64>) -> Arc<Self> {
         Arc::new(Self {
             out: OnceLock::new(),
             capacity,
@@ -551,5 +562,329 @@ impl Pipe {
             || !self.cmds.is_empty()
             || self.is_closed()
             || self.has_leftover.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::future::Future;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn pipe(capacity: usize) -> Arc<Pipe> {
+        Pipe::new(capacity, Arc::default())
+    }
+
+    /// Message `id`, one frame of four bytes.
+    fn msg(id: u32) -> Message {
+        Message::from(id.to_be_bytes().to_vec())
+    }
+
+    fn id(m: &Message) -> u32 {
+        let f = &m.frames()[0];
+        u32::from_be_bytes([f[0], f[1], f[2], f[3]])
+    }
+
+    /// What the writer gets, batch by batch, until `pop_batch` says none
+    /// (each batch counted written and given back).
+    fn drain(p: &Pipe) -> Vec<Vec<u32>> {
+        let mut out = Vec::new();
+        while let Some(b) = p.pop_batch() {
+            out.push(b.iter().map(id).collect());
+            p.written(b.len());
+            p.recycle(b);
+        }
+        out
+    }
+
+    fn queued_batches(p: &Pipe) -> usize {
+        p.out.get().map_or(0, |q| q.len())
+    }
+
+    fn staged(p: &Pipe) -> usize {
+        p.lock_staged().msgs.len()
+    }
+
+    /// A pipe with inline writes on, to one end of a socket pair; the
+    /// other end (non-blocking) reads what was written.
+    fn connected(capacity: usize) -> (Arc<Pipe>, UnixStream) {
+        let (a, b) = UnixStream::pair().expect("socket pair");
+        b.set_nonblocking(true).expect("non-blocking");
+        let p = pipe(capacity);
+        p.set_direct(Some(socket2::Socket::from(a)), Some(direct::test_framer()));
+        // An inline write needs INLINE_GAP_NS since the last one; the
+        // socket's last is 0, so the clock must have run that long.
+        while now_ns() < INLINE_GAP_NS {
+            std::thread::yield_now();
+        }
+        (p, b)
+    }
+
+    /// Everything the peer can read now.
+    fn read_now(peer: &mut UnixStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match peer.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return got,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// One frame (no MORE) as ZMTP puts it on the wire: flags and a
+    /// one-byte size, or LONG and eight.
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut v = match u8::try_from(body.len()) {
+            Ok(n) => vec![0, n],
+            Err(_) => {
+                let mut h = vec![0x02];
+                h.extend_from_slice(&(body.len() as u64).to_be_bytes());
+                h
+            }
+        };
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn rung(f: impl Future<Output = ()>) -> bool {
+        pin!(f)
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
+
+    #[test]
+    fn message_for_an_idle_writer_is_queued_at_once_with_a_wake_up() {
+        let p = pipe(1000);
+        let l = p.ready.listen();
+        assert!(p.push(msg(0)).is_ok());
+        assert_eq!((queued_batches(&p), staged(&p)), (1, 0));
+        assert!(rung(l));
+    }
+
+    #[test]
+    fn a_busy_writer_finds_messages_staged_in_order() {
+        let p = pipe(1000);
+        assert!(p.push(msg(0)).is_ok());
+        for i in 1..=5 {
+            assert!(p.push(msg(i)).is_ok());
+        }
+        assert_eq!((queued_batches(&p), staged(&p)), (1, 5));
+        // The queue first, then what is staged, then nothing (and the
+        // writer counts as idle again).
+        assert_eq!(
+            p.pop_batch().map(|b| b.iter().map(id).collect::<Vec<_>>()),
+            Some(vec![0])
+        );
+        assert!(p.enqueue(msg(6)).is_ok());
+        assert_eq!(drain(&p), vec![vec![1, 2, 3, 4, 5, 6]]);
+        assert!(!p.lock_staged().busy);
+        // Idle again: the next message is queued at once, with a wake-up.
+        let l = p.ready.listen();
+        assert!(p.push(msg(7)).is_ok());
+        assert!(rung(l));
+        assert_eq!(drain(&p), vec![vec![7]]);
+    }
+
+    #[test]
+    fn a_staged_batch_is_queued_at_32_messages_or_32_kib() {
+        let p = pipe(1000);
+        assert!(p.push(msg(0)).is_ok());
+        for i in 1..=u32::try_from(BATCH_MSGS).unwrap_or(32) {
+            assert!(p.push(msg(i)).is_ok());
+        }
+        assert_eq!((queued_batches(&p), staged(&p)), (2, 0));
+        let mut big = msg(100);
+        big.push_back(vec![0u8; BATCH_BYTES]);
+        assert!(p.push(msg(99)).is_ok());
+        assert!(p.push(big).is_ok());
+        assert_eq!((queued_batches(&p), staged(&p)), (3, 0));
+        let want: Vec<Vec<u32>> = vec![vec![0], (1..=32).collect(), vec![99, 100]];
+        assert_eq!(drain(&p), want);
+    }
+
+    #[test]
+    fn sndhwm_refuses_the_message_whole_and_pop_batch_makes_room() {
+        let p = pipe(4);
+        for i in 0..4 {
+            assert!(p.push(msg(i)).is_ok());
+        }
+        let back = p.push(msg(4)).expect_err("full at SNDHWM");
+        assert_eq!(id(&back), 4);
+        assert!(p.enqueue(msg(4)).is_err(), "enqueue counts the same HWM");
+        let first = p.pop_batch().expect("queued");
+        assert_eq!(first.len(), 1);
+        // Taken (even if not yet written) frees its place.
+        assert!(p.push(back).is_ok());
+        assert!(p.push(msg(5)).is_err());
+        p.written(first.len());
+        assert_eq!(drain(&p), vec![vec![1, 2, 3, 4]]);
+    }
+
+    #[test]
+    fn is_flushed_only_when_nothing_is_queued_staged_in_flight_or_left_over() {
+        let p = pipe(1000);
+        assert!(p.is_flushed(), "new");
+        assert!(p.push(msg(0)).is_ok());
+        assert!(!p.is_flushed(), "queued");
+        let b = p.pop_batch().expect("queued");
+        assert!(!p.is_flushed(), "taken, not written");
+        assert!(p.push(msg(1)).is_ok());
+        assert!(!p.is_flushed(), "staged");
+        let b2 = p.pop_batch().expect("staged");
+        p.written(b.len());
+        assert!(!p.is_flushed(), "one batch still in flight");
+        p.written(b2.len());
+        assert!(p.is_flushed(), "all written");
+
+        p.command(PipeCmd::Subscribe(Bytes::from_static(b"a")));
+        assert!(!p.is_flushed(), "command queued");
+        p.taken(1);
+        assert!(p.pop_command().is_some());
+        assert!(!p.is_flushed(), "command in flight");
+        p.written(1);
+        assert!(p.is_flushed());
+
+        *p.leftover.lock().unwrap_or_else(|e| e.into_inner()) = vec![Bytes::from_static(b"x")];
+        p.has_leftover.store(true, Ordering::SeqCst);
+        assert!(!p.is_flushed(), "left over");
+        assert!(p.take_leftover().is_some());
+        assert!(p.is_flushed());
+
+        p.wire.store(CALLER, Ordering::SeqCst);
+        assert!(!p.is_flushed(), "a caller writing inline");
+        p.wire.store(WRITER, Ordering::SeqCst);
+        assert!(
+            p.is_flushed(),
+            "the writer holding the wire with nothing taken"
+        );
+    }
+
+    /// Emptied batch buffers come back: buffers of a capacity no pipe makes
+    /// (100, 101) are refilled round after round, and no buffer of the
+    /// size a new one gets (`BATCH_MSGS`) ever appears.
+    #[test]
+    fn spares_are_refilled_so_a_warm_pipe_makes_no_buffer() {
+        let p = pipe(1000);
+        p.recycle(Vec::with_capacity(100));
+        p.recycle(Vec::with_capacity(101));
+        let mut seen = Vec::new();
+        for i in 0..50 {
+            assert!(p.push(msg(i)).is_ok());
+            let b = p.pop_batch().expect("queued");
+            assert!(p.pop_batch().is_none());
+            seen.push(b.capacity());
+            p.written(b.len());
+            p.recycle(b);
+        }
+        // The first batch is the staged buffer the pipe started with
+        // (grown by its first push); after it, only the three cycle.
+        let first = seen[0];
+        assert!(
+            seen.iter().all(|&c| c == 100 || c == 101 || c == first),
+            "{seen:?}"
+        );
+        assert!(seen.contains(&100) && seen.contains(&101), "{seen:?}");
+        assert!(!seen[1..].contains(&BATCH_MSGS), "{seen:?}");
+    }
+
+    #[test]
+    fn inline_write_goes_to_the_socket_when_the_wire_is_free() {
+        let (p, mut peer) = connected(1000);
+        assert!(p.push(msg(7)).is_ok());
+        assert_eq!(read_now(&mut peer), framed(&7u32.to_be_bytes()));
+        assert!(p.is_empty() && p.is_flushed());
+        assert_eq!(p.wire.load(Ordering::SeqCst), IDLE);
+        p.set_direct(None, None);
+    }
+
+    /// Refused inline (the writer holds the wire, the socket is streaming,
+    /// or `enqueue`), a message is queued, and what the writer gets plus
+    /// what went inline keep the callers' order.
+    #[test]
+    fn refused_inline_writes_are_queued_in_order() {
+        let (p, mut peer) = connected(1000);
+        assert!(p.push(msg(0)).is_ok(), "inline");
+        assert!(p.acquire_writer());
+        assert!(p.push(msg(1)).is_ok(), "wire taken: queued");
+        assert!(p.push(msg(2)).is_ok(), "writer busy: staged");
+        assert_eq!(drain(&p), vec![vec![1], vec![2]]);
+        p.release_writer();
+        p.last_inline.store(u64::MAX, Ordering::Relaxed);
+        assert!(p.push(msg(3)).is_ok(), "streaming: queued");
+        p.last_inline.store(0, Ordering::Relaxed);
+        assert!(
+            p.enqueue(msg(4)).is_ok(),
+            "writer busy: staged, never inline"
+        );
+        assert_eq!(drain(&p), vec![vec![3], vec![4]]);
+        assert!(p.push(msg(5)).is_ok(), "idle again: inline");
+        let mut want = framed(&0u32.to_be_bytes());
+        want.extend(framed(&5u32.to_be_bytes()));
+        assert_eq!(read_now(&mut peer), want);
+        p.set_direct(None, None);
+    }
+
+    /// A short inline write leaves the rest for the writer, which must
+    /// send it before anything else: the next message is not written
+    /// inline, LINGER waits, and the bytes add up to the frame.
+    #[test]
+    fn leftover_of_a_short_inline_write_goes_first() {
+        let (p, mut peer) = connected(1000);
+        let sock = p.direct_socket().expect("direct on");
+        sock.set_send_buffer_size(4096).expect("SO_SNDBUF");
+        let body = vec![0xab; 1 << 20];
+        assert!(p.push(Message::from(body.clone())).is_ok());
+        assert!(
+            p.has_leftover.load(Ordering::SeqCst),
+            "1 MiB cannot fit a 4 KiB buffer"
+        );
+        assert!(p.is_empty() && !p.is_flushed());
+        assert!(p.push(msg(1)).is_ok(), "queued behind the leftover");
+        let mut wire = read_now(&mut peer);
+        assert!(!wire.is_empty() && wire.len() < body.len());
+        assert_eq!(
+            read_now(&mut peer),
+            Vec::<u8>::new(),
+            "nothing more went inline"
+        );
+        // The writer's round: the rest first, then the queue.
+        let rest = p.take_leftover().expect("left over");
+        for part in rest {
+            wire.extend_from_slice(&part);
+        }
+        assert_eq!(wire, framed(&body));
+        assert_eq!(drain(&p), vec![vec![1]]);
+        assert!(p.is_flushed());
+        p.set_direct(None, None);
+        assert!(p.direct_socket().is_none());
+    }
+
+    #[test]
+    fn close_wakes_a_sleeping_writer() {
+        let p = pipe(1000);
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let give_up = std::time::Instant::now() + Duration::from_secs(30);
+                while std::time::Instant::now() < give_up {
+                    let l = p.ready.listen();
+                    if p.has_work() {
+                        return p.is_closed();
+                    }
+                    l.wait_deadline(give_up);
+                }
+                false
+            })
+        };
+        p.close();
+        assert!(writer.join().unwrap_or(false), "woken by close");
     }
 }
