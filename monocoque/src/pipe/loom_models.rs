@@ -2,7 +2,7 @@
 //! state lock makes callers one at a time) against the engine's writer.
 //!
 //! Run with `scripts/loom.sh` (it sets `--cfg loom` and the preemption
-//! bound; see there). The writer here is `engine::conn::write_loop` with
+//! bound; see there). The writer here is `engine::zmtp::write_loop` with
 //! the session left out: it takes the wire, sends the leftover first,
 //! pops batches (at most [`PER_ROUND`] messages a round, as the real one
 //! stops at `MAX_BATCH_MSGS`), writes, and sleeps on `ready` when it had
