@@ -1,6 +1,7 @@
 //! Why a connection ended reaches the monitor as a typed
 //! [`EndReason`]: the peer closed, this side closed, a protocol fault, a
 //! refused peer, a refused handshake, a deadline.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

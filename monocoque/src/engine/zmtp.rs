@@ -493,6 +493,7 @@ async fn write_loop<S>(
             // The rest of a message a caller began inline goes first.
             if let Some(rest) = pipe.take_leftover() {
                 out.extend(rest);
+                held += 1;
             }
             out.append(&mut link.out.borrow_mut());
             loop {

@@ -458,11 +458,15 @@ impl Pipe {
         self.release(WRITER);
     }
 
-    /// Bytes an inline write left for the writer, in order.
+    /// Bytes an inline write left for the writer, in order. They count as
+    /// one write in flight (LINGER waits for them) until the writer says
+    /// [`written(1)`](Self::written) for them.
     pub(crate) fn take_leftover(&self) -> Option<Vec<Bytes>> {
         if !self.has_leftover.load(Ordering::SeqCst) {
             return None;
         }
+        // In flight before no longer left over: LINGER never sees neither.
+        self.took.in_flight.fetch_add(1, Ordering::AcqRel);
         let rest = std::mem::take(&mut *self.leftover.lock().unwrap_or_else(|e| e.into_inner()));
         self.has_leftover.store(false, Ordering::SeqCst);
         Some(rest)
@@ -499,7 +503,9 @@ impl Pipe {
         }
         *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = None;
         *self.framer.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let _ = self.take_leftover();
+        if self.take_leftover().is_some() {
+            self.written(1);
+        }
         self.wire.store(IDLE, Ordering::SeqCst);
     }
 
@@ -543,12 +549,18 @@ impl Pipe {
 
     /// Whether everything queued reached the kernel: no message, command or
     /// write in flight.
+    ///
+    /// The looks go in the order work moves from one state to the next,
+    /// each marked before it is unmarked elsewhere: an inline write leaves
+    /// its leftover before it lets go of the wire, the writer counts a
+    /// leftover, a batch or a command in flight before it takes it. So
+    /// whatever a look finds finished, the later looks see where it went.
     pub(crate) fn is_flushed(&self) -> bool {
-        self.is_empty()
+        self.wire.load(Ordering::SeqCst) != CALLER
+            && !self.has_leftover.load(Ordering::SeqCst)
+            && self.is_empty()
             && self.cmds.is_empty()
             && self.took.in_flight.load(Ordering::Acquire) == 0
-            && !self.has_leftover.load(Ordering::Acquire)
-            && self.wire.load(Ordering::Acquire) != CALLER
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -756,6 +768,8 @@ mod tests {
         p.has_leftover.store(true, Ordering::SeqCst);
         assert!(!p.is_flushed(), "left over");
         assert!(p.take_leftover().is_some());
+        assert!(!p.is_flushed(), "the leftover taken, not yet written");
+        p.written(1);
         assert!(p.is_flushed());
 
         p.wire.store(CALLER, Ordering::SeqCst);
@@ -860,6 +874,7 @@ mod tests {
         for part in rest {
             wire.extend_from_slice(&part);
         }
+        p.written(1);
         assert_eq!(wire, framed(&body));
         assert_eq!(drain(&p), vec![vec![1]]);
         assert!(p.is_flushed());
