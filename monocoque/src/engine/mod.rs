@@ -26,7 +26,7 @@ use monocoque_core::router::PeerId;
 pub(crate) use write::write_all;
 
 use crate::monitor::EndReason;
-use crate::pipe::Pipe;
+use crate::pipe::Consumer;
 use crate::socket_core::Port;
 use crate::sync::Cancel;
 
@@ -54,8 +54,9 @@ pub(crate) struct ConnSpec {
     pub(crate) port: Arc<dyn Port>,
     /// The endpoint, for the monitor.
     pub(crate) endpoint: Arc<str>,
-    /// A connecter's persistent peer and pipe.
-    pub(crate) preset: Option<(PeerId, Arc<Pipe>)>,
+    /// A connecter's persistent peer and its pipe's engine end (the
+    /// socket's end is in the peer's outbox).
+    pub(crate) preset: Option<(PeerId, Consumer)>,
     /// The listener's or connecter's stop signal.
     pub(crate) cancel: Arc<Cancel>,
 }

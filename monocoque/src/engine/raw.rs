@@ -3,8 +3,6 @@
 //! peer connects and when it goes, and sends `[id, data]` (an empty `data`
 //! closes that connection), as libzmq's ZMQ_STREAM does.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
@@ -13,7 +11,7 @@ use monocoque_core::alloc::WriteBatch;
 use super::{slab, write_all, ConnSpec};
 use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent};
-use crate::pipe::Pipe;
+use crate::pipe::Consumer;
 use crate::socket_core::Outbox;
 use crate::sync::{race, Either};
 
@@ -24,8 +22,8 @@ where
 {
     let port = &spec.port;
     let inbox = port.inbox().clone();
-    let pipe = port.pipe(&port.options());
-    let (id, rid) = match port.attach(None, Outbox::Engine(pipe.clone()), None) {
+    let (producer, pipe) = port.pipe(&port.options());
+    let (id, rid) = match port.attach(None, Some(Outbox::Engine(producer)), None) {
         Ok((id, Some(rid))) => (id, rid),
         Ok((id, None)) => {
             port.detach(id, true);
@@ -48,7 +46,7 @@ where
                 if pipe.is_closed() || spec.cancel.is_cancelled() {
                     return;
                 }
-                let l = pipe.closing.listen();
+                let l = pipe.closing().listen();
                 if pipe.is_closed() || spec.cancel.is_cancelled() {
                     return;
                 }
@@ -88,7 +86,7 @@ where
     reason
 }
 
-async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Arc<Pipe>) {
+async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Consumer) {
     let mut batch = WriteBatch::new();
     loop {
         let mut close = false;
@@ -124,7 +122,7 @@ async fn write_loop<S: AsyncWrite>(mut w: S, pipe: Arc<Pipe>) {
             pipe.close();
             return;
         }
-        let l = pipe.ready.listen();
+        let l = pipe.ready().listen();
         if pipe.has_work() {
             continue;
         }

@@ -24,7 +24,7 @@ use super::{sized_slab, slab, write_all, ConnSpec, Link};
 use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::{Plain, SocketOptions};
-use crate::pipe::{Pipe, PipeCmd};
+use crate::pipe::{Consumer, PipeCmd};
 use crate::socket_core::{Inbound, Inbox, Outbox, Port, RUN_MSGS};
 use crate::sync::{bell_listener, maybe, race, Cancel, Either};
 
@@ -134,7 +134,7 @@ fn stage(session: &mut Session, out: &mut Vec<Bytes>, batch: &mut WriteBatch) ->
 
 /// The session after its handshake, the peer's id and routing id in the
 /// socket, and its pipe.
-type Handshaken = (Session, PeerId, Arc<Pipe>, Option<Bytes>);
+type Handshaken = (Session, PeerId, Consumer, Option<Bytes>);
 
 async fn handshake<S>(
     stream: S,
@@ -198,11 +198,15 @@ where
     };
 
     // Attach to the socket.
-    let (pipe, preset) = match &spec.preset {
-        Some((id, pipe)) => (pipe.clone(), Some(*id)),
-        None => (port.pipe(opts), None),
+    let (pipe, preset, out) = match &spec.preset {
+        // A connecter's socket end is in its peer entry already.
+        Some((id, pipe)) => (pipe.clone(), Some(*id), None),
+        None => {
+            let (producer, consumer) = port.pipe(opts);
+            (consumer, None, Some(Outbox::Engine(producer)))
+        }
     };
-    let (id, rid) = port.attach(preset, Outbox::Engine(pipe.clone()), info.identity)?;
+    let (id, rid) = port.attach(preset, out, info.identity)?;
     port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
     Ok((session, id, pipe, rid))
 }
@@ -212,7 +216,7 @@ async fn data_phase<S>(
     spec: &ConnSpec,
     session: Session,
     id: PeerId,
-    pipe: Arc<Pipe>,
+    pipe: Consumer,
     rid: Option<Bytes>,
     opts: &SocketOptions,
 ) -> EndReason
@@ -238,13 +242,13 @@ where
 
 /// Waits until the connection must end: the link stopped, the pipe was
 /// closed by the socket, or the listener/connecter was cancelled.
-async fn stopped(link: &Link, pipe: &Pipe, cancel: &Cancel) {
+async fn stopped(link: &Link, pipe: &Consumer, cancel: &Cancel) {
     loop {
         if link.is_done() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
         listener!(link.event => a);
-        listener!(pipe.closing => b);
+        listener!(pipe.closing() => b);
         if link.is_done() || pipe.is_closed() || cancel.is_cancelled() {
             return;
         }
@@ -258,7 +262,7 @@ async fn read_loop<S>(
     spec: &ConnSpec,
     session: &RefCell<Session>,
     link: &Link,
-    pipe: &Pipe,
+    pipe: &Consumer,
     id: PeerId,
     rid: Option<Bytes>,
     opts: &SocketOptions,
@@ -334,7 +338,7 @@ where
         {
             let mut out = link.out.borrow_mut();
             if session.borrow_mut().poll_transmit(&mut out) {
-                pipe.ready.ring();
+                pipe.ready().ring();
             }
         }
         // A large body that straddles reads is read straight into its own
@@ -391,7 +395,7 @@ async fn queue_run(
     inbox: &Inbox,
     run: &mut Vec<Inbound>,
     link: &Link,
-    pipe: &Pipe,
+    pipe: &Consumer,
     cancel: &Cancel,
 ) -> bool {
     let mut full = std::mem::take(run);
@@ -455,7 +459,7 @@ async fn write_loop<S>(
     mut w: S,
     session: Rc<RefCell<Session>>,
     link: Rc<Link>,
-    pipe: Arc<Pipe>,
+    pipe: Consumer,
     port: Arc<dyn Port>,
 ) where
     S: AsyncWrite + AsFd,
@@ -474,7 +478,7 @@ async fn write_loop<S>(
         }
         // Take the wire: a caller may be writing a message inline.
         if !pipe.acquire_writer() {
-            bell_listener!(pipe.ready => a);
+            bell_listener!(pipe.ready() => a);
             listener!(link.event => b);
             pipe.set_writer_waiting(true);
             if !pipe.acquire_writer() {
@@ -549,7 +553,7 @@ async fn write_loop<S>(
         if out.is_empty() {
             // Nothing to write: let callers write inline while we sleep.
             pipe.release_writer();
-            bell_listener!(pipe.ready => a);
+            bell_listener!(pipe.ready() => a);
             listener!(link.event => b);
             if pipe.has_work() || link.is_done() || !link.out.borrow().is_empty() {
                 continue;

@@ -336,27 +336,27 @@ mod tests {
     //! I/O thread, no engine.
 
     use super::*;
-    use crate::pipe::Pipe;
+    use crate::pipe::Consumer;
     use crate::socket_core::Port;
 
     /// A socket of `ty` with `n` attached peers (`identity` for each, as
     /// a ROUTER's peers may announce one); their pipes.
-    fn socket(ty: SocketType, n: usize) -> (Arc<Core>, Vec<(PeerId, Arc<Pipe>)>) {
+    fn socket(ty: SocketType, n: usize) -> (Arc<Core>, Vec<(PeerId, Consumer)>) {
         let core = Core::new(ty, Pattern::new(ty));
         let peers = (0..n).map(|_| attach(&core, None)).collect();
         (core, peers)
     }
 
-    fn attach(core: &Arc<Core>, identity: Option<&'static str>) -> (PeerId, Arc<Pipe>) {
-        let pipe = core.new_pipe(&core.options());
+    fn attach(core: &Arc<Core>, identity: Option<&'static str>) -> (PeerId, Consumer) {
+        let (producer, consumer) = core.new_pipe(&core.options());
         let (id, _) = core
             .attach(
                 None,
-                Outbox::Engine(pipe.clone()),
+                Some(Outbox::Engine(producer)),
                 identity.map(Bytes::from),
             )
             .expect("attached");
-        (id, pipe)
+        (id, consumer)
     }
 
     fn msg(frames: &[&'static str]) -> Message {
@@ -367,7 +367,7 @@ mod tests {
     }
 
     /// Every message queued in `pipe`, as strings per frame.
-    fn drain(pipe: &Pipe) -> Vec<Vec<String>> {
+    fn drain(pipe: &Consumer) -> Vec<Vec<String>> {
         let mut got = Vec::new();
         while let Some(batch) = pipe.pop_batch() {
             pipe.written(batch.len());
@@ -506,8 +506,12 @@ mod tests {
             Err(Error::HostUnreachable)
         ));
         // A second "alice" is refused, unless handover is on.
-        let pipe = core.new_pipe(&SocketOptions::default());
-        let refused = core.attach(None, Outbox::Engine(pipe), Some(Bytes::from("alice")));
+        let (producer, _consumer) = core.new_pipe(&SocketOptions::default());
+        let refused = core.attach(
+            None,
+            Some(Outbox::Engine(producer)),
+            Some(Bytes::from("alice")),
+        );
         assert!(matches!(refused, Err(crate::EndReason::Rejected(_))));
         core.lock().pattern.options_changed(&SocketOptions {
             router_handover: true,
@@ -522,8 +526,8 @@ mod tests {
     #[test]
     fn pair_admits_one_peer() {
         let (core, _) = socket(SocketType::Pair, 1);
-        let pipe = core.new_pipe(&SocketOptions::default());
-        let second = core.attach(None, Outbox::Engine(pipe), None);
+        let (producer, _consumer) = core.new_pipe(&SocketOptions::default());
+        let second = core.attach(None, Some(Outbox::Engine(producer)), None);
         assert!(matches!(second, Err(crate::EndReason::Rejected(_))));
         assert_eq!(core.ready_peers(), 1);
     }

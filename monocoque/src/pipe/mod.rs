@@ -20,10 +20,12 @@ use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, O
 use crate::sync::{lock_spin, Bell, Mutex, OnceLock, Padded, SpinGuard, SpinLock};
 
 mod direct;
+mod ends;
 #[cfg(all(test, loom))]
 mod loom_models;
 
 use direct::DirectSocket;
+pub(crate) use ends::{pipe, Consumer, Producer};
 
 /// A subscription change for the engine to send as a command.
 #[derive(Debug, Clone)]
@@ -162,7 +164,7 @@ const CALLER: u8 = 2;
 const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize, last_inline: Arc<StdAtomicU64>) -> Arc<Self> {
+    fn new(capacity: usize, last_inline: Arc<StdAtomicU64>) -> Arc<Self> {
         Arc::new(Self {
             out: OnceLock::new(),
             capacity,

@@ -31,7 +31,7 @@ pub(crate) use port::Port;
 
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
-use crate::pipe::Pipe;
+use crate::pipe::{self, Consumer, Producer};
 
 /// A socket type's behaviour where peers come and go (libzmq's
 /// `xattach_pipe`, `xpipe_terminated`...). Implemented by the pattern
@@ -153,8 +153,8 @@ impl<P: Hooks> SocketCore<P> {
     }
 
     /// A new outbound pipe, sized by `opts`' SNDHWM.
-    pub(crate) fn new_pipe(&self, opts: &SocketOptions) -> Arc<Pipe> {
-        Pipe::new(opts.send_capacity(), self.last_inline.clone())
+    pub(crate) fn new_pipe(&self, opts: &SocketOptions) -> (Producer, Consumer) {
+        pipe::pipe(opts.send_capacity(), self.last_inline.clone())
     }
 
     /// Whether the socket was closed.
@@ -183,14 +183,14 @@ impl<P: Hooks> SocketCore<P> {
     /// `None` with `IMMEDIATE`, for a pattern that makes a peer per
     /// connection, and (`routed_only`) for one that would route nothing to
     /// it meanwhile.
-    pub(crate) fn connecter_peer(&self, routed_only: bool) -> Option<(PeerId, Arc<Pipe>)> {
+    pub(crate) fn connecter_peer(&self, routed_only: bool) -> Option<(PeerId, Consumer)> {
         let mut st = self.lock();
         if st.base.opts.immediate || st.pattern.peer_per_connection() {
             return None;
         }
-        let pipe = self.new_pipe(&st.base.opts);
+        let (producer, consumer) = self.new_pipe(&st.base.opts);
         let id = st.base.peers.insert(PeerEntry {
-            out: Outbox::Engine(pipe.clone()),
+            out: Outbox::Engine(producer),
             ready: false,
             persistent: true,
         });
@@ -198,33 +198,37 @@ impl<P: Hooks> SocketCore<P> {
             st.base.peers.remove(id);
             return None;
         }
-        Some((id, pipe))
+        Some((id, consumer))
     }
 
-    /// [`Port::attach`] with the lock held; `greet` false leaves the
+    /// [`Port::attach`] with the lock held (`out` replaces a connecter's
+    /// outbox when given, and is needed for a new entry); `greet` false leaves the
     /// pattern's greeting to the caller (an inproc link, whose outbox is
     /// final only once both sides are attached).
     pub(crate) fn attach_locked(
         &self,
         st: &mut State<P>,
         preset: Option<PeerId>,
-        out: Outbox,
+        out: Option<Outbox>,
         identity: Option<Bytes>,
         greet: bool,
     ) -> Result<(PeerId, Option<Bytes>), EndReason> {
         if self.is_closed() {
             return Err(EndReason::Closed);
         }
-        let (id, fresh) = match preset {
-            Some(id) if st.base.peers.contains(id) => (id, false),
-            _ => {
+        let kept = preset.filter(|&id| st.base.peers.contains(id));
+        let (id, fresh, replace) = match (kept, out) {
+            (Some(id), out) => (id, false, out),
+            (None, Some(out)) => {
                 let id = st.base.peers.insert(PeerEntry {
-                    out: out.clone(),
+                    out,
                     ready: false,
                     persistent: false,
                 });
-                (id, true)
+                (id, true, None)
             }
+            // A connecter's entry, gone meanwhile (a disconnect).
+            (None, None) => return Err(EndReason::Closed),
         };
         let State { base, pattern } = st;
         let routing_id = match pattern.attached(base, id, fresh, identity) {
@@ -238,7 +242,9 @@ impl<P: Hooks> SocketCore<P> {
         };
         if let Some(p) = base.peers.get_mut(id) {
             p.ready = true;
-            p.out = out;
+            if let Some(out) = replace {
+                p.out = out;
+            }
         }
         if greet {
             pattern.greet(base, id);
@@ -321,14 +327,14 @@ impl<P: Hooks> Port for SocketCore<P> {
         &self.inbox
     }
 
-    fn pipe(&self, opts: &SocketOptions) -> Arc<Pipe> {
+    fn pipe(&self, opts: &SocketOptions) -> (Producer, Consumer) {
         self.new_pipe(opts)
     }
 
     fn attach(
         &self,
         preset: Option<PeerId>,
-        out: Outbox,
+        out: Option<Outbox>,
         identity: Option<Bytes>,
     ) -> Result<(PeerId, Option<Bytes>), EndReason> {
         let mut st = self.lock();

@@ -9,7 +9,7 @@ use monocoque_core::router::PeerId;
 use super::inbox::Inbox;
 use super::port::Port;
 use crate::message::Message;
-use crate::pipe::Pipe;
+use crate::pipe::Producer;
 use crate::sync::Cancel;
 
 /// One attached peer.
@@ -27,7 +27,7 @@ pub(crate) struct PeerEntry {
 #[derive(Debug, Clone)]
 pub(crate) enum Outbox {
     /// To an engine on an I/O thread.
-    Engine(Arc<Pipe>),
+    Engine(Producer),
     /// Straight into an inproc peer's inbox.
     Inproc(InprocOut),
 }

@@ -13,7 +13,7 @@ use super::inbox::Inbox;
 use super::peer::Outbox;
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::SocketOptions;
-use crate::pipe::Pipe;
+use crate::pipe::{Consumer, Producer};
 
 /// A socket, as its engines and inproc peers reach it.
 pub(crate) trait Port: Send + Sync + fmt::Debug {
@@ -25,15 +25,17 @@ pub(crate) trait Port: Send + Sync + fmt::Debug {
     fn options(&self) -> SocketOptions;
     /// Where received messages go; the engines' hot path.
     fn inbox(&self) -> &Arc<Inbox>;
-    /// A new outbound pipe for a peer, sized by SNDHWM.
-    fn pipe(&self, opts: &SocketOptions) -> Arc<Pipe>;
-    /// Registers a peer whose handshake completed; `preset` is a
-    /// connecter's existing entry. Returns the peer's id and routing id,
-    /// or why the socket refused it.
+    /// A new outbound pipe for a peer, sized by SNDHWM: the socket's end
+    /// goes into the peer's outbox, the engine keeps its own.
+    fn pipe(&self, opts: &SocketOptions) -> (Producer, Consumer);
+    /// Registers a peer whose handshake completed: a connecter's existing
+    /// entry (`preset`, which keeps its outbox unless `out` is given) or a
+    /// new one with `out`. Returns the peer's id and routing id, or why
+    /// the socket refused it.
     fn attach(
         &self,
         preset: Option<PeerId>,
-        out: Outbox,
+        out: Option<Outbox>,
         identity: Option<Bytes>,
     ) -> Result<(PeerId, Option<Bytes>), EndReason>;
     /// The peer (un)subscribed to `topic`.

@@ -10,10 +10,13 @@ use monocoque_core::router::PeerId;
 use crate::error::{Error, Result};
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::pattern::{Core, Pattern};
+use crate::pipe::Consumer;
 use crate::socket_core::{InprocOut, Outbox, Port, State};
 
-/// An inproc connecter waiting for a bind, and where it queues meanwhile.
-type PendingConnect = (Weak<Core>, Option<PeerId>);
+/// An inproc connecter waiting for a bind, and where it queues meanwhile
+/// (its entry, and the engine end of the entry's pipe, which the link
+/// takes over).
+type PendingConnect = (Weak<Core>, Option<(PeerId, Consumer)>);
 
 /// The inproc names of a context.
 #[derive(Debug, Default)]
@@ -78,12 +81,13 @@ pub(crate) fn connect(ns: &Names, core: &Arc<Core>, name: &str) -> Option<PeerId
         match ns.bound.get(name).and_then(Weak::upgrade) {
             Some(b) if !b.is_closed() => Some(b),
             _ => {
-                let preset = core.connecter_peer(true).map(|(id, _)| id);
+                let preset = core.connecter_peer(true);
+                let id = preset.as_ref().map(|(id, _)| *id);
                 ns.pending
                     .entry(name.to_owned())
                     .or_default()
                     .push((Arc::downgrade(core), preset));
-                return preset;
+                return id;
             }
         }
     };
@@ -124,7 +128,7 @@ fn link(
     a: &Arc<Core>,
     b: &Arc<Core>,
     name: &str,
-    preset: Option<PeerId>,
+    preset: Option<(PeerId, Consumer)>,
 ) -> Option<(PeerId, PeerId)> {
     let ep = format!("inproc://{name}");
     if Arc::ptr_eq(a, b) || !a.ty.compatible(b.ty) {
@@ -143,19 +147,15 @@ fn link(
         .attach_locked(
             &mut sa,
             None,
-            out_to(b, placeholder, None),
+            Some(out_to(b, placeholder, None)),
             sb.base.opts.routing_id.clone(),
             false,
         )
         .ok()?;
-    let queued = match preset.and_then(|id| sb.base.peers.get(id)).map(|p| &p.out) {
-        Some(Outbox::Engine(pipe)) => Some(pipe.clone()),
-        _ => None,
-    };
     let Ok((in_b, rid_in_b)) = b.attach_locked(
         &mut sb,
-        preset,
-        out_to(a, in_a, rid_in_a),
+        preset.as_ref().map(|(id, _)| *id),
+        Some(out_to(a, in_a, rid_in_a)),
         sa.base.opts.routing_id.clone(),
         false,
     ) else {
@@ -165,7 +165,7 @@ fn link(
     if let Some(p) = sa.base.peers.get_mut(in_a) {
         p.out = out_to(b, in_b, rid_in_b);
     }
-    if let (Some(pipe), Some(p)) = (queued, sb.base.peers.get(in_b)) {
+    if let (Some((_, pipe)), Some(p)) = (preset, sb.base.peers.get(in_b)) {
         // What does not fit in the binder's RCVHWM is dropped.
         while let Some(mut msgs) = pipe.pop_batch() {
             let n = msgs.len();

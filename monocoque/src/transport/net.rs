@@ -17,7 +17,7 @@ use crate::engine::threads::IoThreads;
 use crate::engine::{self, ConnSpec};
 use crate::error::{Error, Result};
 use crate::monitor::MonitorEvent;
-use crate::pipe::Pipe;
+use crate::pipe::Consumer;
 use crate::socket_core::Port;
 use crate::sync::{race, Cancel, Either};
 
@@ -159,7 +159,7 @@ pub(crate) fn connect(
     ep: Endpoint,
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
-    preset: Option<(PeerId, Arc<Pipe>)>,
+    preset: Option<(PeerId, Consumer)>,
 ) {
     io.spawn(Box::new(move || {
         compio::runtime::spawn(connect_loop(port, ep, endpoint, cancel, preset)).detach();
@@ -198,7 +198,7 @@ async fn connect_loop(
     ep: Endpoint,
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
-    preset: Option<(PeerId, Arc<Pipe>)>,
+    preset: Option<(PeerId, Consumer)>,
 ) {
     let (first, max) = {
         let o = port.options();
