@@ -377,6 +377,7 @@ impl Encoder {
 
     /// The header for a frame of `len` bytes with the given flags (MORE
     /// and/or COMMAND; LONG is chosen here).
+    #[inline]
     pub fn header(&mut self, more: bool, command: bool, len: usize) -> Bytes {
         let variant = match (more, command) {
             (false, false) => Some(0),
@@ -411,6 +412,7 @@ impl Encoder {
 
     /// Encodes a frame, message or command: its header, then its body
     /// (unless empty).
+    #[inline]
     pub(crate) fn encode(&mut self, frame: Frame, out: &mut Vec<Bytes>) {
         out.push(self.header(frame.more, frame.command, frame.body.len()));
         if !frame.body.is_empty() {

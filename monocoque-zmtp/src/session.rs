@@ -616,10 +616,20 @@ impl Session {
     /// Moves what the session generated to `out`, unless a multipart
     /// message is half sent: the bytes ready for the wire, then the
     /// data-phase commands, encoded now.
+    #[inline]
     fn flush(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
-        if self.tx_in_message {
+        // Once per frame sent: nothing to do, almost always.
+        if self.tx_in_message || (self.tx.is_empty() && self.cmds.is_empty()) {
             return Ok(());
         }
+        self.flush_queued(out)
+    }
+
+    /// [`flush`](Self::flush)'s work, when there is some (out of line: the
+    /// per-frame path stays small).
+    #[cold]
+    #[inline(never)]
+    fn flush_queued(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
         out.append(&mut self.tx);
         while let Some(cmd) = self.cmds.pop_front() {
             self.encode(true, &[], cmd.encode_body(), false, out)?;
@@ -632,6 +642,7 @@ impl Session {
     /// body joined, a copy), else as plain ZMTP with `body` untouched. Only
     /// subscriptions carry a prefix, and they are single frames. Every
     /// data-phase frame the session emits passes here.
+    #[inline]
     fn encode(
         &mut self,
         command: bool,
@@ -686,6 +697,7 @@ impl Session {
         r
     }
 
+    #[inline]
     fn check_send(&mut self, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
         match self.phase {
             Phase::Ready => self.flush(out),

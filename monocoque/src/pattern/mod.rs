@@ -278,19 +278,20 @@ enum After {
     Subscribed(Option<(bool, Bytes, pubsub::Forward)>),
 }
 
-impl After {
-    fn run(self, core: &Core, st: std::sync::MutexGuard<'_, State<Pattern>>) {
-        match self {
-            After::Nothing => {}
-            After::Subscribed(forward) => {
-                core.refresh_recv_direct(&st);
-                drop(st);
-                if let Some((on, topic, ports)) = forward {
-                    for (port, id) in ports {
-                        port.subscription(id, topic.clone(), on);
-                    }
-                }
-            }
+/// After a SUB or XSUB (un)subscribed: the receive mode may have changed,
+/// and inproc publishers are told once our lock is released (taking
+/// theirs). Off the hot path: no other send leaves anything for after.
+#[cold]
+fn subscribed(
+    core: &Core,
+    st: std::sync::MutexGuard<'_, State<Pattern>>,
+    forward: Option<(bool, Bytes, pubsub::Forward)>,
+) {
+    core.refresh_recv_direct(&st);
+    drop(st);
+    if let Some((on, topic, ports)) = forward {
+        for (port, id) in ports {
+            port.subscription(id, topic.clone(), on);
         }
     }
 }
@@ -305,8 +306,9 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
     }
     let mut st = core.lock();
     let State { base, pattern } = &mut *st;
-    let after = pattern.send(core.ty, base, msg)?;
-    after.run(core, st);
+    if let After::Subscribed(forward) = pattern.send(core.ty, base, msg)? {
+        subscribed(core, st, forward);
+    }
     Ok(())
 }
 
@@ -314,8 +316,11 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
 pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Error> {
     let mut st = core.lock();
     let State { base, pattern } = &mut *st;
-    let after = pattern.subscribe(core.ty, base, pubsub::subscription_body(on, prefix))?;
-    after.run(core, st);
+    if let After::Subscribed(forward) =
+        pattern.subscribe(core.ty, base, pubsub::subscription_body(on, prefix))?
+    {
+        subscribed(core, st, forward);
+    }
     Ok(())
 }
 
