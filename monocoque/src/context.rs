@@ -7,13 +7,15 @@ use monocoque_zmtp::SocketType;
 use crate::engine::threads::IoThreads;
 use crate::error::Result;
 use crate::socket::Socket;
-use crate::transport::inproc::Names;
+use crate::transport::inproc::{Names, ZapClient};
 
 /// What a context's sockets share: its I/O threads and inproc names.
 #[derive(Debug)]
 pub(crate) struct ContextInner {
     pub(crate) io: Arc<IoThreads>,
-    pub(crate) names: Names,
+    pub(crate) names: Arc<Names>,
+    /// Where its sockets' ZAP requests go (`inproc://zeromq.zap.01`).
+    pub(crate) zap: Arc<ZapClient>,
 }
 
 /// A Monocoque context: the I/O threads that run every connection of its
@@ -66,10 +68,12 @@ impl Context {
     /// # drop(ctx);
     /// ```
     pub fn with_io_threads(n: usize) -> Result<Context> {
+        let names = Arc::new(Names::default());
         Ok(Context {
             inner: Arc::new(ContextInner {
                 io: Arc::new(IoThreads::new(n)?),
-                names: Names::default(),
+                zap: ZapClient::new(names.clone()),
+                names,
             }),
         })
     }

@@ -110,6 +110,15 @@ pub struct SocketOptions {
     pub heartbeat_timeout: Option<Duration>,
     /// The security mechanism role (NULL unless set).
     pub plain: Plain,
+    /// The ZAP domain (`ZMQ_ZAP_DOMAIN`): sent to the ZAP handler with each
+    /// request. With NULL, a non-empty domain makes the socket ask the
+    /// handler about every peer (PLAIN and CURVE servers always ask).
+    pub zap_domain: Option<Bytes>,
+    /// Refuse peers when a ZAP request finds no handler bound at
+    /// `inproc://zeromq.zap.01` (`ZMQ_ZAP_ENFORCE_DOMAIN`); without it such
+    /// peers get libzmq's defaults (NULL and CURVE admit, PLAIN admits any
+    /// user, or the one `Plain::Server` names).
+    pub zap_enforce_domain: bool,
     /// Unit tests only: the zmtp crate's test mechanism, which transforms
     /// every frame (it is not security).
     #[cfg(test)]
@@ -140,6 +149,8 @@ impl Default for SocketOptions {
             heartbeat_ttl: None,
             heartbeat_timeout: None,
             plain: Plain::Off,
+            zap_domain: None,
+            zap_enforce_domain: false,
             #[cfg(test)]
             test_sealed: false,
         }

@@ -57,7 +57,7 @@ impl Socket {
     /// A new socket of type `ty` in context `ctx`.
     pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Socket {
         Socket {
-            core: Core::new(ty, Pattern::new(ty)),
+            core: Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone())),
             ctx,
         }
     }

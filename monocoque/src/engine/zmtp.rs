@@ -55,6 +55,7 @@ fn session_config(ty: SocketType, o: &SocketOptions) -> SessionConfig {
     c.identity = o.routing_id.clone();
     c.max_msg_size = o.maxmsgsize;
     c.handshake_timeout = o.handshake_ivl;
+    c.zap_domain = o.zap_domain.clone();
     c.mechanism = match &o.plain {
         Plain::Off => MechanismConfig::Null,
         Plain::Client { username, password } => MechanismConfig::PlainClient {
@@ -90,6 +91,47 @@ fn zap_verdict(req: &ZapRequest, o: &SocketOptions) -> ZapReply {
         }
     }
     ZapReply::accept(req)
+}
+
+/// The peer's address as ZAP handlers see it: the IP address over tcp
+/// (as libzmq sends it), empty over ipc.
+fn peer_address<S: AsFd>(stream: &S) -> Bytes {
+    let sock = socket2::SockRef::from(stream);
+    match sock.peer_addr().ok().and_then(|a| a.as_socket()) {
+        Some(addr) => Bytes::from(addr.ip().to_string()),
+        None => Bytes::new(),
+    }
+}
+
+/// The verdict on `req`: the context's ZAP handler's, waited for up to
+/// the handshake's deadline, or without a handler libzmq's defaults (or a
+/// refusal with `ZAP_ENFORCE_DOMAIN`).
+async fn ask_zap(
+    spec: &ConnSpec,
+    req: &ZapRequest,
+    opts: &SocketOptions,
+    deadline: Option<Instant>,
+) -> Result<ZapReply, EndReason> {
+    let Some(call) = spec.port.zap(req.encode()) else {
+        if opts.zap_enforce_domain {
+            return Ok(zap_failure(req, "no zap handler"));
+        }
+        return Ok(zap_verdict(req, opts));
+    };
+    let timeout = maybe(deadline.map(compio::time::sleep_until));
+    match race(call, race(timeout, spec.cancel.wait())).await {
+        Either::Left(Some(frames)) => Ok(ZapReply::decode(&frames)?),
+        Either::Left(None) => Ok(zap_failure(req, "zap handler went away")),
+        Either::Right(Either::Left(())) => Err(EndReason::Timeout(ProtocolError::HandshakeTimeout)),
+        Either::Right(Either::Right(())) => Err(EndReason::Closed),
+    }
+}
+
+/// A 500 verdict (RFC 27's internal error), when no handler could decide.
+fn zap_failure(req: &ZapRequest, text: &'static str) -> ZapReply {
+    let mut reply = ZapReply::deny(req, text);
+    reply.status_code = 500;
+    reply
 }
 
 /// Runs one connection to its end; returns why it ended (also told to
@@ -158,8 +200,11 @@ where
                     done = Some(info);
                     break;
                 }
-                ZEvent::ZapRequest(req) => {
-                    session.zap_reply(zap_verdict(&req, opts))?;
+                ZEvent::ZapRequest(mut req) => {
+                    req.address = peer_address(&w);
+                    let deadline = session.poll_timeout();
+                    let reply = ask_zap(spec, &req, opts, deadline).await?;
+                    session.zap_reply(reply)?;
                 }
                 _ => {}
             }

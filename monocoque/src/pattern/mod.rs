@@ -347,7 +347,7 @@ mod tests {
     /// A socket of `ty` with `n` attached peers (`identity` for each, as
     /// a ROUTER's peers may announce one); their pipes.
     fn socket(ty: SocketType, n: usize) -> (Arc<Core>, Vec<(PeerId, Consumer)>) {
-        let core = Core::new(ty, Pattern::new(ty));
+        let core = Core::new(ty, Pattern::new(ty), None);
         let peers = (0..n).map(|_| attach(&core, None)).collect();
         (core, peers)
     }
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn router_routes_by_id_and_handover_evicts() {
-        let core = Core::new(SocketType::Router, Pattern::new(SocketType::Router));
+        let core = Core::new(SocketType::Router, Pattern::new(SocketType::Router), None);
         let (_, a) = attach(&core, Some("alice"));
         let (_, b) = attach(&core, None);
         send(&core, msg(&["alice", "hi"])).expect("routed");
@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn pub_filters_and_xpub_passes_subscriptions_up() {
-        let core = Core::new(SocketType::Xpub, Pattern::new(SocketType::Xpub));
+        let core = Core::new(SocketType::Xpub, Pattern::new(SocketType::Xpub), None);
         core.lock().base.opts.xpub_welcome_msg = Some(Bytes::from("welcome"));
         let (a, pa) = attach(&core, None);
         let (b, pb) = attach(&core, None);
@@ -568,7 +568,7 @@ mod tests {
 
     #[test]
     fn sub_filters_and_resends_its_subscriptions_to_a_new_peer() {
-        let core = Core::new(SocketType::Sub, Pattern::new(SocketType::Sub));
+        let core = Core::new(SocketType::Sub, Pattern::new(SocketType::Sub), None);
         assert!(!core.recv_direct());
         subscribe(&core, b"a", true).expect("sub");
         let (id, pipe) = attach(&core, None);

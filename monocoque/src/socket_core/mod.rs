@@ -27,7 +27,7 @@ use monocoque_zmtp::SocketType;
 
 pub(crate) use inbox::{Inbound, Inbox, RUN_MSGS};
 pub(crate) use peer::{EndpointEntry, InprocOut, Outbox, PeerEntry};
-pub(crate) use port::Port;
+pub(crate) use port::{Port, ZapCall, ZapService};
 
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
@@ -113,11 +113,14 @@ pub(crate) struct SocketCore<P> {
     recv_direct: AtomicBool,
     /// When this socket last wrote a message inline (shared by its pipes).
     last_inline: Arc<AtomicU64>,
+    /// Where ZAP requests go.
+    zap: Option<Arc<dyn ZapService>>,
 }
 
 impl<P: Hooks> SocketCore<P> {
-    /// A socket of type `ty` whose behaviour is `pattern`.
-    pub(crate) fn new(ty: SocketType, pattern: P) -> Arc<Self> {
+    /// A socket of type `ty` whose behaviour is `pattern`, asking `zap`
+    /// about its peers' credentials.
+    pub(crate) fn new(ty: SocketType, pattern: P, zap: Option<Arc<dyn ZapService>>) -> Arc<Self> {
         Arc::new(Self {
             ty,
             zmtp: pattern.speaks_zmtp(),
@@ -130,6 +133,7 @@ impl<P: Hooks> SocketCore<P> {
             ready_peers: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),
+            zap,
         })
     }
 
@@ -361,5 +365,9 @@ impl<P: Hooks> Port for SocketCore<P> {
 
     fn is_closed(&self) -> bool {
         self.inbox.is_closed()
+    }
+
+    fn zap(&self, request: Vec<Bytes>) -> Option<ZapCall> {
+        self.zap.as_ref()?.call(request)
     }
 }

@@ -3,6 +3,8 @@
 //! stays behind it: engines never take it themselves.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,6 +16,20 @@ use super::peer::Outbox;
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::SocketOptions;
 use crate::pipe::{Consumer, Producer};
+
+/// A ZAP request on its way to the context's handler: completes with the
+/// handler's reply (its frames, without the envelope), or `None` when the
+/// handler went away first.
+pub(crate) type ZapCall = Pin<Box<dyn Future<Output = Option<Vec<Bytes>>> + Send>>;
+
+/// Where a socket's ZAP requests go (RFC 27): the socket bound at
+/// `inproc://zeromq.zap.01` in its context, as with libzmq. Given to the
+/// socket by the layer that knows the context.
+pub(crate) trait ZapService: Send + Sync + fmt::Debug {
+    /// Sends `request` (RFC 27 frames, from the version on) to the handler;
+    /// `None` when no handler is bound.
+    fn call(&self, request: Vec<Bytes>) -> Option<ZapCall>;
+}
 
 /// A socket, as its engines and inproc peers reach it.
 pub(crate) trait Port: Send + Sync + fmt::Debug {
@@ -49,4 +65,7 @@ pub(crate) trait Port: Send + Sync + fmt::Debug {
     fn wake(&self);
     /// Whether the socket is closed.
     fn is_closed(&self) -> bool;
+    /// Sends a ZAP request to the context's handler; `None` when there is
+    /// none (then libzmq's defaults apply).
+    fn zap(&self, request: Vec<Bytes>) -> Option<ZapCall>;
 }

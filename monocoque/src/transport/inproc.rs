@@ -5,13 +5,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use bytes::Bytes;
 use monocoque_core::router::PeerId;
+use monocoque_zmtp::SocketType;
 
 use crate::error::{Error, Result};
+use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent};
-use crate::pattern::{Core, Pattern};
+use crate::options::SocketOptions;
+use crate::pattern::{self, Core, Pattern};
 use crate::pipe::Consumer;
-use crate::socket_core::{InprocOut, Outbox, Port, State};
+use crate::socket_core::{InprocOut, Outbox, Port, State, ZapCall, ZapService};
+use crate::sync::bell_listener;
 
 /// An inproc connecter waiting for a bind, and where it queues meanwhile
 /// (its entry, and the engine end of the entry's pipe, which the link
@@ -113,7 +118,7 @@ fn lock_both<'a>(
 }
 
 /// `peer`'s end of a link to `target`, where `target` knows us as `id`.
-fn out_to(target: &Arc<Core>, id: PeerId, prefix: Option<bytes::Bytes>) -> Outbox {
+fn out_to(target: &Arc<Core>, id: PeerId, prefix: Option<Bytes>) -> Outbox {
     Outbox::Inproc(InprocOut {
         inbox: target.inbox.clone(),
         port: target.clone(),
@@ -214,5 +219,95 @@ pub(crate) fn unlink(core: &Core, id: PeerId) {
             "inproc".into(),
             EndReason::Closed,
         ));
+    }
+}
+
+/// The inproc name a ZAP handler binds (RFC 27), without the scheme.
+const ZAP_NAME: &str = "zeromq.zap.01";
+
+/// A context's ZAP client: each request goes to the socket bound at
+/// `inproc://zeromq.zap.01` over a link of its own (a DEALER the handler
+/// sees as a REQ would be: an empty delimiter, then the request), so a
+/// handler written for libzmq, a REP or a ROUTER, works unchanged.
+#[derive(Debug)]
+pub(crate) struct ZapClient {
+    names: Arc<Names>,
+}
+
+impl ZapClient {
+    /// The ZAP client of the context whose names these are.
+    pub(crate) fn new(names: Arc<Names>) -> Arc<ZapClient> {
+        Arc::new(ZapClient { names })
+    }
+}
+
+impl ZapService for ZapClient {
+    fn call(&self, request: Vec<Bytes>) -> Option<ZapCall> {
+        let handler = lock(&self.names)
+            .bound
+            .get(ZAP_NAME)
+            .and_then(Weak::upgrade)
+            .filter(|h| !h.is_closed())?;
+        let client = Core::new(SocketType::Dealer, Pattern::new(SocketType::Dealer), None);
+        client.inbox.init(&SocketOptions::default());
+        let (_, handler_id) = link(&handler, &client, ZAP_NAME, None)?;
+        let call = ZapLink {
+            client,
+            handler: handler_id,
+        };
+        let mut msg = Message::new();
+        msg.push_back(Bytes::new());
+        for f in request {
+            msg.push_back(f);
+        }
+        if pattern::try_send(&call.client, msg).is_err() {
+            // The handler's queue is full: as if it went away.
+            return Some(Box::pin(async { None }));
+        }
+        Some(Box::pin(call.reply()))
+    }
+}
+
+/// One ZAP request's link to the handler, unlinked when dropped (the
+/// reply came, or the handshake gave up).
+#[derive(Debug)]
+struct ZapLink {
+    client: Arc<Core>,
+    handler: PeerId,
+}
+
+impl ZapLink {
+    /// The handler's reply without its envelope; `None` if the handler
+    /// went away first.
+    async fn reply(self) -> Option<Vec<Bytes>> {
+        loop {
+            if let Some(m) = self.take() {
+                return Some(m);
+            }
+            bell_listener!(self.client.inbox.wake => woken);
+            if let Some(m) = self.take() {
+                return Some(m);
+            }
+            if self.client.ready_peers() == 0 {
+                return None;
+            }
+            woken.await;
+        }
+    }
+
+    fn take(&self) -> Option<Vec<Bytes>> {
+        let msg = pattern::try_recv(&self.client).ok()??;
+        let mut frames = msg.into_vec();
+        if frames.first().is_some_and(Bytes::is_empty) {
+            frames.remove(0);
+        }
+        Some(frames)
+    }
+}
+
+impl Drop for ZapLink {
+    fn drop(&mut self) {
+        self.client.inbox.close();
+        unlink(&self.client, self.handler);
     }
 }
