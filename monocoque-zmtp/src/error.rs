@@ -130,6 +130,32 @@ pub enum ProtocolError {
         status_text: String,
     },
 
+    // ---- peer faults: curve ----
+    /// A CURVE box did not open: tampered, or sealed with another key
+    /// (`what`: HELLO, WELCOME, COOKIE, INITIATE, VOUCH, READY, MESSAGE).
+    #[error("curve {what} box does not open (tampered, or the wrong key)")]
+    CurveBoxRejected {
+        /// Which box.
+        what: &'static str,
+    },
+    /// A CURVE short nonce not above the last one the peer used: a
+    /// replayed or reordered box.
+    #[error("curve {command} nonce {nonce} is not above the last one, {last}")]
+    CurveNonceOutOfOrder {
+        /// The command that carried it.
+        command: &'static str,
+        /// The nonce received.
+        nonce: u64,
+        /// The last nonce the peer used.
+        last: u64,
+    },
+    /// The INITIATE's vouch names another transient key or another server.
+    #[error("curve vouch does not match the connection's keys")]
+    CurveVouchMismatch,
+    /// A data-phase frame on a CURVE connection that is not a MESSAGE box.
+    #[error("frame is not a curve message box")]
+    UnprotectedFrame,
+
     // ---- timeouts ----
     /// The handshake did not finish in time.
     #[error("handshake timed out")]
@@ -157,6 +183,10 @@ pub enum ProtocolError {
     /// Invalid local configuration (metadata, identity, credentials).
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// The local crypto could not work: no random source, or a short nonce
+    /// counter used up.
+    #[error("curve crypto unavailable: {0}")]
+    CryptoUnavailable(&'static str),
 }
 
 impl ProtocolError {
@@ -166,7 +196,7 @@ impl ProtocolError {
         match self {
             HandshakeTimeout | HeartbeatTimeout => Fault::Timeout,
             NotReady | Closed | MessageInProgress | UnexpectedZapReply | MalformedZap(_)
-            | InvalidConfig(_) => Fault::Local,
+            | InvalidConfig(_) | CryptoUnavailable(_) => Fault::Local,
             _ => Fault::Peer,
         }
     }

@@ -5,7 +5,7 @@
 //!  kernel read -> SlabMut::freeze -> Bytes chunk
 //!      |
 //!      v
-//!  Session::handle_input ---> greeting ---> mechanism (NULL / PLAIN) ---> frame Decoder
+//!  Session::handle_input ---> greeting ---> mechanism (NULL / PLAIN / CURVE) ---> frame Decoder
 //!      |                                                                      |
 //!      |  poll_transmit / send_* : headers + untouched bodies  <- Encoder      v
 //!      |  (or sealed by the mechanism)                           Event::Frame / Subscribe / ...
@@ -26,8 +26,10 @@
 //!   [`Event::Frame`]s.
 //! - [`command`]: READY, ERROR, SUBSCRIBE, CANCEL, PING, PONG, PLAIN's
 //!   commands, and [`Metadata`].
-//! - [`mechanism`]: NULL and PLAIN behind one interface that CURVE will join
-//!   (and a hidden test-only mechanism that seals frames).
+//! - [`mechanism`]: NULL, PLAIN and CURVE behind one interface (and a
+//!   hidden test-only mechanism that seals frames); CURVE's keys
+//!   ([`CurvePublicKey`], [`CurveSecretKey`], [`curve_keypair`]).
+//! - [`z85`]: Z85 text for keys (RFC 32).
 //! - [`zap`]: RFC 27 requests and replies.
 //! - [`socket_type`]: socket types and their compatibility matrix.
 //! - [`session`]: the connection state machine tying these together.
@@ -44,6 +46,7 @@ pub mod greeting;
 pub mod mechanism;
 pub mod session;
 pub mod socket_type;
+pub mod z85;
 pub mod zap;
 
 #[doc(hidden)]
@@ -53,7 +56,9 @@ pub use command::{Command, Metadata};
 pub use error::{Fault, ProtocolError};
 pub use frame::{Decoder, Encoder, Frame};
 pub use greeting::{Greeting, GreetingParser, MechanismName};
+pub use mechanism::curve::keys::{curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey};
 pub use mechanism::MechanismConfig;
 pub use session::{Event, HeartbeatConfig, PeerInfo, PlainFramer, Session, SessionConfig};
 pub use socket_type::SocketType;
+pub use z85::Z85Error;
 pub use zap::{ZapReply, ZapRequest};

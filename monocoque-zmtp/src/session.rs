@@ -508,7 +508,7 @@ impl Session {
                 if !frame.command {
                     return Err(ProtocolError::MessageBeforeReady);
                 }
-                let cmd = Command::parse(frame.body)?;
+                let cmd = self.mech.parse_command(frame.body)?;
                 if let Command::Error { reason } = &cmd {
                     self.events.push_back(Event::PeerError {
                         reason: reason.clone(),

@@ -7,14 +7,15 @@
 //! through a `Cx`: queue a command, ask ZAP, check the peer's metadata,
 //! declare the handshake done.
 //!
-//! Mechanisms that protect traffic after the handshake (CURVE wraps every
-//! frame in a MESSAGE command) override the data-phase hooks `open` and
+//! Mechanisms that protect traffic after the handshake (CURVE, `curve/`,
+//! wraps every frame in a MESSAGE command) override the data-phase hooks `open` and
 //! `seal`; NULL and PLAIN keep the defaults and the session never calls them.
 //! Under such a mechanism every frame the session emits in the data phase
 //! goes through `seal`: message frames, and the commands too (SUBSCRIBE,
 //! CANCEL, PING, PONG), as RFC 26 wraps commands in MESSAGE as well. Adding
-//! CURVE is a new file here, a [`MechanismConfig`] variant and a line in
-//! `MechanismConfig::build`; the frame codec does not change. The hidden
+//! CURVE was a new module here, two [`MechanismConfig`] variants and their
+//! lines in `MechanismConfig::build`, and `parse_command` for commands whose
+//! data are boxes; the frame codec did not change. The hidden
 //! `TestSealed` variant (`test_sealed.rs`) is such a mechanism for tests.
 
 use bytes::Bytes;
@@ -26,9 +27,12 @@ use crate::greeting::MechanismName;
 use crate::socket_type::SocketType;
 use crate::zap::{ZapReply, ZapRequest};
 
+pub mod curve;
 pub mod null;
 pub mod plain;
 mod test_sealed;
+
+use curve::keys::{CurvePublicKey, CurveSecretKey};
 
 /// Which security mechanism a session uses, and its role and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,24 @@ pub enum MechanismConfig {
     },
     /// PLAIN server (RFC 24): asks ZAP about every client's credentials.
     PlainServer,
+    /// CURVE client (RFC 25, RFC 26): proves it holds `secret` for
+    /// `public`, and talks only to the server holding the secret of
+    /// `server_public` (`ZMQ_CURVE_PUBLICKEY`, `_SECRETKEY`, `_SERVERKEY`).
+    CurveClient {
+        /// The client's long-term public key `C`; must be `secret`'s.
+        public: CurvePublicKey,
+        /// The client's long-term secret key `c`.
+        secret: CurveSecretKey,
+        /// The server's long-term public key `S`.
+        server_public: CurvePublicKey,
+    },
+    /// CURVE server (`ZMQ_CURVE_SERVER` with `ZMQ_CURVE_SECRETKEY`): its
+    /// public key is derived from `secret`. Asks ZAP about every client's
+    /// long-term public key (mechanism `CURVE`, one 32-byte credential).
+    CurveServer {
+        /// The server's long-term secret key `s`.
+        secret: CurveSecretKey,
+    },
     /// For tests only, and no security at all: a NULL-like handshake
     /// (READY both ways, no ZAP) under the greeting name `X-SEALED`, then
     /// every data-phase frame visibly transformed, so a test can prove that
@@ -63,13 +85,19 @@ impl MechanismConfig {
             MechanismConfig::PlainClient { .. } | MechanismConfig::PlainServer => {
                 MechanismName::PLAIN
             }
+            MechanismConfig::CurveClient { .. } | MechanismConfig::CurveServer { .. } => {
+                MechanismName::CURVE
+            }
             MechanismConfig::TestSealed => test_sealed::NAME,
         }
     }
 
     /// The greeting's as-server flag.
     pub fn as_server(&self) -> bool {
-        matches!(self, MechanismConfig::PlainServer)
+        matches!(
+            self,
+            MechanismConfig::PlainServer | MechanismConfig::CurveServer { .. }
+        )
     }
 
     /// Whether the peer's greeting must carry the opposite as-server flag.
@@ -78,14 +106,23 @@ impl MechanismConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ProtocolError> {
-        if let MechanismConfig::PlainClient { username, password } = self {
-            if username.len() > 255 || password.len() > 255 {
-                return Err(ProtocolError::InvalidConfig(
+        match self {
+            MechanismConfig::PlainClient { username, password }
+                if username.len() > 255 || password.len() > 255 =>
+            {
+                Err(ProtocolError::InvalidConfig(
                     "plain username and password must be at most 255 bytes",
-                ));
+                ))
             }
+            MechanismConfig::CurveClient { public, secret, .. }
+                if secret.public_key() != *public =>
+            {
+                Err(ProtocolError::InvalidConfig(
+                    "curve public key is not the secret key's",
+                ))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     pub(crate) fn build(&self, zap_for_null: bool) -> Box<dyn Handshake> {
@@ -95,6 +132,18 @@ impl MechanismConfig {
                 Box::new(plain::PlainClient::new(username.clone(), password.clone()))
             }
             MechanismConfig::PlainServer => Box::new(plain::PlainServer::new()),
+            MechanismConfig::CurveClient {
+                public,
+                secret,
+                server_public,
+            } => Box::new(curve::CurveClient::new(
+                *public,
+                secret.clone(),
+                *server_public,
+            )),
+            MechanismConfig::CurveServer { secret } => {
+                Box::new(curve::CurveServer::new(secret.clone()))
+            }
             MechanismConfig::TestSealed => Box::new(test_sealed::TestSealed::new()),
         }
     }
@@ -125,6 +174,15 @@ pub(crate) struct Cx<'a> {
 impl Cx<'_> {
     pub(crate) fn send(&mut self, cmd: &Command) {
         self.out.push(cmd.encode_frame());
+    }
+
+    /// Queues a command frame whose body (name length, name, data) is
+    /// already encoded: CURVE's handshake commands, which carry boxes.
+    pub(crate) fn send_command_body(&mut self, body: Bytes) {
+        let mut h = [0u8; 9];
+        let n = crate::frame::write_header(false, true, body.len(), &mut h);
+        self.out.push(Bytes::copy_from_slice(&h[..n]));
+        self.out.push(body);
     }
 
     pub(crate) fn send_error(&mut self, reason: &[u8]) {
@@ -249,6 +307,13 @@ pub(crate) fn peer_error(reason: &[u8]) -> ProtocolError {
 pub(crate) trait Handshake: std::fmt::Debug + Send {
     /// Called once when both greetings are exchanged.
     fn start(&mut self, cx: &mut Cx<'_>) -> Result<(), ProtocolError>;
+
+    /// Reads a command frame that arrived during the handshake, before
+    /// `on_command` sees it. CURVE reads its own commands (their data are
+    /// boxes); the others parse as every command does.
+    fn parse_command(&self, body: Bytes) -> Result<Command, ProtocolError> {
+        Command::parse(body)
+    }
 
     /// A command frame arrived during the handshake.
     fn on_command(&mut self, cmd: Command, cx: &mut Cx<'_>) -> Result<(), ProtocolError>;
