@@ -41,7 +41,7 @@ mod transport;
 pub use context::Context;
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
-pub use message::Message;
+pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
 pub use options::{Plain, SocketOptions};
 pub use proxy::proxy;

@@ -1,8 +1,11 @@
 //! [`Message`]: one multipart ZeroMQ message, a short list of `Bytes` frames.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use monocoque_zmtp::Metadata;
 use smallvec::SmallVec;
 
 /// Frames held inline before a message spills to the heap: enough for a
@@ -24,9 +27,78 @@ const INLINE_FRAMES: usize = 3;
 /// assert_eq!(&msg[0][..], b"hello");
 /// assert_eq!(msg.last().map(|f| &f[..]), Some(&b"world"[..]));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+///
+/// A received message may also carry its sender's [`Properties`] (see
+/// [`Message::property`]); they are not part of its content, so equality
+/// and hashing look at the frames alone.
+#[derive(Clone, Default)]
 pub struct Message {
     frames: SmallVec<[Bytes; INLINE_FRAMES]>,
+    /// The sender's properties, when it has any worth carrying.
+    props: Option<Arc<Properties>>,
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.frames == other.frames
+    }
+}
+
+impl Eq for Message {}
+
+impl Hash for Message {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.frames.hash(state);
+    }
+}
+
+/// What a received message's sender is known by, as libzmq's
+/// `zmq_msg_gets` tells it: the user id its ZAP handler assigned
+/// (`User-Id`), its address (`Peer-Address`), and the properties it
+/// announced in its handshake (`Socket-Type`, `Identity`, and its own
+/// `X-...` metadata).
+///
+/// Messages carry them only from peers that have something beyond the
+/// handshake's basics, a user id or metadata of their own, so messages of
+/// every other peer cost nothing more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Properties {
+    user_id: Option<Bytes>,
+    peer_address: Option<Bytes>,
+    announced: Metadata,
+}
+
+impl Properties {
+    /// The sender's properties: a ZAP user id, an address, and what it
+    /// announced.
+    pub(crate) fn new(
+        user_id: Option<Bytes>,
+        peer_address: Option<Bytes>,
+        announced: Metadata,
+    ) -> Properties {
+        Properties {
+            user_id,
+            peer_address,
+            announced,
+        }
+    }
+
+    /// A property by name, case-insensitively (`User-Id`, `Peer-Address`,
+    /// `Socket-Type`, `X-...`).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        if name.eq_ignore_ascii_case("User-Id") {
+            return self.user_id.as_deref();
+        }
+        if name.eq_ignore_ascii_case("Peer-Address") {
+            return self.peer_address.as_deref();
+        }
+        self.announced.get(name).map(|v| &v[..])
+    }
+
+    /// The user id the ZAP handler assigned the sender, if any.
+    pub fn user_id(&self) -> Option<&[u8]> {
+        self.user_id.as_deref()
+    }
 }
 
 impl Message {
@@ -162,7 +234,33 @@ impl Message {
         );
         Message {
             frames: self.frames.drain(at..).collect(),
+            props: self.props.clone(),
         }
+    }
+
+    /// The sender's properties, if the message came from a peer that has
+    /// any (see [`Properties`]).
+    ///
+    /// ```
+    /// assert!(monocoque::Message::from("made here").properties().is_none());
+    /// ```
+    pub fn properties(&self) -> Option<&Properties> {
+        self.props.as_deref()
+    }
+
+    /// One of the sender's properties by name (`zmq_msg_gets`), such as
+    /// `User-Id` or `Socket-Type`.
+    ///
+    /// ```
+    /// assert_eq!(monocoque::Message::from("x").property("User-Id"), None);
+    /// ```
+    pub fn property(&self, name: &str) -> Option<&[u8]> {
+        self.props.as_ref()?.get(name)
+    }
+
+    /// Marks the message as sent by a peer with these properties.
+    pub(crate) fn set_properties(&mut self, props: Arc<Properties>) {
+        self.props = Some(props);
     }
 
     /// The frames as a `Vec`.
@@ -203,6 +301,7 @@ impl<F: Into<Bytes>> FromIterator<F> for Message {
     fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
         Message {
             frames: iter.into_iter().map(Into::into).collect(),
+            props: None,
         }
     }
 }
@@ -249,6 +348,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Self {
         Message {
             frames: SmallVec::from_vec(frames),
+            props: None,
         }
     }
 }

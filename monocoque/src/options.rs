@@ -119,6 +119,12 @@ pub struct SocketOptions {
     /// peers get libzmq's defaults (NULL and CURVE admit, PLAIN admits any
     /// user, or the one `Plain::Server` names).
     pub zap_enforce_domain: bool,
+    /// Properties announced in this socket's handshakes (`ZMQ_METADATA`);
+    /// the peer's received messages carry them (see
+    /// [`Message::property`](crate::Message::property)). Names as libzmq
+    /// wants them, `X-` then the name; `Socket-Type` and `Identity` are the
+    /// socket's own and cannot be set here.
+    pub metadata: Vec<(String, Bytes)>,
     /// Unit tests only: the zmtp crate's test mechanism, which transforms
     /// every frame (it is not security).
     #[cfg(test)]
@@ -151,6 +157,7 @@ impl Default for SocketOptions {
             plain: Plain::Off,
             zap_domain: None,
             zap_enforce_domain: false,
+            metadata: Vec::new(),
             #[cfg(test)]
             test_sealed: false,
         }

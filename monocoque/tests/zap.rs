@@ -114,7 +114,12 @@ fn a_rep_handler_decides_plain_handshakes() {
     good.connect(&ep).unwrap();
     assert_eq!(handshake(&events), Ok(()));
     good.send("through").unwrap();
-    assert_eq!(&pull.recv().unwrap()[0][..], b"through");
+    let got = pull.recv().unwrap();
+    assert_eq!(&got[0][..], b"through");
+    // What the handler said of the peer travels with its messages.
+    assert_eq!(got.property("User-Id"), Some(&b"admin-id"[..]));
+    assert_eq!(got.property("peer-address"), Some(&b"127.0.0.1"[..]));
+    assert_eq!(got.property("Socket-Type"), Some(&b"PUSH"[..]));
     let bad = sock(&ctx, SocketType::Push);
     bad.update_options(|o| {
         o.plain = Plain::Client {
@@ -188,4 +193,29 @@ fn without_a_handler_enforce_domain_refuses_and_the_default_admits() {
     let push = sock(&ctx, SocketType::Push);
     push.connect(&ep).unwrap();
     assert_eq!(handshake(&events), Ok(()));
+}
+
+#[test]
+fn announced_metadata_travels_with_messages_and_plain_peers_carry_nothing() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = bind(&pull, Tr::Tcp);
+    let fancy = sock(&ctx, SocketType::Push);
+    fancy.update_options(|o| o.metadata = vec![("X-Colour".into(), Bytes::from("green"))]);
+    fancy.connect(&ep).unwrap();
+    fancy.send("from fancy").unwrap();
+    let got = pull.recv().unwrap();
+    assert_eq!(got.property("x-colour"), Some(&b"green"[..]));
+    assert_eq!(got.property("Socket-Type"), Some(&b"PUSH"[..]));
+    assert_eq!(got.property("User-Id"), None);
+    drop(fancy);
+    let plain = sock(&ctx, SocketType::Push);
+    plain.connect(&ep).unwrap();
+    plain.send("from plain").unwrap();
+    let got = pull.recv().unwrap();
+    assert_eq!(&got[0][..], b"from plain");
+    assert!(
+        got.properties().is_none(),
+        "a peer with nothing to say costs nothing"
+    );
 }

@@ -16,12 +16,12 @@ use event_listener::listener;
 use monocoque_core::alloc::WriteBatch;
 use monocoque_core::router::PeerId;
 use monocoque_zmtp::{
-    Event as ZEvent, HeartbeatConfig, MechanismConfig, ProtocolError, Session, SessionConfig,
-    SocketType, ZapReply, ZapRequest,
+    Event as ZEvent, HeartbeatConfig, MechanismConfig, PeerInfo, ProtocolError, Session,
+    SessionConfig, SocketType, ZapReply, ZapRequest,
 };
 
 use super::{sized_slab, slab, write_all, ConnSpec, Link};
-use crate::message::Message;
+use crate::message::{Message, Properties};
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::{Plain, SocketOptions};
 use crate::pipe::{Consumer, PipeCmd};
@@ -50,8 +50,11 @@ const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// At most this many messages go into one write.
 const MAX_BATCH_MSGS: usize = 512;
 
-fn session_config(ty: SocketType, o: &SocketOptions) -> SessionConfig {
+fn session_config(ty: SocketType, o: &SocketOptions) -> Result<SessionConfig, ProtocolError> {
     let mut c = SessionConfig::new(ty);
+    for (name, value) in &o.metadata {
+        c.metadata.insert(name.clone(), value.clone())?;
+    }
     c.identity = o.routing_id.clone();
     c.max_msg_size = o.maxmsgsize;
     c.handshake_timeout = o.handshake_ivl;
@@ -73,7 +76,7 @@ fn session_config(ty: SocketType, o: &SocketOptions) -> SessionConfig {
         ttl: o.heartbeat_ttl,
         timeout: o.heartbeat_timeout,
     });
-    c
+    Ok(c)
 }
 
 /// The ZAP decision without a ZAP handler: PLAIN admits the configured user
@@ -143,8 +146,8 @@ where
     let port = &spec.port;
     let opts = port.options();
     match handshake(stream.clone(), spec, &opts).await {
-        Ok((session, id, pipe, rid)) => {
-            let reason = data_phase(stream, spec, session, id, pipe, rid, &opts).await;
+        Ok((session, id, pipe, peer)) => {
+            let reason = data_phase(stream, spec, session, id, pipe, peer, &opts).await;
             port.detach(id, false);
             port.emit(MonitorEvent::Disconnected(
                 spec.endpoint.to_string(),
@@ -176,7 +179,36 @@ fn stage(session: &mut Session, out: &mut Vec<Bytes>, batch: &mut WriteBatch) ->
 
 /// The session after its handshake, the peer's id and routing id in the
 /// socket, and its pipe.
-type Handshaken = (Session, PeerId, Consumer, Option<Bytes>);
+type Handshaken = (Session, PeerId, Consumer, Peer);
+
+/// What every message from the peer carries: its routing id in front (a
+/// ROUTER's peer), and its properties (see [`Properties`]).
+struct Peer {
+    routing_id: Option<Bytes>,
+    props: Option<Arc<Properties>>,
+}
+
+/// The peer's properties, when it has any beyond the handshake's basics
+/// (a ZAP user id, or metadata of its own): messages of other peers carry
+/// nothing.
+fn properties(info: &PeerInfo, address: Bytes) -> Option<Arc<Properties>> {
+    let basic = |name: &Bytes| {
+        ["Socket-Type", "Identity", "Routing-Id"]
+            .iter()
+            .any(|b| name.eq_ignore_ascii_case(b.as_bytes()))
+    };
+    let user_id = info.user_id.clone().filter(|u| !u.is_empty());
+    let own = info.metadata.iter().any(|(name, _)| !basic(name));
+    if user_id.is_none() && !own && info.zap_metadata.is_empty() {
+        return None;
+    }
+    let mut announced = info.metadata.clone();
+    for (name, value) in info.zap_metadata.iter() {
+        let _ = announced.insert(name.clone(), value.clone());
+    }
+    let address = (!address.is_empty()).then_some(address);
+    Some(Arc::new(Properties::new(user_id, address, announced)))
+}
 
 async fn handshake<S>(
     stream: S,
@@ -187,7 +219,7 @@ where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let port = &spec.port;
-    let mut session = Session::new(session_config(port.socket_type(), opts), Instant::now())?;
+    let mut session = Session::new(session_config(port.socket_type(), opts)?, Instant::now())?;
     let mut r = stream.clone();
     let mut w = stream;
     let mut out = Vec::new();
@@ -251,9 +283,10 @@ where
             (consumer, None, Some(Outbox::Engine(producer)))
         }
     };
-    let (id, rid) = port.attach(preset, out, info.identity)?;
+    let props = properties(&info, peer_address(&w));
+    let (id, routing_id) = port.attach(preset, out, info.identity)?;
     port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
-    Ok((session, id, pipe, rid))
+    Ok((session, id, pipe, Peer { routing_id, props }))
 }
 
 async fn data_phase<S>(
@@ -262,7 +295,7 @@ async fn data_phase<S>(
     session: Session,
     id: PeerId,
     pipe: Consumer,
-    rid: Option<Bytes>,
+    peer: Peer,
     opts: &SocketOptions,
 ) -> EndReason
 where
@@ -277,7 +310,7 @@ where
         pipe.clone(),
         spec.port.clone(),
     ));
-    let reason = read_loop(stream, spec, &session, &link, &pipe, id, rid, opts).await;
+    let reason = read_loop(stream, spec, &session, &link, &pipe, id, peer, opts).await;
     link.stop(reason.clone());
     let _ = writer.await;
     pipe.set_direct(None, None);
@@ -309,7 +342,7 @@ async fn read_loop<S>(
     link: &Link,
     pipe: &Consumer,
     id: PeerId,
-    rid: Option<Bytes>,
+    peer: Peer,
     opts: &SocketOptions,
 ) -> EndReason
 where
@@ -345,13 +378,16 @@ where
                         return EndReason::Peer(ProtocolError::MessageTooLarge { size, max });
                     }
                     if cur.is_empty() {
-                        if let Some(rid) = &rid {
+                        if let Some(rid) = &peer.routing_id {
                             cur.push_back(rid.clone());
                         }
                     }
                     cur.push_back(body);
                     if !more {
                         size = 0;
+                        if let Some(props) = &peer.props {
+                            cur.set_properties(props.clone());
+                        }
                         if run.capacity() == 0 {
                             run = inbox.run_buffer();
                         }
