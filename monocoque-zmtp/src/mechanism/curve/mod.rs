@@ -355,3 +355,176 @@ fn open_with(traffic: Option<&mut Traffic>, frame: Frame) -> Result<Option<Frame
             .open_frame(frame)?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::keys::curve_keypair;
+    use super::*;
+
+    /// A client's and a server's Traffic over one pair of transient keys.
+    fn traffic_pair() -> (Traffic, Traffic) {
+        let (cp, cs) = curve_keypair();
+        let (sp, ss) = curve_keypair();
+        (
+            Traffic::new(cs.salsa_box(&sp), true, 0, 0),
+            Traffic::new(ss.salsa_box(&cp), false, 0, 0),
+        )
+    }
+
+    fn frame(body: &'static [u8], more: bool, command: bool) -> Frame {
+        Frame {
+            body: Bytes::from_static(body),
+            more,
+            command,
+        }
+    }
+
+    /// Seals `f` and decodes the wire frame back.
+    fn sealed(t: &mut Traffic, f: Frame) -> Frame {
+        let mut out = Vec::new();
+        t.seal_frame(f, &mut out).unwrap();
+        let mut d = crate::frame::Decoder::new(None);
+        d.push(out.concat().into());
+        d.decode().unwrap().unwrap()
+    }
+
+    /// A MESSAGE from the client with this nonce and plaintext, built by hand.
+    fn forged(t: &Traffic, n: u64, plaintext: &[u8]) -> Frame {
+        let mut b = BytesMut::new();
+        b.extend_from_slice(MESSAGE);
+        b.put_u64(n);
+        seal_into(&t.boxed, &short_nonce(t.tx_prefix, n), &[plaintext], &mut b).unwrap();
+        Frame {
+            body: b.freeze(),
+            more: false,
+            command: false,
+        }
+    }
+
+    #[test]
+    fn nonces_are_laid_out_as_rfc26_says() {
+        let n = short_nonce(MESSAGE_FROM_CLIENT, 0x0102);
+        assert_eq!(&n[..16], b"CurveZMQMESSAGEC");
+        assert_eq!(&n[16..], &[0, 0, 0, 0, 0, 0, 1, 2]);
+        let n = long_nonce(COOKIE_NONCE, &[7u8; 16]);
+        assert_eq!(&n[..8], b"COOKIE--");
+        assert_eq!(&n[8..], &[7u8; 16]);
+        assert_eq!(HELLO_DATA_LEN + 6, 200);
+        assert_eq!(WELCOME_DATA_LEN + 8, 168);
+        assert_eq!(INITIATE_DATA_MIN + 9, 257);
+    }
+
+    #[test]
+    fn frames_and_commands_round_trip_in_flagless_message_frames() {
+        let (mut c, mut s) = traffic_pair();
+        for f in [
+            frame(b"secret", true, false),
+            frame(b"", false, false),
+            frame(b"\x04PING\x00\x00", false, true),
+        ] {
+            let w = sealed(&mut c, f.clone());
+            assert!(!w.more && !w.command);
+            assert!(w.body.starts_with(MESSAGE));
+            assert_eq!(
+                w.body.len(),
+                MESSAGE_HEADER_LEN + TAG_LEN + 1 + f.body.len()
+            );
+            assert_eq!(s.open_frame(w).unwrap(), f);
+        }
+        assert_eq!((c.sent, s.seen), (3, 3));
+        // The other way, under the server's prefix.
+        let w = sealed(&mut s, frame(b"back", false, false));
+        assert_eq!(c.open_frame(w).unwrap(), frame(b"back", false, false));
+    }
+
+    #[test]
+    fn a_box_under_the_other_directions_prefix_does_not_open() {
+        let (_, cs) = curve_keypair();
+        let (sp, _) = curve_keypair();
+        let mut c = Traffic::new(cs.salsa_box(&sp), true, 0, 0);
+        let w = sealed(&mut c, frame(b"x", false, false));
+        // The same keys, but opening expects the server's prefix.
+        let mut me = Traffic::new(cs.salsa_box(&sp), true, 0, 0);
+        assert_eq!(
+            me.open_frame(w),
+            Err(ProtocolError::CurveBoxRejected { what: "MESSAGE" })
+        );
+    }
+
+    #[test]
+    fn wrong_inner_flags_and_short_or_plain_frames_are_refused() {
+        let (c, mut s) = traffic_pair();
+        assert_eq!(
+            s.open_frame(forged(&c, 1, &[0x04, b'x'])),
+            Err(ProtocolError::ReservedFlags { flags: 0x04 })
+        );
+        let (c, mut s) = traffic_pair();
+        assert_eq!(
+            s.open_frame(forged(&c, 1, &[0x03])),
+            Err(ProtocolError::CommandWithMore)
+        );
+        let (c, mut s) = traffic_pair();
+        assert!(matches!(
+            s.open_frame(forged(&c, 1, &[])),
+            Err(ProtocolError::MalformedCommand { .. })
+        ));
+        assert_eq!(
+            s.open_frame(frame(b"\x05HELLO", false, true)),
+            Err(ProtocolError::UnprotectedFrame)
+        );
+        let mut boxed = forged(&c, 1, &[0]);
+        boxed.more = true;
+        assert!(matches!(
+            s.open_frame(boxed),
+            Err(ProtocolError::MalformedCommand { .. })
+        ));
+    }
+
+    #[test]
+    fn nonces_must_rise_but_may_skip() {
+        let (c, mut s) = traffic_pair();
+        assert!(s.open_frame(forged(&c, 5, &[0])).is_ok());
+        assert_eq!(
+            s.open_frame(forged(&c, 5, &[0])),
+            Err(ProtocolError::CurveNonceOutOfOrder {
+                command: "MESSAGE",
+                nonce: 5,
+                last: 5
+            })
+        );
+        assert!(s.open_frame(forged(&c, 9, &[0])).is_ok());
+        assert!(s.open_frame(forged(&c, 6, &[0])).is_err());
+    }
+
+    #[test]
+    fn a_used_up_nonce_counter_refuses_to_seal() {
+        let (mut c, _) = traffic_pair();
+        c.sent = u64::MAX;
+        let mut out = Vec::new();
+        assert!(matches!(
+            c.seal_frame(frame(b"x", false, false), &mut out),
+            Err(ProtocolError::CryptoUnavailable(_))
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn handshake_commands_other_than_error_keep_their_raw_data() {
+        let cmd = parse_handshake(Bytes::from_static(b"\x05HELLO\x01\x00abc")).unwrap();
+        assert_eq!(
+            cmd,
+            Command::Unknown {
+                name: Bytes::from_static(b"HELLO"),
+                data: Bytes::from_static(b"\x01\x00abc")
+            }
+        );
+        let err = parse_handshake(Bytes::from_static(b"\x05ERROR\x03400")).unwrap();
+        assert_eq!(
+            err,
+            Command::Error {
+                reason: Bytes::from_static(b"400")
+            }
+        );
+        assert!(parse_handshake(Bytes::new()).is_err());
+    }
+}
