@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use monocoque::{Context, Error, MonitorEvent, Plain, Socket, SocketOptions, SocketType};
+use monocoque::{Context, Error, MonitorEvent, Security, Socket, SocketOptions, SocketType};
 
 use crate::args::{SocketArgs, SocketSpec};
 use crate::endpoint::{type_name, Side};
@@ -115,10 +115,10 @@ pub(crate) fn options(base: SocketOptions, args: &SocketArgs) -> SocketOptions {
             Bytes::copy_from_slice(pass.as_bytes()),
         )
     });
-    o.plain = match (args.plain_server, credentials) {
-        (true, credentials) => Plain::Server { credentials },
-        (false, Some((username, password))) => Plain::Client { username, password },
-        (false, None) => Plain::Off,
+    o.security = match (args.plain_server, credentials) {
+        (true, credentials) => Security::PlainServer { credentials },
+        (false, Some((username, password))) => Security::PlainClient { username, password },
+        (false, None) => Security::Null,
     };
     o
 }
@@ -246,8 +246,8 @@ mod tests {
         assert_eq!(o.routing_id.as_deref(), Some(&b"me"[..]));
         assert_eq!(o.heartbeat_ivl, Some(Duration::from_millis(100)));
         assert_eq!(
-            o.plain,
-            Plain::Client {
+            o.security,
+            Security::PlainClient {
                 username: Bytes::from_static(b"ann"),
                 password: Bytes::from_static(b"pw"),
             }
@@ -261,8 +261,8 @@ mod tests {
             },
         );
         assert_eq!(
-            server.plain,
-            Plain::Server {
+            server.security,
+            Security::PlainServer {
                 credentials: Some((Bytes::from_static(b"ann"), Bytes::from_static(b"pw")))
             }
         );
@@ -273,7 +273,10 @@ mod tests {
                 ..SocketArgs::default()
             },
         );
-        assert_eq!(open_door.plain, Plain::Server { credentials: None });
+        assert_eq!(
+            open_door.security,
+            Security::PlainServer { credentials: None }
+        );
         // Defaults stay libzmq's: linger waits, no timeouts, HWM 1000.
         let plain = options(SocketOptions::default(), &SocketArgs::default());
         assert_eq!(plain, SocketOptions::default());

@@ -23,6 +23,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
 mod context;
 mod endpoint;
 mod engine;
@@ -38,15 +39,18 @@ mod socket_core;
 mod sync;
 mod transport;
 
+pub use auth::{AuthRules, Authenticator};
 pub use context::Context;
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
-pub use options::{Plain, SocketOptions};
+pub use options::{Security, SocketOptions};
 pub use proxy::proxy;
 pub use socket::Socket;
 
 pub use monocoque_core as core;
 pub use monocoque_zmtp as zmtp;
-pub use monocoque_zmtp::{ProtocolError, SocketType};
+pub use monocoque_zmtp::{
+    curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey, ProtocolError, SocketType,
+};

@@ -3,36 +3,68 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use monocoque_zmtp::{CurvePublicKey, CurveSecretKey};
 
-/// The PLAIN mechanism role of a socket (RFC 24).
+/// How a socket's connections are secured: one choice, so two mechanisms
+/// cannot be set at once (libzmq's `ZMQ_PLAIN_*` and `ZMQ_CURVE_*`).
 ///
 /// ```
-/// use monocoque::{Plain, Socket, SocketType};
+/// use monocoque::{curve_keypair, Security, Socket, SocketType};
+/// // PLAIN (RFC 24): credentials in clear, for trusted networks.
 /// let client = Socket::new(SocketType::Req).unwrap();
 /// client.update_options(|o| {
-///     o.plain = Plain::Client { username: "admin".into(), password: "secret".into() }
+///     o.security = Security::PlainClient { username: "admin".into(), password: "secret".into() }
 /// });
+/// // CURVE (RFC 25, 26): encrypted and authenticated.
+/// let (server_public, server_secret) = curve_keypair();
 /// let server = Socket::new(SocketType::Rep).unwrap();
-/// server.update_options(|o| o.plain = Plain::Server { credentials: None });
+/// server.update_options(|o| o.security = Security::CurveServer { secret: server_secret });
+/// let (public, secret) = curve_keypair();
+/// let client = Socket::new(SocketType::Req).unwrap();
+/// client.update_options(|o| {
+///     o.security = Security::CurveClient { server: server_public, public, secret }
+/// });
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Plain {
-    /// No PLAIN: the NULL mechanism (the default).
+#[non_exhaustive]
+pub enum Security {
+    /// No security: the NULL mechanism (the default). With a ZAP domain,
+    /// peers are still checked by the ZAP handler.
     #[default]
-    Off,
-    /// PLAIN client with these credentials (`ZMQ_PLAIN_USERNAME`/`PASSWORD`).
-    Client {
+    Null,
+    /// PLAIN client with these credentials (`ZMQ_PLAIN_USERNAME`,
+    /// `ZMQ_PLAIN_PASSWORD`).
+    PlainClient {
         /// The user name sent in HELLO.
         username: Bytes,
         /// The password sent in HELLO.
         password: Bytes,
     },
-    /// PLAIN server (`ZMQ_PLAIN_SERVER`). With `credentials`, only that user
-    /// is admitted; without, every user (libzmq's behaviour when no ZAP
-    /// handler runs).
-    Server {
-        /// The one user admitted, if any.
+    /// PLAIN server (`ZMQ_PLAIN_SERVER`). A ZAP handler, when one is bound,
+    /// decides; without one, `credentials` names the one user admitted,
+    /// and `None` admits every user (libzmq's behaviour).
+    PlainServer {
+        /// The one user admitted when no ZAP handler runs, if any.
         credentials: Option<(Bytes, Bytes)>,
+    },
+    /// CURVE client (`ZMQ_CURVE_SERVERKEY`, `_PUBLICKEY`, `_SECRETKEY`):
+    /// talks only to the server holding `server`'s secret, and proves it
+    /// holds `secret`.
+    CurveClient {
+        /// The server's long-term public key.
+        server: CurvePublicKey,
+        /// This client's long-term public key (`secret`'s).
+        public: CurvePublicKey,
+        /// This client's long-term secret key.
+        secret: CurveSecretKey,
+    },
+    /// CURVE server (`ZMQ_CURVE_SERVER` with `ZMQ_CURVE_SECRETKEY`). A ZAP
+    /// handler, when one is bound, decides which client keys are admitted
+    /// (see [`Authenticator`](crate::Authenticator)); without one, every
+    /// key is (libzmq's behaviour).
+    CurveServer {
+        /// This server's long-term secret key.
+        secret: CurveSecretKey,
     },
 }
 
@@ -108,8 +140,8 @@ pub struct SocketOptions {
     /// Close a connection silent this long after a PING
     /// (`ZMQ_HEARTBEAT_TIMEOUT`; default: the heartbeat interval).
     pub heartbeat_timeout: Option<Duration>,
-    /// The security mechanism role (NULL unless set).
-    pub plain: Plain,
+    /// How connections are secured (NULL unless set).
+    pub security: Security,
     /// The ZAP domain (`ZMQ_ZAP_DOMAIN`): sent to the ZAP handler with each
     /// request. With NULL, a non-empty domain makes the socket ask the
     /// handler about every peer (PLAIN and CURVE servers always ask).
@@ -117,7 +149,7 @@ pub struct SocketOptions {
     /// Refuse peers when a ZAP request finds no handler bound at
     /// `inproc://zeromq.zap.01` (`ZMQ_ZAP_ENFORCE_DOMAIN`); without it such
     /// peers get libzmq's defaults (NULL and CURVE admit, PLAIN admits any
-    /// user, or the one `Plain::Server` names).
+    /// user, or the one `Security::PlainServer` names).
     pub zap_enforce_domain: bool,
     /// Properties announced in this socket's handshakes (`ZMQ_METADATA`);
     /// the peer's received messages carry them (see
@@ -154,7 +186,7 @@ impl Default for SocketOptions {
             heartbeat_ivl: None,
             heartbeat_ttl: None,
             heartbeat_timeout: None,
-            plain: Plain::Off,
+            security: Security::Null,
             zap_domain: None,
             zap_enforce_domain: false,
             metadata: Vec::new(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{bind, sock, wait_peers, Tr, T};
-use monocoque::{Context, EndReason, Monitor, MonitorEvent, Plain, ProtocolError, SocketType};
+use monocoque::{Context, EndReason, Monitor, MonitorEvent, ProtocolError, Security, SocketType};
 
 /// The first `Disconnected` or `HandshakeFailed` event's reason, and
 /// whether it was a handshake failure.
@@ -58,7 +58,7 @@ fn a_disconnect_is_closed() {
 fn a_mechanism_mismatch_is_a_peer_fault_with_its_protocol_error() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);
-    pull.update_options(|o| o.plain = Plain::Server { credentials: None });
+    pull.update_options(|o| o.security = Security::PlainServer { credentials: None });
     let events = pull.monitor();
     let ep = bind(&pull, Tr::Tcp);
     let push = sock(&ctx, SocketType::Push);
@@ -80,7 +80,7 @@ fn wrong_credentials_are_refused_with_the_zap_status() {
     let ctx = Context::new();
     let pull = sock(&ctx, SocketType::Pull);
     pull.update_options(|o| {
-        o.plain = Plain::Server {
+        o.security = Security::PlainServer {
             credentials: Some((Bytes::from("admin"), Bytes::from("secret"))),
         }
     });
@@ -88,7 +88,7 @@ fn wrong_credentials_are_refused_with_the_zap_status() {
     let ep = bind(&pull, Tr::Tcp);
     let push = sock(&ctx, SocketType::Push);
     push.update_options(|o| {
-        o.plain = Plain::Client {
+        o.security = Security::PlainClient {
             username: Bytes::from("admin"),
             password: Bytes::from("guess"),
         }

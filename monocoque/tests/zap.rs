@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{bind, sock, wait_peers, Tr, T};
-use monocoque::{Context, EndReason, Monitor, MonitorEvent, Plain, SocketType};
+use monocoque::{Context, EndReason, Monitor, MonitorEvent, Security, SocketType};
 
 /// One request as the handler saw it: mechanism, domain, address, and the
 /// credentials.
@@ -99,14 +99,14 @@ fn a_rep_handler_decides_plain_handshakes() {
     let (seen, t) = handler(&ctx);
     let pull = sock(&ctx, SocketType::Pull);
     pull.update_options(|o| {
-        o.plain = Plain::Server { credentials: None };
+        o.security = Security::PlainServer { credentials: None };
         o.zap_domain = Some(Bytes::from("test"));
     });
     let events = pull.monitor();
     let ep = bind(&pull, Tr::Tcp);
     let good = sock(&ctx, SocketType::Push);
     good.update_options(|o| {
-        o.plain = Plain::Client {
+        o.security = Security::PlainClient {
             username: Bytes::from("admin"),
             password: Bytes::from("secret"),
         }
@@ -122,7 +122,7 @@ fn a_rep_handler_decides_plain_handshakes() {
     assert_eq!(got.property("Socket-Type"), Some(&b"PUSH"[..]));
     let bad = sock(&ctx, SocketType::Push);
     bad.update_options(|o| {
-        o.plain = Plain::Client {
+        o.security = Security::PlainClient {
             username: Bytes::from("admin"),
             password: Bytes::from("guess"),
         }

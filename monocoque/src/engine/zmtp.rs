@@ -23,7 +23,7 @@ use monocoque_zmtp::{
 use super::{sized_slab, slab, write_all, ConnSpec, Link};
 use crate::message::{Message, Properties};
 use crate::monitor::{EndReason, MonitorEvent};
-use crate::options::{Plain, SocketOptions};
+use crate::options::{Security, SocketOptions};
 use crate::pipe::{Consumer, PipeCmd};
 use crate::socket_core::{Inbound, Inbox, Outbox, Port, RUN_MSGS};
 use crate::sync::{bell_listener, maybe, race, Cancel, Either};
@@ -59,13 +59,25 @@ fn session_config(ty: SocketType, o: &SocketOptions) -> Result<SessionConfig, Pr
     c.max_msg_size = o.maxmsgsize;
     c.handshake_timeout = o.handshake_ivl;
     c.zap_domain = o.zap_domain.clone();
-    c.mechanism = match &o.plain {
-        Plain::Off => MechanismConfig::Null,
-        Plain::Client { username, password } => MechanismConfig::PlainClient {
+    c.mechanism = match &o.security {
+        Security::Null => MechanismConfig::Null,
+        Security::PlainClient { username, password } => MechanismConfig::PlainClient {
             username: username.clone(),
             password: password.clone(),
         },
-        Plain::Server { .. } => MechanismConfig::PlainServer,
+        Security::PlainServer { .. } => MechanismConfig::PlainServer,
+        Security::CurveClient {
+            server,
+            public,
+            secret,
+        } => MechanismConfig::CurveClient {
+            public: *public,
+            secret: secret.clone(),
+            server_public: *server,
+        },
+        Security::CurveServer { secret } => MechanismConfig::CurveServer {
+            secret: secret.clone(),
+        },
     };
     #[cfg(test)]
     if o.test_sealed {
@@ -82,9 +94,9 @@ fn session_config(ty: SocketType, o: &SocketOptions) -> Result<SessionConfig, Pr
 /// The ZAP decision without a ZAP handler: PLAIN admits the configured user
 /// (or everyone), NULL admits everyone.
 fn zap_verdict(req: &ZapRequest, o: &SocketOptions) -> ZapReply {
-    if let Plain::Server {
+    if let Security::PlainServer {
         credentials: Some((user, pass)),
-    } = &o.plain
+    } = &o.security
     {
         let ok = req.credentials.len() == 2
             && req.credentials[0] == *user
