@@ -8,7 +8,14 @@ use bytes::Bytes;
 use crate::command::{Command, Metadata};
 use crate::frame::Decoder;
 use crate::greeting::GreetingParser;
+use crate::mechanism::curve::keys::{CurvePublicKey, CurveSecretKey};
 use crate::mechanism::MechanismConfig;
+
+// libzmq's CURVE test keys.
+const CURVE_SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+const CURVE_SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+const CURVE_CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+const CURVE_CLIENT_SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 use crate::session::{Event, HeartbeatConfig, Session, SessionConfig};
 use crate::socket_type::SocketType;
 use crate::zap::{ZapReply, ZapRequest};
@@ -105,15 +112,26 @@ pub fn commands(data: &[u8]) {
 
 /// Handshake target: byte 0 picks the local config, byte 1 the split; the
 /// rest is what the peer sends. ZAP requests are answered (accept or deny by
-/// byte 0), time advances per piece.
+/// byte 0), time advances per piece. Byte 0's bit 0x40 sets a 1 KiB message
+/// limit and turns the PLAIN server and client into CURVE's (libzmq's test
+/// keys), so CURVE's HELLO, WELCOME and ERROR parsing are reached.
 pub fn handshake(data: &[u8]) {
     let [cfg, seed, rest @ ..] = data else {
         return;
     };
     let types = SocketType::ALL;
     let mut config = SessionConfig::new(types[usize::from(cfg & 0x0f) % types.len()]);
+    let curve = cfg & 0x40 != 0;
     config.mechanism = match (cfg >> 4) & 3 {
         0 => MechanismConfig::Null,
+        1 if curve => MechanismConfig::CurveServer {
+            secret: CurveSecretKey::from_z85(CURVE_SERVER_SECRET).expect("test key"),
+        },
+        2 if curve => MechanismConfig::CurveClient {
+            public: CurvePublicKey::from_z85(CURVE_CLIENT_PUBLIC).expect("test key"),
+            secret: CurveSecretKey::from_z85(CURVE_CLIENT_SECRET).expect("test key"),
+            server_public: CurvePublicKey::from_z85(CURVE_SERVER_PUBLIC).expect("test key"),
+        },
         1 => MechanismConfig::PlainServer,
         2 => MechanismConfig::PlainClient {
             username: Bytes::from_static(b"admin"),
