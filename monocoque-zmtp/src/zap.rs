@@ -1,6 +1,6 @@
 //! ZAP, the ZeroMQ Authentication Protocol (RFC 27), as data.
 //!
-//! A server-side mechanism (PLAIN, later CURVE, and NULL with a ZAP domain)
+//! A server-side mechanism (PLAIN, CURVE, and NULL with a ZAP domain)
 //! asks a ZAP handler whether to admit a peer. The session surfaces the
 //! request as [`Event::ZapRequest`](crate::Event::ZapRequest) and waits for
 //! [`Session::zap_reply`](crate::Session::zap_reply). Where the handler lives
