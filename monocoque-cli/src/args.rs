@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use monocoque::{CurvePublicKey, CurveSecretKey};
+
 use crate::bench::{BenchArgs, Case, Lib, PerfArgs, PerfRole, Transport};
 use crate::endpoint::{parse_endpoints, parse_type, Endpoint};
 use crate::format::{unescape_sep, Format, LineCodec};
@@ -97,6 +99,30 @@ pub(crate) struct SocketArgs {
     pub(crate) wait_peers: Option<usize>,
     /// `--format` and `--sep`.
     pub(crate) codec: LineCodec,
+    /// `--curve-server`, `--curve-serverkey`, `--curve-secret`,
+    /// `--curve-allow`.
+    pub(crate) curve: Option<Curve>,
+}
+
+/// A socket's CURVE role from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Curve {
+    /// `--curve-server SECRET`, admitting only the `--curve-allow` keys
+    /// when there are any (through a ZAP handler), else every key.
+    Server {
+        /// The server's secret key.
+        secret: CurveSecretKey,
+        /// The client keys admitted (empty: any).
+        allow: Vec<CurvePublicKey>,
+    },
+    /// `--curve-serverkey PUBLIC`, with `--curve-secret SECRET` or a fresh
+    /// key pair.
+    Client {
+        /// The server's public key.
+        server: CurvePublicKey,
+        /// The client's secret key, if given.
+        secret: Option<CurveSecretKey>,
+    },
 }
 
 /// A usage error: the message for stderr (exit status 2).
@@ -124,6 +150,7 @@ const OPTIONS: &[(&str, usize)] = &[
     ("curve-server", 1),
     ("curve-serverkey", 1),
     ("curve-secret", 1),
+    ("curve-allow", 1),
     ("monitor", 0),
     ("wait-peers", 1),
     ("format", 1),
@@ -156,6 +183,7 @@ const SOCKET_OPTIONS: &[&str] = &[
     "curve-server",
     "curve-serverkey",
     "curve-secret",
+    "curve-allow",
     "monitor",
     "wait-peers",
     "format",
@@ -377,11 +405,58 @@ fn millis(split: &Split, name: &str) -> Parsed<Option<Duration>> {
     Ok(number::<u64>(split, name)?.map(Duration::from_millis))
 }
 
-fn socket_args(split: &Split) -> Parsed<SocketArgs> {
-    for curve in ["curve-server", "curve-serverkey", "curve-secret"] {
-        if split.flag(curve) {
-            return usage(format!("--{curve}: CURVE is not yet supported"));
+/// A CURVE key option's value, parsed (Z85, 40 characters).
+fn key<K: std::str::FromStr>(split: &Split, name: &str) -> Parsed<Option<K>>
+where
+    K::Err: std::fmt::Display,
+{
+    split
+        .last(name)
+        .map(|v| {
+            v.parse()
+                .map_err(|e| UsageError(format!("--{name} needs a Z85 key: {e}")))
+        })
+        .transpose()
+}
+
+/// The CURVE options, checked against each other.
+fn curve_args(split: &Split) -> Parsed<Option<Curve>> {
+    let server = key::<CurveSecretKey>(split, "curve-server")?;
+    let server_key = key::<CurvePublicKey>(split, "curve-serverkey")?;
+    let secret = key::<CurveSecretKey>(split, "curve-secret")?;
+    let allow = split
+        .values("curve-allow")
+        .map(|v| {
+            v[0].parse::<CurvePublicKey>()
+                .map_err(|e| UsageError(format!("--curve-allow needs a Z85 key: {e}")))
+        })
+        .collect::<Parsed<Vec<_>>>()?;
+    match (server, server_key) {
+        (Some(_), Some(_)) => usage(
+            "--curve-server and --curve-serverkey: a socket is a CURVE server or a client, not both",
+        ),
+        (Some(_), None) if secret.is_some() => {
+            usage("--curve-secret goes with --curve-serverkey (a client's own key)")
         }
+        (Some(secret), None) => Ok(Some(Curve::Server { secret, allow })),
+        (None, Some(_)) if !allow.is_empty() => {
+            usage("--curve-allow goes with --curve-server (the keys a server admits)")
+        }
+        (None, Some(server)) => Ok(Some(Curve::Client { server, secret })),
+        (None, None) if secret.is_some() => {
+            usage("--curve-secret goes with --curve-serverkey (a client's own key)")
+        }
+        (None, None) if !allow.is_empty() => {
+            usage("--curve-allow goes with --curve-server (the keys a server admits)")
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn socket_args(split: &Split) -> Parsed<SocketArgs> {
+    let curve = curve_args(split)?;
+    if curve.is_some() && (split.flag("plain") || split.flag("plain-server")) {
+        return usage("--plain and --curve-* cannot be combined: a socket has one mechanism");
     }
     let format = match split.last("format") {
         None => Format::Text,
@@ -411,6 +486,7 @@ fn socket_args(split: &Split) -> Parsed<SocketArgs> {
         monitor: split.flag("monitor"),
         wait_peers: number(split, "wait-peers")?,
         codec: LineCodec::new(format, sep),
+        curve,
     })
 }
 

@@ -3,7 +3,7 @@
 //! ```text
 //! argv ─> args (options anywhere, `--`) ─> send | recv | reply | request | proxy ─> monocoque::Socket
 //!                                        └> bench ─> re-executes `mq` per role, monocoque and libzmq side by side
-//!                                        └> keygen ─> x25519 + Z85
+//!                                        └> keygen ─> monocoque::curve_keypair, Z85
 //! ```
 //!
 //! Exit status: 0 done, 1 runtime failure (one line on stderr), 2 usage error.
@@ -58,6 +58,8 @@ TYPE: pair pub sub xpub xsub req rep dealer router push pull stream
 ENDPOINTS: comma-separated; @ binds, > connects, bare: bind for pub xpub rep router pull
 options: --count N  --timeout MS  --subscribe PREFIX  --identity ID  --hwm N  --linger MS
          --heartbeat MS  --plain-server  --plain USER:PASS  --monitor  --wait-peers N
+         --curve-server SECRET [--curve-allow PUBLIC]...   a CURVE server (only those clients)
+         --curve-serverkey PUBLIC [--curve-secret SECRET]  a CURVE client (else a fresh pair)
          --format text|hex|json  --sep SEP (default TAB; \\t and \\n understood)
          options may stand anywhere; -- ends them
 exit status: 0 done, 1 runtime failure, 2 usage error

@@ -8,9 +8,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use monocoque::{Context, Error, MonitorEvent, Security, Socket, SocketOptions, SocketType};
+use monocoque::{
+    AuthRules, Authenticator, Context, CurveSecretKey, Error, MonitorEvent, Security, Socket,
+    SocketOptions, SocketType,
+};
 
-use crate::args::{SocketArgs, SocketSpec};
+use crate::args::{Curve, SocketArgs, SocketSpec};
 use crate::endpoint::{type_name, Side};
 use crate::Failure;
 
@@ -20,6 +23,8 @@ pub(crate) struct Opened {
     /// The socket.
     pub(crate) socket: Socket,
     watch: Watch,
+    /// `--curve-allow`'s ZAP handler, while the socket lives.
+    _auth: Option<Authenticator>,
 }
 
 impl Opened {
@@ -120,7 +125,47 @@ pub(crate) fn options(base: SocketOptions, args: &SocketArgs) -> SocketOptions {
         (false, Some((username, password))) => Security::PlainClient { username, password },
         (false, None) => Security::Null,
     };
+    match &args.curve {
+        Some(Curve::Server { secret, .. }) => {
+            o.security = Security::CurveServer {
+                secret: secret.clone(),
+            };
+        }
+        Some(Curve::Client { server, secret }) => {
+            // Without --curve-secret, a fresh key pair (the server then
+            // needs no allow list, or cannot know this key).
+            let secret = secret.clone().unwrap_or_else(CurveSecretKey::generate);
+            o.security = Security::CurveClient {
+                server: *server,
+                public: secret.public_key(),
+                secret,
+            };
+        }
+        None => {}
+    }
     o
+}
+
+/// `--curve-allow`: a ZAP handler in `ctx` admitting only those keys. A
+/// second socket of the same `mq` with the same list shares the first's.
+fn authenticator(ctx: &Context, args: &SocketArgs) -> Result<Option<Authenticator>, Failure> {
+    let Some(Curve::Server { allow, .. }) = &args.curve else {
+        return Ok(None);
+    };
+    if allow.is_empty() {
+        return Ok(None);
+    }
+    let rules = AuthRules {
+        curve_keys: Some(allow.clone()),
+        ..AuthRules::default()
+    };
+    match Authenticator::start(ctx, rules) {
+        Ok(a) => Ok(Some(a)),
+        Err(Error::AddressInUse(_)) => Ok(None),
+        Err(e) => Err(Failure::Runtime(format!(
+            "cannot start the ZAP handler: {e}"
+        ))),
+    }
 }
 
 /// Opens a socket: options, monitor, then every bind and connect.
@@ -142,8 +187,13 @@ pub(crate) fn open(
         .collect();
     let binds = spec.endpoints.iter().any(|e| e.side == Side::Bind);
     let fatal = move |endpoint: &str| !binds || connected.iter().any(|c| c == endpoint);
+    let auth = authenticator(ctx, args)?;
     let watch = Watch::start(socket.monitor(), args.monitor, label, fatal);
-    let opened = Opened { socket, watch };
+    let opened = Opened {
+        socket,
+        watch,
+        _auth: auth,
+    };
     for ep in &spec.endpoints {
         let (verb, result) = match ep.side {
             Side::Bind => ("bind", opened.socket.bind(&ep.addr)),

@@ -201,7 +201,11 @@ fn usage_errors_exit_2_with_one_line() {
         "--curve-server",
         "K",
     ]);
-    assert!(stderr(&out).contains("not yet supported"));
+    assert!(
+        stderr(&out).contains("--curve-server needs a Z85 key"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -1296,21 +1300,21 @@ fn plain_server_without_plain_admits_anyone() {
     assert_eq!(stdout(&out), "from mq\nfrom libzmq\n");
 }
 
-/// `--curve-secret`, like the other CURVE flags, is a usage error: "not yet
-/// supported", exit 2, one line.
+/// `--curve-secret` without `--curve-serverkey` is a usage error (it is a
+/// client's own key): exit 2, one line naming the flag.
 #[test]
-fn curve_secret_is_not_yet_supported() {
+fn curve_secret_without_a_server_key_is_a_usage_error() {
     let out = run(&[
         "send",
         "push",
         "tcp://127.0.0.1:5555",
         "x",
         "--curve-secret",
-        "K",
+        "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs",
     ]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("not yet supported"),
+        stderr(&out).contains("--curve-secret goes with --curve-serverkey"),
         "{}",
         stderr(&out)
     );
@@ -1663,4 +1667,115 @@ fn heartbeat_drops_a_mute_peer() {
     wait_line(&events, "handshake succeeded");
     wait_line(&events, "disconnected");
     assert_eq!(rx.stop_stdout(), "");
+}
+
+// ---- CURVE ----
+
+/// `mq keygen`'s two lines.
+fn keypair() -> (String, String) {
+    let out = run(&["keygen"]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let mut lines = text.lines().map(str::to_owned);
+    (lines.next().unwrap(), lines.next().unwrap())
+}
+
+/// A CURVE server with an allow list admits the listed client and
+/// refuses a stranger at once: exit 1, one line naming the refusal.
+#[test]
+fn curve_server_with_an_allow_list_and_its_clients() {
+    let (server_public, server_secret) = keypair();
+    let (client_public, client_secret) = keypair();
+    let ep = tcp();
+    let rx = Running::start(&[
+        "recv",
+        "pull",
+        &ep,
+        "--count",
+        "1",
+        "--curve-server",
+        &server_secret,
+        "--curve-allow",
+        &client_public,
+    ]);
+    // A stranger (a fresh key pair): refused, not retried.
+    let started = Instant::now();
+    let out = run(&[
+        "send",
+        "push",
+        &ep,
+        "from a stranger",
+        "--curve-serverkey",
+        &server_public,
+        "--timeout",
+        "10000",
+    ]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).starts_with("mq: handshake failed: "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+    // The listed client gets through.
+    let out = run(&[
+        "send",
+        "push",
+        &ep,
+        "from a friend",
+        "--curve-serverkey",
+        &server_public,
+        "--curve-secret",
+        &client_secret,
+        "--timeout",
+        "10000",
+    ]);
+    assert_exit(&out, 0);
+    let got = rx.finish();
+    assert_exit(&got, 0);
+    assert_eq!(stdout(&got), "from a friend\n");
+}
+
+/// `--curve-allow` without `--curve-server`, or CURVE with PLAIN, is a
+/// usage error.
+#[test]
+fn curve_options_that_do_not_fit_are_usage_errors() {
+    let (public, secret) = keypair();
+    for args in [
+        &[
+            "recv",
+            "pull",
+            "@tcp://127.0.0.1:5555",
+            "--curve-allow",
+            &public,
+        ][..],
+        &[
+            "recv",
+            "pull",
+            "@tcp://127.0.0.1:5555",
+            "--curve-server",
+            &secret,
+            "--plain-server",
+        ],
+        &[
+            "send",
+            "push",
+            "tcp://127.0.0.1:5555",
+            "x",
+            "--curve-serverkey",
+            &public,
+            "--curve-server",
+            &secret,
+        ],
+    ] {
+        let out = run(args);
+        assert_exit(&out, 2);
+        assert_eq!(
+            stderr(&out).lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 }
