@@ -548,11 +548,15 @@ fn parse_bench(pos: &[String], split: &Split) -> Parsed<Command> {
                 "unknown bench role {role:?} (local-thr, remote-thr, local-lat, remote-lat)"
             ));
         };
-        let [_, endpoint, size, count] = pos else {
-            return usage(format!(
-                "usage: mq bench {} ENDPOINT SIZE COUNT",
-                role.name()
-            ));
+        let (endpoint, size, count, curve) = match pos {
+            [_, endpoint, size, count] => (endpoint, size, count, false),
+            [_, endpoint, size, count, c] if c == "curve" => (endpoint, size, count, true),
+            _ => {
+                return usage(format!(
+                    "usage: mq bench {} ENDPOINT SIZE COUNT [curve]",
+                    role.name()
+                ))
+            }
         };
         if let Some(name) = split.options.iter().map(|(n, _)| *n).find(|n| *n != "lib") {
             return usage(format!(
@@ -572,6 +576,7 @@ fn parse_bench(pos: &[String], split: &Split) -> Parsed<Command> {
             size,
             count,
             lib,
+            curve,
         }));
     }
     let mut args = BenchArgs::default();

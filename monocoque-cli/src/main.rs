@@ -49,7 +49,7 @@ usage:
   mq proxy   FTYPE FENDPOINTS BTYPE BENDPOINTS [--capture TYPE ENDPOINTS]
   mq bench   [--cases thr,lat,fanout] [--transports tcp,ipc,inproc] [--sizes 16,64,1k,...]
              [--subscribers 1,8,64] [--count N] [--reps N] [--json] [--svg FILE]
-  mq bench   local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT
+  mq bench   local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT [curve]
   mq keygen                              a CURVE key pair in Z85: public, then secret
 
 TYPE: pair pub sub xpub xsub req rep dealer router push pull stream

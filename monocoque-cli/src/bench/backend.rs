@@ -30,6 +30,16 @@ pub(crate) enum Kind {
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A library context and its sockets.
+/// libzmq's CURVE test keys (DESIGN 8), as the perf roles' `curve`
+/// argument and `../shared/bench-peers/zperf.c curve` use them: server
+/// public and secret, client public and secret.
+pub(crate) const CURVE_TEST_KEYS: [&str; 4] = [
+    "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+    "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
+    "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID",
+    "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs",
+];
+
 pub(crate) trait Backend: Sized {
     /// A socket; it moves to another thread for inproc runs.
     type Socket: Send + 'static;
@@ -45,6 +55,9 @@ pub(crate) trait Backend: Sized {
     fn bind(sock: &mut Self::Socket, ep: &str) -> io::Result<String>;
     /// Connects.
     fn connect(sock: &mut Self::Socket, ep: &str) -> io::Result<()>;
+    /// Makes the socket a CURVE server (`server`) or client with libzmq's
+    /// fixed test keys ([`CURVE_TEST_KEYS`]), before it binds or connects.
+    fn secure(sock: &mut Self::Socket, server: bool) -> io::Result<()>;
     /// `size` bytes to send.
     fn payload(size: usize) -> Self::Payload;
     /// Sends the payload as one single-frame message.
@@ -145,6 +158,32 @@ impl Backend for Libzmq {
 
     fn connect(s: &mut ZmqSocket, ep: &str) -> io::Result<()> {
         s.sock.connect(ep).map_err(zmq_err)
+    }
+
+    fn secure(s: &mut ZmqSocket, server: bool) -> io::Result<()> {
+        // The `zmq` crate's vendored libzmq is built without libsodium.
+        let keys = |z: &str| zmq::z85_decode(z).map_err(|e| io::Error::other(e.to_string()));
+        let [server_public, server_secret, public, secret] = [
+            keys(CURVE_TEST_KEYS[0])?,
+            keys(CURVE_TEST_KEYS[1])?,
+            keys(CURVE_TEST_KEYS[2])?,
+            keys(CURVE_TEST_KEYS[3])?,
+        ];
+        let r = if server {
+            s.sock
+                .set_curve_secretkey(&server_secret)
+                .and_then(|()| s.sock.set_curve_server(true))
+        } else {
+            s.sock
+                .set_curve_serverkey(&server_public)
+                .and_then(|()| s.sock.set_curve_publickey(&public))
+                .and_then(|()| s.sock.set_curve_secretkey(&secret))
+        };
+        r.map_err(|e| {
+            io::Error::other(format!(
+                "libzmq here has no CURVE ({e}): compare with ../shared/bench-peers/zperf.c curve"
+            ))
+        })
     }
 
     fn payload(size: usize) -> Vec<u8> {

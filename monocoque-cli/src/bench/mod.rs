@@ -206,4 +206,7 @@ pub(crate) struct PerfArgs {
     pub(crate) count: u64,
     /// `--lib` (hidden; `MQ_BENCH_LIB` too): the library, Monocoque unless set.
     pub(crate) lib: Option<Lib>,
+    /// The optional fifth argument `curve`: both sides over CURVE with
+    /// libzmq's test keys, the local side the server (DESIGN 8).
+    pub(crate) curve: bool,
 }

@@ -4,9 +4,9 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque::{Context, Message, Socket, SocketType};
+use monocoque::{Context, CurvePublicKey, CurveSecretKey, Message, Security, Socket, SocketType};
 
-use super::backend::{poll_until, Backend, Kind, WAIT};
+use super::backend::{poll_until, Backend, Kind, CURVE_TEST_KEYS, WAIT};
 
 /// A Monocoque context (one I/O thread, as libzmq's default).
 #[derive(Debug)]
@@ -48,6 +48,23 @@ impl Backend for Monocoque {
     fn bind(sock: &mut Socket, ep: &str) -> io::Result<String> {
         sock.bind(ep)?;
         Ok(sock.last_endpoint().unwrap_or_else(|| ep.to_owned()))
+    }
+
+    fn secure(sock: &mut Socket, server: bool) -> io::Result<()> {
+        let bad = |e| io::Error::new(io::ErrorKind::InvalidInput, format!("test key: {e}"));
+        let security = if server {
+            Security::CurveServer {
+                secret: CURVE_TEST_KEYS[1].parse::<CurveSecretKey>().map_err(bad)?,
+            }
+        } else {
+            Security::CurveClient {
+                server: CURVE_TEST_KEYS[0].parse::<CurvePublicKey>().map_err(bad)?,
+                public: CURVE_TEST_KEYS[2].parse::<CurvePublicKey>().map_err(bad)?,
+                secret: CURVE_TEST_KEYS[3].parse::<CurveSecretKey>().map_err(bad)?,
+            }
+        };
+        sock.update_options(|o| o.security = security);
+        Ok(())
     }
 
     fn connect(sock: &mut Socket, ep: &str) -> io::Result<()> {

@@ -43,7 +43,7 @@ fn perf<B: Backend>(args: &PerfArgs) -> io::Result<()> {
     let mut out = io::stdout().lock();
     match args.role {
         PerfRole::LocalThr => {
-            let (rate, _) = thr_recv::<B>(ep, size, count, 0, |_| Ok(()))?;
+            let (rate, _) = thr_recv::<B>(ep, size, count, 0, args.curve, |_| Ok(()))?;
             writeln!(out, "message size: {size} [B]")?;
             writeln!(out, "message count: {count}")?;
             writeln!(out, "mean throughput: {rate:.0} [msg/s]")?;
@@ -55,13 +55,13 @@ fn perf<B: Backend>(args: &PerfArgs) -> io::Result<()> {
         }
         PerfRole::RemoteThr => {
             let sent = count.saturating_mul(size as u64);
-            thr_send::<B>(ep, size, count, 0, || B::settle(sent))?;
+            thr_send::<B>(ep, size, count, 0, args.curve, || B::settle(sent))?;
         }
         PerfRole::LocalLat => {
-            lat_echo::<B>(ep, count, |_| Ok(()), || B::settle(size as u64))?;
+            lat_echo::<B>(ep, count, args.curve, |_| Ok(()), || B::settle(size as u64))?;
         }
         PerfRole::RemoteLat => {
-            let (elapsed, _) = lat_ping::<B>(ep, size, count)?;
+            let (elapsed, _) = lat_ping::<B>(ep, size, count, args.curve)?;
             writeln!(out, "message size: {size} [B]")?;
             writeln!(out, "roundtrip count: {count}")?;
             let us = elapsed.as_secs_f64() * 1e6 / count as f64 / 2.0;
@@ -92,18 +92,22 @@ pub(crate) fn cpu_seconds() -> f64 {
     ticks as f64 / 100.0
 }
 
-/// PULL: binds, calls `bound` with the endpoint, receives `count` messages of
-/// `size`; returns msg/s from the first message to the last, and the CPU
-/// seconds spent over the same span.
+/// PULL: binds (a CURVE server with `curve`), calls `bound` with the
+/// endpoint, receives `count` messages of `size`; returns msg/s from the
+/// first message to the last, and the CPU seconds spent over the same span.
 fn thr_recv<B: Backend>(
     ep: &str,
     size: usize,
     count: u64,
     hwm: usize,
+    curve: bool,
     bound: impl FnOnce(&str) -> io::Result<()>,
 ) -> io::Result<(f64, f64)> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Pull, hwm)?;
+    if curve {
+        B::secure(&mut sock, true)?;
+    }
     bound(&B::bind(&mut sock, ep)?)?;
     check_size(B::recv(&mut sock)?, size)?;
     let (t0, cpu0) = (Instant::now(), cpu_seconds());
@@ -124,18 +128,22 @@ fn thr_recv<B: Backend>(
     Ok((rate, cpu))
 }
 
-/// PUSH: connects, sends `count` messages, calls `before_close`, closes and
-/// waits for them to leave; returns the CPU seconds spent from the first
-/// send on.
+/// PUSH: connects (a CURVE client with `curve`), sends `count` messages,
+/// calls `before_close`, closes and waits for them to leave; returns the
+/// CPU seconds spent from the first send on.
 fn thr_send<B: Backend>(
     ep: &str,
     size: usize,
     count: u64,
     hwm: usize,
+    curve: bool,
     before_close: impl FnOnce(),
 ) -> io::Result<f64> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Push, hwm)?;
+    if curve {
+        B::secure(&mut sock, false)?;
+    }
     B::connect(&mut sock, ep)?;
     let payload = B::payload(size);
     let cpu0 = cpu_seconds();
@@ -148,15 +156,20 @@ fn thr_send<B: Backend>(
     Ok(cpu_seconds() - cpu0)
 }
 
-/// REP: binds, echoes `count` requests, calls `before_close`.
+/// REP: binds (a CURVE server with `curve`), echoes `count` requests,
+/// calls `before_close`.
 fn lat_echo<B: Backend>(
     ep: &str,
     count: u64,
+    curve: bool,
     bound: impl FnOnce(&str) -> io::Result<()>,
     before_close: impl FnOnce(),
 ) -> io::Result<()> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Rep, 1000)?;
+    if curve {
+        B::secure(&mut sock, true)?;
+    }
     bound(&B::bind(&mut sock, ep)?)?;
     for _ in 0..count {
         B::echo(&mut sock)?;
@@ -167,11 +180,19 @@ fn lat_echo<B: Backend>(
     Ok(())
 }
 
-/// REQ: connects, makes `count` round trips; returns the whole time and
-/// each round trip's time in nanoseconds.
-fn lat_ping<B: Backend>(ep: &str, size: usize, count: u64) -> io::Result<(Duration, Vec<u64>)> {
+/// REQ: connects (a CURVE client with `curve`), makes `count` round trips;
+/// returns the whole time and each round trip's time in nanoseconds.
+fn lat_ping<B: Backend>(
+    ep: &str,
+    size: usize,
+    count: u64,
+    curve: bool,
+) -> io::Result<(Duration, Vec<u64>)> {
     let ctx = B::open()?;
     let mut sock = ctx.socket(Kind::Req, 1000)?;
+    if curve {
+        B::secure(&mut sock, false)?;
+    }
     B::connect(&mut sock, ep)?;
     let trips = round_trips::<B>(&mut sock, size, count)?;
     B::close(sock);
@@ -347,17 +368,17 @@ fn hidden<B: Backend>(
     let mut lines = Vec::new();
     match role {
         "thr-recv" => {
-            let (rate, cpu) = thr_recv::<B>(ep, size, count, hwm, announce)?;
+            let (rate, cpu) = thr_recv::<B>(ep, size, count, hwm, false, announce)?;
             lines.push(format!("result: {rate}"));
             lines.push(format!("cpu: {cpu}"));
         }
         "thr-send" => {
-            let cpu = thr_send::<B>(ep, size, count, hwm, released)?;
+            let cpu = thr_send::<B>(ep, size, count, hwm, false, released)?;
             lines.push(format!("cpu: {cpu}"));
         }
-        "lat-echo" => lat_echo::<B>(ep, count, announce, released)?,
+        "lat-echo" => lat_echo::<B>(ep, count, false, announce, released)?,
         "lat-ping" => {
-            let (_, rtts) = lat_ping::<B>(ep, size, count)?;
+            let (_, rtts) = lat_ping::<B>(ep, size, count, false)?;
             let (p50, p99) = percentiles(&rtts);
             lines.push(format!("result: {p50} {p99}"));
         }
