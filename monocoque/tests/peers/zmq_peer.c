@@ -167,7 +167,8 @@ static const char *event_name(unsigned e) {
 }
 
 /* The monitor: prints every event and records handshake results for
- * `refused`. Same hand-over as the ZAP handler; ends at ETERM. */
+ * `refused`. Same hand-over as the ZAP handler; ends at MONITOR_STOPPED
+ * or ETERM. */
 static void *monitor(void *pair) {
     for (;;) {
         zmq_msg_t f[2];
@@ -191,13 +192,17 @@ static void *monitor(void *pair) {
             pthread_cond_broadcast(&changed);
             pthread_mutex_unlock(&lock);
         }
+        int stopped = n == 2 && zmq_msg_size(&f[0]) == 6 && *(unsigned char *)zmq_msg_data(&f[0]) == 0 &&
+                      ((unsigned char *)zmq_msg_data(&f[0]))[1] == (ZMQ_EVENT_MONITOR_STOPPED >> 8);
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+        if (stopped) break;
     }
     zmq_close(pair);
     return NULL;
 }
 
-static int wait_refused(int timeout_ms) {
+/* Waits for a handshake result; returns whether one succeeded. */
+static int wait_handshake(int timeout_ms, const char **name, unsigned *value) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -206,11 +211,17 @@ static int wait_refused(int timeout_ms) {
     pthread_mutex_lock(&lock);
     while (!failure && !handshake_ok)
         if (pthread_cond_timedwait(&changed, &lock, &until) == ETIMEDOUT) break;
-    const char *name = failure;
-    unsigned value = failure_value;
+    *name = failure;
+    *value = failure_value;
     int ok = handshake_ok;
     pthread_mutex_unlock(&lock);
-    if (ok) { say("error=the handshake succeeded"); return 1; }
+    return ok;
+}
+
+static int wait_refused(int timeout_ms) {
+    const char *name;
+    unsigned value;
+    if (wait_handshake(timeout_ms, &name, &value)) { say("error=the handshake succeeded"); return 1; }
     if (!name) { say("error=no handshake failure within %d ms", timeout_ms); return 1; }
     say("refused=%s value=%u", name, value);
     return 0;
@@ -363,11 +374,20 @@ int main(int argc, char **argv) {
     } else {
         return usage();
     }
+    /* Success needs a handshake: a connecting socket may queue its sends
+     * before it has one (and its monitor must see it before it stops). */
+    if (rc == 0 && strcmp(action, "refused") != 0) {
+        const char *name;
+        unsigned value;
+        if (!wait_handshake(timeout, &name, &value)) { say("error=no handshake succeeded"); rc = 1; }
+    }
     if (rc == 0) say("ok");
-    zmq_close(s);
-    /* ETERM ends the ZAP handler and the monitor, which close their sockets. */
-    zmq_ctx_term(ctx);
+    /* Every event is printed before the end: the monitor thread reads up to
+     * MONITOR_STOPPED, then ETERM ends the ZAP handler. */
+    zmq_socket_monitor(s, NULL, 0);
     pthread_join(monitor_thread, NULL);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
     if (zap) pthread_join(zap_thread, NULL);
     return rc;
 }
