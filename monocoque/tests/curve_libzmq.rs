@@ -135,12 +135,12 @@ impl Peer {
         self.stdin = None;
     }
 
-    /// Everything it said so far, for a failure message.
+    /// What it said so far (the first lines), for a failure message.
     fn so_far(&mut self) -> &[String] {
         while let Ok(l) = self.lines.try_recv() {
             self.said.push(l);
         }
-        &self.said
+        &self.said[..self.said.len().min(24)]
     }
 
     /// Whether the peer has exited.
@@ -353,7 +353,7 @@ fn interop(bin: &Path, ours: SocketType, ours_serves: bool, tr: Tr) {
     let mut peer = pair_up(bin, &s, ours_binds, tr, theirs, &args);
     let recv = |peer: &mut Peer| {
         s.recv().unwrap_or_else(|e| {
-            let ours: Vec<_> = std::iter::from_fn(|| events.try_recv()).collect();
+            let ours: Vec<_> = std::iter::from_fn(|| events.try_recv()).take(12).collect();
             panic!(
                 "{case}: {e:?}; our events {ours:?}; the peer said {:?}",
                 peer.so_far()
