@@ -705,19 +705,10 @@ fn user_ids_reach_routers_on_both_sides() {
     peer.finish();
 }
 
-// Fails: our server refuses (ZAP 400) without sending ERROR, so libzmq's
-// client sees only the connection end, not HANDSHAKE_FAILED_AUTH 400 as it
-// does from a libzmq server. monocoque/src/engine/zmtp.rs returns on
-// `session.zap_reply(reply)?` before staging the ERROR the session queued
-// (its module doc says to flush `poll_transmit` once after an error).
-// Output:
-//   assertion `left == right` failed
-//     left: ["HANDSHAKE_FAILED_NO_DETAIL value=32"]
-//    right: ["HANDSHAKE_FAILED_AUTH value=400"]
-// (strace of the libzmq client: it sends HELLO, then reads EOF, no ERROR.)
+// Our server's refusal reaches a libzmq client as libzmq's own would: an
+// ERROR after the ZAP verdict, HANDSHAKE_FAILED_AUTH 400 on its monitor.
 #[test]
-#[ignore = "library bug: a ZAP refusal closes without sending ERROR (engine/zmtp.rs zap_reply `?`)"]
-fn libzmq_clients_we_refuse_are_told_the_status() {
+fn libzmq_curve_clients_we_refuse_are_told_the_status() {
     let bin = peer_or_skip!();
 
     // CURVE, a key not on our Authenticator's list.
@@ -730,7 +721,19 @@ fn libzmq_clients_we_refuse_are_told_the_status() {
     let peer = pair_up(bin, &rep, true, Tr::Tcp, "req", &args);
     let said = peer.finish();
     assert_eq!(said.all("refused"), ["HANDSHAKE_FAILED_AUTH value=400"]);
+}
 
+// Fails: libzmq 4.3.4's PLAIN client reports HANDSHAKE_FAILED_PROTOCOL
+// value=268435457 (ZMTP_UNEXPECTED_COMMAND) for our refusal, where a
+// libzmq PLAIN server's refusal gives it HANDSHAKE_FAILED_AUTH 400. Our
+// server does send ERROR now (after its greeting, a raw client reads
+// `04 0a 05 45 52 52 4f 52 03 34 30 30`: ERROR "400"); what libzmq's
+// client objects to is not found yet (a raw client reading a libzmq
+// server's refusal gets a different frame, `04 09 5e 52 52 4f 52 ...`).
+#[test]
+#[ignore = "libzmq's PLAIN client takes our ERROR for an unexpected command: not understood yet"]
+fn libzmq_plain_clients_we_refuse_are_told_the_status() {
+    let bin = peer_or_skip!();
     // PLAIN, a password not in our Authenticator's table.
     let ctx = Context::new();
     let rules = AuthRules {

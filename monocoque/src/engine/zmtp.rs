@@ -248,7 +248,15 @@ where
                     req.address = peer_address(&w);
                     let deadline = session.poll_timeout();
                     let reply = ask_zap(spec, &req, opts, deadline).await?;
-                    session.zap_reply(reply)?;
+                    if let Err(e) = session.zap_reply(reply) {
+                        // A refusal: the ERROR the verdict queued tells the
+                        // peer why (libzmq reports it as an auth failure).
+                        if stage(&mut session, &mut out, &mut batch) {
+                            let grace = compio::time::sleep(ERROR_GRACE);
+                            let _ = race(write_all(&mut w, batch), grace).await;
+                        }
+                        return Err(e.into());
+                    }
                 }
                 _ => {}
             }
