@@ -723,15 +723,19 @@ fn libzmq_curve_clients_we_refuse_are_told_the_status() {
     assert_eq!(said.all("refused"), ["HANDSHAKE_FAILED_AUTH value=400"]);
 }
 
-// Fails: libzmq 4.3.4's PLAIN client reports HANDSHAKE_FAILED_PROTOCOL
+// libzmq 4.3.4's PLAIN client reports HANDSHAKE_FAILED_PROTOCOL
 // value=268435457 (ZMTP_UNEXPECTED_COMMAND) for our refusal, where a
-// libzmq PLAIN server's refusal gives it HANDSHAKE_FAILED_AUTH 400. Our
-// server does send ERROR now (after its greeting, a raw client reads
-// `04 0a 05 45 52 52 4f 52 03 34 30 30`: ERROR "400"); what libzmq's
-// client objects to is not found yet (a raw client reading a libzmq
-// server's refusal gets a different frame, `04 09 5e 52 52 4f 52 ...`).
+// libzmq PLAIN server's refusal gives it HANDSHAKE_FAILED_AUTH 400. The
+// cause is in libzmq: its PLAIN code spells the command's prefix
+// "\x05ERROR", which C reads as the escape \x05E (0x5E) then "RROR", so a
+// libzmq 4.3 PLAIN server sends `04 09 5e 52 52 4f 52 03 34 30 30` (seen
+// through a proxy between two libzmq peers) and its client matches that
+// and not a well-formed ERROR (`04 0a 05 45 52 52 4f 52 03 34 30 30`, what
+// we send, as RFC 23 and 24 say, and as libzmq's CURVE code spells it).
+// We keep sending the well-formed command: the client is refused either
+// way, only its monitor names the reason differently.
 #[test]
-#[ignore = "libzmq's PLAIN client takes our ERROR for an unexpected command: not understood yet"]
+#[ignore = "libzmq 4.3's PLAIN client knows only its own misspelt ERROR (see the comment)"]
 fn libzmq_plain_clients_we_refuse_are_told_the_status() {
     let bin = peer_or_skip!();
     // PLAIN, a password not in our Authenticator's table.
