@@ -34,6 +34,16 @@ enum State {
     Failed,
 }
 
+impl State {
+    /// The data phase's boxes, once the handshake is done.
+    fn traffic(&mut self) -> Option<&mut Traffic> {
+        match self {
+            State::Done { traffic } => Some(traffic),
+            _ => None,
+        }
+    }
+}
+
 /// CURVE client handshake and data-phase state.
 #[derive(Debug)]
 pub(crate) struct CurveClient {
@@ -169,11 +179,7 @@ impl Handshake for CurveClient {
     }
 
     fn open(&mut self, frame: Frame) -> Result<Option<Frame>, ProtocolError> {
-        let traffic = match &mut self.state {
-            State::Done { traffic } => Some(traffic),
-            _ => None,
-        };
-        open_with(traffic, frame)
+        open_with(self.state.traffic(), frame)
     }
 
     fn seal(
@@ -182,10 +188,6 @@ impl Handshake for CurveClient {
         enc: &mut Encoder,
         out: &mut Vec<Bytes>,
     ) -> Result<(), ProtocolError> {
-        let traffic = match &mut self.state {
-            State::Done { traffic } => Some(traffic),
-            _ => None,
-        };
-        seal_with(traffic, frame, enc, out)
+        seal_with(self.state.traffic(), frame, enc, out)
     }
 }

@@ -44,6 +44,16 @@ enum State {
     Failed,
 }
 
+impl State {
+    /// The data phase's boxes, once the handshake is done.
+    fn traffic(&mut self) -> Option<&mut Traffic> {
+        match self {
+            State::Done { traffic } => Some(traffic),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -265,11 +275,7 @@ impl Handshake for CurveServer {
     }
 
     fn open(&mut self, frame: Frame) -> Result<Option<Frame>, ProtocolError> {
-        let traffic = match &mut self.state {
-            State::Done { traffic } => Some(traffic),
-            _ => None,
-        };
-        open_with(traffic, frame)
+        open_with(self.state.traffic(), frame)
     }
 
     fn seal(
@@ -278,10 +284,6 @@ impl Handshake for CurveServer {
         enc: &mut Encoder,
         out: &mut Vec<Bytes>,
     ) -> Result<(), ProtocolError> {
-        let traffic = match &mut self.state {
-            State::Done { traffic } => Some(traffic),
-            _ => None,
-        };
-        seal_with(traffic, frame, enc, out)
+        seal_with(self.state.traffic(), frame, enc, out)
     }
 }
