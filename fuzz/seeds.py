@@ -136,6 +136,99 @@ SEEDS = {
     },
 }
 
+
+# The CURVE targets: byte 0 config (bits 0-2 socket pair, 3 heartbeats, 4
+# 1 KiB limit, 5 curve_message's client under test), byte 1 split, byte 2
+# the number of edits, five bytes each: record, op (0 xor, 1 set, 2 truncate,
+# 3 drop, 4 duplicate, 5 delay, 6 inject, 7 replay, 8 stall), offset (16
+# bits), value; then the pool injected bytes come from. Nothing here is a
+# capture: the honest peer's keys and nonces are fresh on every run, so the
+# edits name places (record, offset), not bytes.
+XOR, SET, TRUNCATE, DROP, DUPLICATE, DELAY, INJECT, REPLAY, STALL = range(9)
+
+
+def curve(cfg, split, *edits, pool=b""):
+    out = bytes([cfg, split, len(edits)])
+    for record, op, offset, value in edits:
+        out += bytes([record, op]) + struct.pack(">H", offset) + bytes([value])
+    return out + pool
+
+
+# curve_message offsets: the high byte names a MESSAGE field.
+HEADER, NAME, NONCE, TAG, CIPHER = (f << 8 for f in range(1, 6))
+
+# Records of a client peer: 0 greeting, 1 HELLO (2-byte header, then
+# \x05HELLO, version, 72 zeros, C' at 82, nonce at 114, box at 122), 2
+# INITIATE (9-byte header, \x08INITIATE, cookie at 18, nonce at 114, box at
+# 122), then MESSAGEs.
+SEEDS["curve_server"] = {
+    "honest_dealer_vs_router": curve(0x00, 0),
+    "honest_pub_vs_sub_heartbeats": curve(0x0b, 7),
+    "honest_rep_vs_req_limit": curve(0x16, 3),
+    "greeting_says_zmtp30": curve(0x00, 0, (0, SET, 11, 0)),
+    "greeting_says_as_server": curve(0x00, 0, (0, SET, 32, 1)),
+    "hello_key_flipped": curve(0x00, 0, (1, XOR, 82, 1)),
+    "hello_box_flipped": curve(0x00, 0, (1, XOR, 130, 0x40)),
+    "hello_truncated": curve(0x00, 5, (1, TRUNCATE, 100, 0)),
+    "hello_twice": curve(0x00, 0, (1, DUPLICATE, 0, 0)),
+    "hello_delayed": curve(0x08, 0, (1, DELAY, 0, 0)),
+    "initiate_cookie_flipped": curve(0x00, 0, (2, XOR, 30, 1)),
+    "initiate_nonce_flipped": curve(0x00, 0, (2, XOR, 121, 1)),
+    "initiate_vouch_flipped": curve(0x00, 0, (2, XOR, 190, 1)),
+    "initiate_replayed": curve(0x00, 0, (2, REPLAY, 0, 0)),
+    "initiate_dropped": curve(0x00, 0, (2, DROP, 0, 0)),
+    "initiate_after_garbage": curve(0x00, 0, (2, INJECT, 0, 7), pool=b"\x04\x06\x05HELLO"),
+    "initiate_too_late": curve(0x00, 0, (2, STALL, 0, 30)),
+    "message_flipped": curve(0x00, 0, (3, XOR, 20, 1)),
+}
+
+# Records of a server peer: 0 greeting, 1 WELCOME (2-byte header,
+# \x07WELCOME, long nonce at 10, box at 26), 2 READY (2-byte header,
+# \x05READY, nonce at 8, box at 16), then MESSAGEs.
+SEEDS["curve_client"] = {
+    "honest_dealer_vs_router": curve(0x00, 0),
+    "honest_sub_vs_pub_heartbeats": curve(0x0c, 9),
+    "honest_req_vs_rep_limit": curve(0x17, 2),
+    "welcome_nonce_flipped": curve(0x00, 0, (1, XOR, 12, 1)),
+    "welcome_box_flipped": curve(0x00, 0, (1, XOR, 60, 1)),
+    "welcome_truncated": curve(0x00, 0, (1, TRUNCATE, 90, 0)),
+    "welcome_twice": curve(0x00, 0, (1, DUPLICATE, 0, 0)),
+    "ready_nonce_flipped": curve(0x00, 0, (2, XOR, 15, 1)),
+    "ready_box_flipped": curve(0x00, 0, (2, XOR, 40, 2)),
+    "ready_replayed": curve(0x00, 0, (2, REPLAY, 0, 0)),
+    "ready_dropped": curve(0x00, 0, (2, DROP, 0, 0)),
+    "ready_after_message": curve(0x00, 0, (2, DELAY, 0, 0)),
+    "error_instead_of_ready": curve(0x00, 0, (2, DROP, 0, 0), (2, INJECT, 0, 11),
+                                    pool=b"\x04\x0a\x05ERROR\x03400"),
+}
+
+# Records: the peer's boxes after the handshake: 0 "hello", 1-3 "", "multi",
+# "part", 4 SUBSCRIBE, 5 300 x "x", 6 CANCEL, 7 "end" (PINGs and PONGs
+# between them when heartbeats are on).
+SEEDS["curve_message"] = {
+    "honest_server_under_test": curve(0x00, 0),
+    "honest_client_under_test": curve(0x20, 4),
+    "honest_heartbeats": curve(0x2b, 1),
+    "honest_limit": curve(0x16, 6),
+    "frame_more_flag": curve(0x00, 0, (0, SET, HEADER, 0x01)),
+    "frame_command_flag": curve(0x00, 0, (0, SET, HEADER, 0x04)),
+    "frame_long_flag": curve(0x20, 0, (0, SET, HEADER, 0x02)),
+    "frame_length_grown": curve(0x00, 0, (1, XOR, HEADER + 1, 0x10)),
+    "frame_length_cut": curve(0x10, 0, (5, SET, HEADER + 8, 0x20)),
+    "name_flipped": curve(0x00, 0, (0, XOR, NAME + 1, 0x20)),
+    "nonce_flipped": curve(0x00, 0, (2, XOR, NONCE + 7, 1)),
+    "nonce_high": curve(0x20, 0, (2, SET, NONCE, 0xff)),
+    "tag_flipped": curve(0x00, 0, (3, XOR, TAG, 1)),
+    "inner_flags_flipped": curve(0x20, 0, (0, XOR, CIPHER, 0x01)),
+    "body_flipped": curve(0x00, 0, (5, XOR, CIPHER + 100, 1)),
+    "replayed": curve(0x00, 0, (2, REPLAY, 0, 1)),
+    "reordered": curve(0x20, 0, (1, DELAY, 0, 0)),
+    "middle_frame_dropped": curve(0x00, 0, (2, DROP, 0, 0)),
+    "truncated": curve(0x00, 3, (5, TRUNCATE, 50, 0)),
+    "garbage_frame": curve(0x00, 0, (4, INJECT, 0, 9), pool=b"\x00\x08\x07MESSAGE"),
+    "heartbeat_lost": curve(0x08, 0, (0, STALL, 0, 20)),
+}
+
 for target, seeds in SEEDS.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)

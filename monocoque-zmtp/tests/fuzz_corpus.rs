@@ -47,3 +47,18 @@ fn commands_corpus() {
 fn handshake_corpus() {
     replay("handshake", fuzzing::handshake);
 }
+
+#[test]
+fn curve_server_corpus() {
+    replay("curve_server", fuzzing::curve_server);
+}
+
+#[test]
+fn curve_client_corpus() {
+    replay("curve_client", fuzzing::curve_client);
+}
+
+#[test]
+fn curve_message_corpus() {
+    replay("curve_message", fuzzing::curve_message);
+}
