@@ -10,9 +10,8 @@ target=${1:?usage: run.sh TARGET [SECONDS]}
 secs=${2:-600}
 work=${FUZZ_WORK:-/tmp/monocoque-fuzz}
 mkdir -p "$work/$target"
-status=0
+# libFuzzer runs in-process (no -jobs, which would write fuzz-0.log here and
+# clash with a second target running beside this one); its output is teed.
 cargo +nightly fuzz run "$target" "$work/$target" "corpus/$target" -- \
-  -max_total_time="$secs" -jobs=1 -workers=1 -max_len=4096 -print_final_stats=1 || status=$?
-# With -jobs, libFuzzer writes its output to fuzz-0.log here.
-if [ -f fuzz-0.log ]; then mv fuzz-0.log "$work/$target.log"; fi
-exit $status
+  -max_total_time="$secs" -max_len=4096 -print_final_stats=1 2>&1 | tee "$work/$target.log"
+exit "${PIPESTATUS[0]}"
