@@ -203,7 +203,7 @@ struct Peer {
 /// The peer's properties, when it has any beyond the handshake's basics
 /// (a ZAP user id, or metadata of its own): messages of other peers carry
 /// nothing.
-fn properties(info: &PeerInfo, address: Bytes) -> Option<Arc<Properties>> {
+fn properties(info: &PeerInfo, address: impl FnOnce() -> Bytes) -> Option<Arc<Properties>> {
     let basic = |name: &Bytes| {
         ["Socket-Type", "Identity", "Routing-Id"]
             .iter()
@@ -218,8 +218,24 @@ fn properties(info: &PeerInfo, address: Bytes) -> Option<Arc<Properties>> {
     for (name, value) in info.zap_metadata.iter() {
         let _ = announced.insert(name.clone(), value.clone());
     }
-    let address = (!address.is_empty()).then_some(address);
+    let address = Some(address()).filter(|a| !a.is_empty());
     Some(Arc::new(Properties::new(user_id, address, announced)))
+}
+
+/// Writes what a failed session still has for the peer (an ERROR command
+/// saying why, as libzmq does), waiting no longer than [`ERROR_GRACE`]
+/// for it to be read; then why the connection ends.
+async fn last_words<W: AsyncWrite>(
+    session: &mut Session,
+    w: &mut W,
+    error: ProtocolError,
+) -> EndReason {
+    let mut out = Vec::new();
+    let mut batch = WriteBatch::new();
+    if stage(session, &mut out, &mut batch) {
+        let _ = race(write_all(w, batch), compio::time::sleep(ERROR_GRACE)).await;
+    }
+    error.into()
 }
 
 async fn handshake<S>(
@@ -251,11 +267,7 @@ where
                     if let Err(e) = session.zap_reply(reply) {
                         // A refusal: the ERROR the verdict queued tells the
                         // peer why (libzmq reports it as an auth failure).
-                        if stage(&mut session, &mut out, &mut batch) {
-                            let grace = compio::time::sleep(ERROR_GRACE);
-                            let _ = race(write_all(&mut w, batch), grace).await;
-                        }
-                        return Err(e.into());
+                        return Err(last_words(&mut session, &mut w, e).await);
                     }
                 }
                 _ => {}
@@ -285,12 +297,7 @@ where
             Either::Right(Either::Right(())) => return Err(EndReason::Closed),
         };
         if let Err(e) = session.handle_input(chunk) {
-            // Tell the peer why (an ERROR command, after our READY), as
-            // libzmq does, but wait no longer than a moment for it to read.
-            if stage(&mut session, &mut out, &mut batch) {
-                let _ = race(write_all(&mut w, batch), compio::time::sleep(ERROR_GRACE)).await;
-            }
-            return Err(e.into());
+            return Err(last_words(&mut session, &mut w, e).await);
         }
     };
 
@@ -303,7 +310,7 @@ where
             (consumer, None, Some(Outbox::Engine(producer)))
         }
     };
-    let props = properties(&info, peer_address(&w));
+    let props = properties(&info, || peer_address(&w));
     let (id, routing_id) = port.attach(preset, out, info.identity)?;
     port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
     Ok((session, id, pipe, Peer { routing_id, props }))
