@@ -151,8 +151,7 @@ fn pipe(wire: &Arc<Wire>) -> Arc<Pipe> {
     let pipe = Pipe::new(8, Arc::default());
     let sink: Arc<dyn InlineSink> = wire.clone();
     *pipe.direct.lock().unwrap_or_else(|e| e.into_inner()) =
-        Some(Arc::new(DirectSocket::Sink(sink)));
-    *pipe.framer.lock().unwrap_or_else(|e| e.into_inner()) = Some(framer());
+        Some((Arc::new(DirectSocket::Sink(sink)), Some(framer())));
     pipe.direct_on.store(true, Ordering::SeqCst);
     pipe.framed.store(true, Ordering::SeqCst);
     pipe

@@ -65,16 +65,15 @@ pub(crate) struct Pipe {
     /// Who may write to the connection now: [`IDLE`], [`WRITER`] (the
     /// engine's writer task) or [`CALLER`] (a sending thread, inline).
     wire: AtomicU8,
-    /// The connection's socket, for inline writes; set between the
-    /// handshake and the end of a connection.
-    direct: Mutex<Option<Arc<DirectSocket>>>,
+    /// The connection's socket, set between the handshake and the end of
+    /// a connection, with how its session lets other threads frame
+    /// messages: only a session whose mechanism leaves frames as they are
+    /// hands a framer out, so an encrypting connection is never written to
+    /// inline.
+    direct: Mutex<Option<(Arc<DirectSocket>, Option<PlainFramer>)>>,
     /// Whether `direct` is set (read without the lock).
     direct_on: AtomicBool,
-    /// How the connection's session lets other threads frame messages:
-    /// only a session whose mechanism leaves frames as they are hands one
-    /// out, so an encrypting connection is never written to inline.
-    framer: Mutex<Option<PlainFramer>>,
-    /// Whether `framer` is set (read without the lock).
+    /// Whether `direct` holds a framer (read without the lock).
     framed: AtomicBool,
     /// What an inline write could not finish: the writer sends it first.
     leftover: Mutex<Vec<Bytes>>,
@@ -178,7 +177,6 @@ impl Pipe {
             wire: AtomicU8::new(IDLE),
             direct: Mutex::new(None),
             direct_on: AtomicBool::new(false),
-            framer: Mutex::new(None),
             framed: AtomicBool::new(false),
             leftover: Mutex::new(Vec::new()),
             has_leftover: AtomicBool::new(false),
@@ -361,13 +359,12 @@ impl Pipe {
             self.release(CALLER);
             return Err(msg);
         }
-        let sock = self
+        let direct = self
             .direct
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let framer = *self.framer.lock().unwrap_or_else(|e| e.into_inner());
-        let (Some(sock), Some(framer)) = (sock, framer) else {
+        let Some((sock, Some(framer))) = direct else {
             self.release(CALLER);
             return Err(msg);
         };
@@ -480,7 +477,7 @@ impl Pipe {
             return None;
         }
         let direct = self.direct.lock().unwrap_or_else(|e| e.into_inner());
-        direct::socket(direct.as_ref())
+        direct::socket(direct.as_ref().map(|(sock, _)| sock))
     }
 
     /// Gives callers a connection's socket (for a watching `recv`) and,
@@ -490,8 +487,8 @@ impl Pipe {
     pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>, framer: Option<PlainFramer>) {
         let on = sock.is_some();
         if on {
-            *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = sock.map(direct::from_socket);
-            *self.framer.lock().unwrap_or_else(|e| e.into_inner()) = framer;
+            *self.direct.lock().unwrap_or_else(|e| e.into_inner()) =
+                sock.map(|s| (direct::from_socket(s), framer));
             self.direct_on.store(true, Ordering::SeqCst);
             self.framed.store(framer.is_some(), Ordering::SeqCst);
             return;
@@ -504,7 +501,6 @@ impl Pipe {
             crate::sync::yield_now();
         }
         *self.direct.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.framer.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if self.take_leftover().is_some() {
             self.written(1);
         }
