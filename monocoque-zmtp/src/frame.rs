@@ -368,7 +368,10 @@ impl Encoder {
         }
     }
 
-    fn scratch(&mut self, need: usize) -> &mut BytesMut {
+    /// The scratch page with room for `need` more bytes; what the caller
+    /// writes there is taken with `split().freeze()`, so one allocation
+    /// serves a page of small frames.
+    pub(crate) fn scratch(&mut self, need: usize) -> &mut BytesMut {
         if self.scratch.capacity() < need {
             self.scratch.reserve(SCRATCH_PAGE.max(need));
         }

@@ -192,7 +192,15 @@ pub(crate) struct Traffic {
     /// The last short nonce we used, and the last one the peer used.
     sent: u64,
     seen: u64,
+    /// Where received boxes are opened: one page holds the plaintexts of
+    /// many short messages (each a `Bytes` slice of it), so opening costs
+    /// no allocation per message.
+    rx_page: BytesMut,
 }
+
+/// The size of a receive page: a box longer than this gets a buffer of its
+/// own size.
+const RX_PAGE: usize = 16 * 1024;
 
 impl std::fmt::Debug for Traffic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,6 +224,7 @@ impl Traffic {
             rx_prefix,
             sent,
             seen,
+            rx_page: BytesMut::new(),
         }
     }
 
@@ -279,20 +288,30 @@ impl Traffic {
         Ok(n)
     }
 
-    /// Seals one data-phase frame as a MESSAGE, header included, in one buffer.
-    fn seal_frame(&mut self, frame: Frame, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
+    /// Seals one data-phase frame as a MESSAGE, header included, in one
+    /// buffer: the encoder's scratch page, so short boxes cost no
+    /// allocation of their own.
+    fn seal_frame(
+        &mut self,
+        frame: Frame,
+        enc: &mut Encoder,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
         let n = self.next_nonce()?;
         let len = MESSAGE_HEADER_LEN + TAG_LEN + 1 + frame.body.len();
         let mut h = [0u8; 9];
         let hlen = write_header(false, false, len, &mut h);
-        let mut b = BytesMut::with_capacity(hlen + len);
+        let b = enc.scratch(hlen + len);
         b.extend_from_slice(&h[..hlen]);
         b.extend_from_slice(MESSAGE);
         b.put_u64(n);
         let flags = (u8::from(frame.more) * INNER_MORE) | (u8::from(frame.command) * INNER_COMMAND);
         let nonce = short_nonce(self.tx_prefix, n);
-        seal_into(&self.boxed, &nonce, &[&[flags], &frame.body], &mut b)?;
-        out.push(b.freeze());
+        if let Err(e) = seal_into(&self.boxed, &nonce, &[&[flags], &frame.body], b) {
+            b.clear();
+            return Err(e);
+        }
+        out.push(b.split().freeze());
         Ok(())
     }
 
@@ -314,7 +333,12 @@ impl Traffic {
         let n = self.check_nonce(&b[MESSAGE.len()..], "MESSAGE")?;
         let tag =
             GenericArray::clone_from_slice(&b[MESSAGE_HEADER_LEN..MESSAGE_HEADER_LEN + TAG_LEN]);
-        let mut pt = BytesMut::from(&b[MESSAGE_HEADER_LEN + TAG_LEN..]);
+        let ct = &b[MESSAGE_HEADER_LEN + TAG_LEN..];
+        if self.rx_page.capacity() < ct.len() {
+            self.rx_page.reserve(RX_PAGE.max(ct.len()));
+        }
+        self.rx_page.extend_from_slice(ct);
+        let mut pt = self.rx_page.split();
         self.boxed
             .decrypt_in_place_detached(&short_nonce(self.rx_prefix, n), b"", &mut pt, &tag)
             .map_err(|_| ProtocolError::CurveBoxRejected { what: "MESSAGE" })?;
@@ -339,12 +363,12 @@ impl Traffic {
 fn seal_with(
     traffic: Option<&mut Traffic>,
     frame: Frame,
-    _enc: &mut Encoder,
+    enc: &mut Encoder,
     out: &mut Vec<Bytes>,
 ) -> Result<(), ProtocolError> {
     traffic
         .ok_or(ProtocolError::NotReady)?
-        .seal_frame(frame, out)
+        .seal_frame(frame, enc, out)
 }
 
 /// Opens a data-phase frame, or refuses before the handshake is done.
@@ -382,7 +406,7 @@ mod tests {
     /// Seals `f` and decodes the wire frame back.
     fn sealed(t: &mut Traffic, f: Frame) -> Frame {
         let mut out = Vec::new();
-        t.seal_frame(f, &mut out).unwrap();
+        t.seal_frame(f, &mut Encoder::new(), &mut out).unwrap();
         let mut d = crate::frame::Decoder::new(None);
         d.push(out.concat().into());
         d.decode().unwrap().unwrap()
@@ -398,6 +422,36 @@ mod tests {
             body: b.freeze(),
             more: false,
             command: false,
+        }
+    }
+
+    #[test]
+    fn boxes_sealed_and_opened_on_shared_pages_stay_apart() {
+        // Many boxes share one scratch page when sealed and one receive page
+        // when opened; each must keep its own bytes while the others live.
+        let (mut c, mut s) = traffic_pair();
+        let mut enc = Encoder::new();
+        let mut wire = Vec::new();
+        let bodies: Vec<Vec<u8>> = (0..400usize)
+            .map(|i| vec![i as u8; (i * 37) % 3000])
+            .collect();
+        for b in &bodies {
+            let f = Frame {
+                body: Bytes::from(b.clone()),
+                more: false,
+                command: false,
+            };
+            c.seal_frame(f, &mut enc, &mut wire).unwrap();
+        }
+        let mut d = crate::frame::Decoder::new(None);
+        d.push(wire.concat().into());
+        let mut opened = Vec::new();
+        while let Some(w) = d.decode().unwrap() {
+            opened.push(s.open_frame(w).unwrap().body);
+        }
+        assert_eq!(opened.len(), bodies.len());
+        for (got, want) in opened.iter().zip(&bodies) {
+            assert_eq!(&got[..], &want[..]);
         }
     }
 
@@ -502,7 +556,7 @@ mod tests {
         c.sent = u64::MAX;
         let mut out = Vec::new();
         assert!(matches!(
-            c.seal_frame(frame(b"x", false, false), &mut out),
+            c.seal_frame(frame(b"x", false, false), &mut Encoder::new(), &mut out),
             Err(ProtocolError::CryptoUnavailable(_))
         ));
         assert!(out.is_empty());
