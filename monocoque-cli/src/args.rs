@@ -165,6 +165,8 @@ const OPTIONS: &[(&str, usize)] = &[
     ("json", 0),
     ("svg", 1),
     ("lib", 1),
+    ("curve", 0),
+    ("libzmq-perf", 1),
     // everywhere
     ("help", 0),
     ("version", 0),
@@ -200,6 +202,8 @@ const BENCH_OPTIONS: &[&str] = &[
     "json",
     "svg",
     "lib",
+    "curve",
+    "libzmq-perf",
 ];
 
 /// The line split into positionals and options, in order.
@@ -604,6 +608,11 @@ fn parse_bench(pos: &[String], split: &Split) -> Parsed<Command> {
     if let Some(lib) = lib {
         args.libs = vec![lib];
     }
+    args.curve = split.flag("curve");
+    args.libzmq_perf = split.last("libzmq-perf").map(PathBuf::from);
+    if args.libzmq_perf.is_some() && !args.curve {
+        return usage("--libzmq-perf goes with --curve (the program for libzmq's CURVE rows)");
+    }
     Ok(Command::Bench(args))
 }
 
@@ -656,6 +665,9 @@ mod tests {
             "bench local-thr tcp://127.0.0.1:1 64",
             "bench local-thr tcp://127.0.0.1:1 64 0",
             "bench fly",
+            "bench --libzmq-perf /usr/bin/zperf",
+            "bench --curve=yes",
+            "bench local-thr tcp://127.0.0.1:1 64 10 --curve",
             "proxy router @tcp://127.0.0.1:1 dealer",
         ] {
             assert!(parse_line(line).is_err(), "{line:?} parsed");
@@ -691,6 +703,31 @@ mod tests {
         assert_eq!(b.reps, 1);
         assert!(b.json);
         assert_eq!(b.transports, [Transport::Tcp]);
+        assert!(!b.curve);
+        assert_eq!(b.libzmq_perf, None);
+    }
+
+    #[test]
+    fn bench_curve() {
+        let Ok(Command::Bench(b)) = parse_line("bench --curve --cases lat") else {
+            panic!("not a bench");
+        };
+        assert!(b.curve);
+        assert_eq!(b.cases, [Case::Lat]);
+        assert_eq!(b.libzmq_perf, None);
+        let Ok(Command::Bench(b)) = parse_line("bench --libzmq-perf=/opt/zperf --reps 2 --curve")
+        else {
+            panic!("not a bench");
+        };
+        assert!(b.curve);
+        assert_eq!(b.libzmq_perf, Some(PathBuf::from("/opt/zperf")));
+        assert_eq!(b.reps, 2);
+        // The perf roles' own `curve` is a positional, not the flag.
+        let Ok(Command::Perf(p)) = parse_line("bench local-thr tcp://127.0.0.1:5 64 10 curve")
+        else {
+            panic!("not a perf role");
+        };
+        assert!(p.curve);
     }
 
     #[test]

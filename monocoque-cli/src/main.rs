@@ -49,6 +49,10 @@ usage:
   mq proxy   FTYPE FENDPOINTS BTYPE BENDPOINTS [--capture TYPE ENDPOINTS]
   mq bench   [--cases thr,lat,fanout] [--transports tcp,ipc,inproc] [--sizes 16,64,1k,...]
              [--subscribers 1,8,64] [--count N] [--reps N] [--json] [--svg FILE]
+             [--curve [--libzmq-perf PATH]]
+             --curve: also CURVE rows over tcp (thr 64,1k,64k and lat 64 unless --sizes),
+               libzmq's side the system libzmq with CURVE, through a perf-role program
+               mq builds with cc -lzmq (Debian: libzmq3-dev), or PATH's (e.g. zperf)
   mq bench   local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT [curve]
   mq keygen                              a CURVE key pair in Z85: public, then secret
 

@@ -1,11 +1,13 @@
 //! The side-by-side run: plan the cases, spawn the role processes, collect
-//! medians, hand the rows to the report.
+//! medians, hand the rows to the report. CURVE rows (`--curve`) pair
+//! perf-role programs instead of hidden roles (see [`super::curve`]).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::curve::{self, LibzmqPerf, PerfProgram};
 use super::report::{self, Row};
 use super::roles::HIDDEN_ROLE;
 use super::{BenchArgs, Case, Lib, Transport};
@@ -18,8 +20,14 @@ const LAT_SIZES: [usize; 2] = [64, 1024];
 const FANOUT_SIZE: usize = 64;
 /// The thr size CPU rows are taken from (or the smallest one run).
 const CPU_SIZE: usize = 64;
+/// CURVE thr sizes when `--sizes` is not given (over tcp).
+const CURVE_THR_SIZES: [usize; 3] = [64, 1024, 64 * 1024];
+/// CURVE lat sizes when `--sizes` is not given (over tcp).
+const CURVE_LAT_SIZES: [usize; 1] = [64];
 /// How long one run may take before its processes are killed.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the CURVE probe (one round trip) may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One measurement to repeat for each library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +37,19 @@ struct Job {
     size: usize,
     subs: usize,
     count: u64,
+    /// A CURVE row: perf-role programs over tcp with `curve`.
+    curve: bool,
+}
+
+impl Job {
+    /// `tcp`, or `tcp+curve` for a CURVE row.
+    fn transport_label(&self) -> String {
+        if self.curve {
+            format!("{}+curve", self.transport.name())
+        } else {
+            self.transport.name().to_owned()
+        }
+    }
 }
 
 /// What one run of one library measured.
@@ -61,6 +82,22 @@ fn default_count(case: Case, size: usize, subs: usize) -> u64 {
     }
 }
 
+/// The same for CURVE rows, at libzmq's CURVE speed here (about 0.58 M
+/// msg/s at 64 B, 0.17 M at 1 KiB, 6.6 k at 64 KiB; 27 us one way).
+fn curve_default_count(case: Case, size: usize) -> u64 {
+    match case {
+        Case::Thr | Case::Fanout => match size {
+            0..=64 => 200_000,
+            65..=256 => 120_000,
+            257..=1024 => 60_000,
+            1025..=8192 => 12_000,
+            8193..=65536 => 2_000,
+            _ => (150_000_000 / size as u64).max(100),
+        },
+        Case::Lat => 4_000,
+    }
+}
+
 fn plan(args: &BenchArgs) -> Vec<Job> {
     let mut jobs = Vec::new();
     let count = |case, size, subs| {
@@ -84,6 +121,7 @@ fn plan(args: &BenchArgs) -> Vec<Job> {
                             size,
                             subs: 0,
                             count: count(case, size, 0),
+                            curve: false,
                         });
                     }
                 }
@@ -97,9 +135,39 @@ fn plan(args: &BenchArgs) -> Vec<Job> {
                         size: FANOUT_SIZE,
                         subs,
                         count: count(case, FANOUT_SIZE, subs),
+                        curve: false,
                     });
                 }
             }
+        }
+    }
+    if args.curve {
+        jobs.extend(plan_curve(args));
+    }
+    jobs
+}
+
+/// The CURVE rows: thr and lat (as `--cases` asks) over tcp, at `--sizes`
+/// or 64 B, 1 KiB and 64 KiB (thr) and 64 B (lat); fan-out has none.
+fn plan_curve(args: &BenchArgs) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for &case in &args.cases {
+        let defaults: &[usize] = match case {
+            Case::Thr => &CURVE_THR_SIZES,
+            Case::Lat => &CURVE_LAT_SIZES,
+            Case::Fanout => continue,
+        };
+        for &size in args.sizes.as_deref().unwrap_or(defaults) {
+            jobs.push(Job {
+                case,
+                transport: Transport::Tcp,
+                size,
+                subs: 0,
+                count: args
+                    .count
+                    .unwrap_or_else(|| curve_default_count(case, size)),
+                curve: true,
+            });
         }
     }
     jobs
@@ -110,6 +178,15 @@ fn plan(args: &BenchArgs) -> Vec<Job> {
 pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let jobs = plan(args);
+    // libzmq's CURVE side is found (or built) and tried before any run, so
+    // a missing package fails at once.
+    let libzmq_curve = if jobs.iter().any(|j| j.curve) && args.libs.contains(&Lib::Libzmq) {
+        let perf = LibzmqPerf::find(args.libzmq_perf.as_deref())?;
+        probe(&exe, &perf)?;
+        Some(perf)
+    } else {
+        None
+    };
     let total = jobs.len() * args.reps * args.libs.len();
     let mut progress = Progress::new(total);
     let mut samples: HashMap<(usize, Lib), Vec<Sample>> = HashMap::new();
@@ -127,16 +204,21 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
                 progress.step(&format!(
                     "{} {} {} {}",
                     job.case.name(),
-                    job.transport.name(),
+                    job.transport_label(),
                     report::size_label(job.size),
                     lib.name()
                 ));
-                match run_one(&exe, job, lib) {
+                let result = if job.curve {
+                    run_curve(&exe, job, lib, libzmq_curve.as_ref())
+                } else {
+                    run_one(&exe, job, lib)
+                };
+                match result {
                     Ok(sample) => samples.entry((j, lib)).or_default().push(sample),
                     Err(e) => failures.push(format!(
                         "{} {} {} B {}: {e}",
                         job.case.name(),
-                        job.transport.name(),
+                        job.transport_label(),
                         job.size,
                         lib.name()
                     )),
@@ -153,7 +235,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let text = if args.json {
         report::json(&rows)
     } else {
-        report::table(&rows, args.reps, started.elapsed())
+        let curve_libzmq = libzmq_curve.as_ref().map(LibzmqPerf::describe);
+        report::table(&rows, args.reps, started.elapsed(), curve_libzmq.as_deref())
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -219,18 +302,19 @@ fn rows(
                 ran(Lib::Libzmq, zmq.len()),
                 reps,
             ),
+            curve: job.curve,
         };
-        if job.case == Case::Lat {
+        if job.case == Case::Lat && !job.curve {
             row.p99_monocoque = p99(mono);
             row.p99_libzmq = p99(zmq);
         }
         rows.push(row);
         let cpu_size = jobs
             .iter()
-            .filter(|o| o.case == Case::Thr && o.transport == job.transport)
+            .filter(|o| o.case == Case::Thr && o.transport == job.transport && !o.curve)
             .map(|o| o.size)
             .min_by_key(|&s| s.abs_diff(CPU_SIZE));
-        if job.case == Case::Thr && Some(job.size) == cpu_size {
+        if job.case == Case::Thr && !job.curve && Some(job.size) == cpu_size {
             let per_mmsg = |s: &[Sample]| {
                 median(
                     s.iter()
@@ -260,6 +344,19 @@ struct Role {
     stdout: BufReader<std::process::ChildStdout>,
 }
 
+/// Starts `cmd` (its stdout piped) as a role named `role`.
+fn start(cmd: &mut Command, role: &str) -> Result<Role, String> {
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {role}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    Ok(Role {
+        stdin: child.stdin.take(),
+        child,
+        stdout: BufReader::new(stdout),
+    })
+}
+
 fn spawn(
     exe: &std::path::Path,
     role: &str,
@@ -268,8 +365,8 @@ fn spawn(
     job: &Job,
     hwm: usize,
 ) -> Result<Role, String> {
-    let mut child = Command::new(exe)
-        .arg(HIDDEN_ROLE)
+    let mut cmd = Command::new(exe);
+    cmd.arg(HIDDEN_ROLE)
         .args([role, lib.name(), ep])
         .args([
             job.size.to_string(),
@@ -279,15 +376,8 @@ fn spawn(
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {role}: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    Ok(Role {
-        stdin: child.stdin.take(),
-        child,
-        stdout: BufReader::new(stdout),
-    })
+        .stderr(Stdio::piped());
+    start(&mut cmd, role)
 }
 
 impl Role {
@@ -335,6 +425,61 @@ impl Role {
         } else {
             first
         })
+    }
+}
+
+impl Role {
+    /// Its exit status if it has exited.
+    fn exited(&mut self) -> Result<Option<std::process::ExitStatus>, String> {
+        self.child.try_wait().map_err(|e| e.to_string())
+    }
+
+    /// Waits until something listens on 127.0.0.1:`port` (this role, bound),
+    /// or fails with its error if it exits first. Where `/proc/net/tcp`
+    /// cannot be read, gives it 100 ms.
+    fn listening(&mut self, port: u16, deadline: Instant) -> Result<(), String> {
+        loop {
+            if self.exited()?.is_some() {
+                return Err(self
+                    .finish(deadline)
+                    .err()
+                    .unwrap_or_else(|| "exited before it listened".to_owned()));
+            }
+            match tcp_listening(port) {
+                Some(true) => return Ok(()),
+                None => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    return Ok(());
+                }
+                Some(false) if Instant::now() > deadline => {
+                    return Err(format!("never listened on port {port}"))
+                }
+                Some(false) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+    }
+}
+
+/// Waits for both roles to exit (both are killed past `deadline`); the
+/// first to fail gives the error, else their stdouts.
+fn finish_both(a: &mut Role, b: &mut Role, deadline: Instant) -> Result<(String, String), String> {
+    loop {
+        let (sa, sb) = (a.exited()?, b.exited()?);
+        for (role, status) in [(&mut *a, sa), (&mut *b, sb)] {
+            if status.is_some_and(|s| !s.success()) {
+                return Err(role
+                    .finish(deadline)
+                    .err()
+                    .unwrap_or_else(|| "failed".to_owned()));
+            }
+        }
+        if sa.is_some() && sb.is_some() {
+            return Ok((a.finish(deadline)?, b.finish(deadline)?));
+        }
+        if Instant::now() > deadline {
+            return Err("timed out".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -447,6 +592,88 @@ fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String>
     Ok(sample)
 }
 
+/// A tcp port that was free a moment ago (the perf roles take a fixed
+/// endpoint and do not say which port they bound).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free tcp port: {e}"))
+}
+
+/// Whether a socket listens on `port` (IPv4), from `/proc/net/tcp`;
+/// `None` where that cannot be read.
+fn tcp_listening(port: u16) -> Option<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!(":{port:04X}");
+    Some(table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl, local_address, rem_address, st (0A: LISTEN), ...
+        fields.get(1).is_some_and(|a| a.ends_with(&local)) && fields.get(3) == Some(&"0A")
+    }))
+}
+
+/// One run of a perf-role pair over CURVE: `local` binds (the server),
+/// `remote` connects once it listens; returns the measuring side's value
+/// (msg/s for thr, the mean round trip in us for lat).
+fn perf_pair(
+    local: PerfProgram<'_>,
+    remote: PerfProgram<'_>,
+    case: Case,
+    size: usize,
+    count: u64,
+    deadline: Instant,
+) -> Result<f64, String> {
+    let (bind_role, connect_role) = curve::roles(case);
+    let port = free_port()?;
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let mut cmd = curve::command(local, bind_role, &ep, size, count);
+    let mut binder = start(&mut cmd, bind_role.name())?;
+    binder.listening(port, deadline)?;
+    let mut cmd = curve::command(remote, connect_role, &ep, size, count);
+    let mut connecter = start(&mut cmd, connect_role.name())?;
+    let (bout, cout) = finish_both(&mut binder, &mut connecter, deadline)?;
+    let out = if case == Case::Lat { cout } else { bout };
+    curve::value(case, &out).ok_or_else(|| format!("unexpected output {out:?}"))
+}
+
+/// A CURVE row's run: `lib` paired with itself through the perf roles.
+fn run_curve(
+    exe: &std::path::Path,
+    job: &Job,
+    lib: Lib,
+    libzmq: Option<&LibzmqPerf>,
+) -> Result<Sample, String> {
+    let program = match lib {
+        Lib::Monocoque => PerfProgram::Mq(exe),
+        Lib::Libzmq => PerfProgram::Libzmq(libzmq.ok_or("no libzmq with CURVE")?),
+    };
+    let deadline = Instant::now() + RUN_DEADLINE;
+    let value = perf_pair(program, program, job.case, job.size, job.count, deadline)?;
+    Ok(Sample {
+        value,
+        p99: None,
+        cpu: None,
+    })
+}
+
+/// One CURVE round trip between libzmq's side (the server) and Monocoque:
+/// proves, before any run, that the program does CURVE (a program of the
+/// perf roles alone may not say) and speaks it with us.
+fn probe(exe: &std::path::Path, libzmq: &LibzmqPerf) -> Result<(), String> {
+    let deadline = Instant::now() + PROBE_DEADLINE;
+    perf_pair(
+        PerfProgram::Libzmq(libzmq),
+        PerfProgram::Mq(exe),
+        Case::Lat,
+        64,
+        1,
+        deadline,
+    )
+    .map(|_| ())
+    .map_err(|e| libzmq.probe_failed(&e))
+}
+
 /// `[#####.....] 12/40 thr tcp 64 B libzmq` on stderr, redrawn in place.
 struct Progress {
     total: usize,
@@ -504,6 +731,112 @@ mod tests {
         assert_eq!(count(Case::Lat), 6);
         assert_eq!(count(Case::Fanout), 3);
         assert!(jobs.iter().all(|j| j.count > 0));
+        assert!(jobs.iter().all(|j| !j.curve));
+    }
+
+    #[test]
+    fn curve_adds_tcp_rows_to_the_plan() {
+        let args = BenchArgs {
+            curve: true,
+            ..BenchArgs::default()
+        };
+        let jobs = plan(&args);
+        assert_eq!(jobs.len(), plan(&BenchArgs::default()).len() + 4);
+        let curve: Vec<(Case, Transport, usize)> = jobs
+            .iter()
+            .filter(|j| j.curve)
+            .map(|j| (j.case, j.transport, j.size))
+            .collect();
+        assert_eq!(
+            curve,
+            [
+                (Case::Thr, Transport::Tcp, 64),
+                (Case::Thr, Transport::Tcp, 1024),
+                (Case::Thr, Transport::Tcp, 65536),
+                (Case::Lat, Transport::Tcp, 64),
+            ]
+        );
+        let thr64 = jobs.iter().find(|j| j.curve).map(|j| j.count);
+        assert_eq!(thr64, Some(curve_default_count(Case::Thr, 64)));
+        assert_eq!(
+            jobs.iter()
+                .find(|j| j.curve)
+                .map(Job::transport_label)
+                .as_deref(),
+            Some("tcp+curve")
+        );
+    }
+
+    #[test]
+    fn curve_rows_follow_cases_sizes_and_count_but_not_transports() {
+        let args = BenchArgs {
+            curve: true,
+            cases: vec![Case::Lat, Case::Fanout],
+            transports: vec![Transport::Ipc],
+            sizes: Some(vec![16, 1024]),
+            count: Some(7),
+            ..BenchArgs::default()
+        };
+        let curve: Vec<(Case, Transport, usize, u64)> = plan(&args)
+            .into_iter()
+            .filter(|j| j.curve)
+            .map(|j| (j.case, j.transport, j.size, j.count))
+            .collect();
+        assert_eq!(
+            curve,
+            [
+                (Case::Lat, Transport::Tcp, 16, 7),
+                (Case::Lat, Transport::Tcp, 1024, 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn curve_rows_have_no_cpu_row_and_no_p99() {
+        let args = BenchArgs {
+            curve: true,
+            cases: vec![Case::Thr, Case::Lat],
+            transports: vec![Transport::Tcp],
+            sizes: Some(vec![64]),
+            ..BenchArgs::default()
+        };
+        let jobs = plan(&args);
+        let sample = |value| Sample {
+            value,
+            p99: Some(1.0),
+            cpu: Some(0.5),
+        };
+        let mut samples = HashMap::new();
+        for j in 0..jobs.len() {
+            samples.insert((j, Lib::Monocoque), vec![sample(2.0)]);
+            samples.insert((j, Lib::Libzmq), vec![sample(1.0)]);
+        }
+        let rows = rows(&jobs, &samples, 1, &args.libs);
+        let cases: Vec<(&str, bool)> = rows.iter().map(|r| (r.case, r.curve)).collect();
+        assert_eq!(
+            cases,
+            [
+                ("thr", false),
+                ("lat", false),
+                ("thr", true),
+                ("lat", true),
+                ("cpu", false)
+            ]
+        );
+        assert_eq!(rows[3].p99_monocoque, None);
+        assert_eq!(rows[1].p99_monocoque, Some(1.0));
+        assert_eq!(rows[2].ratio(), Some(2.0));
+    }
+
+    #[test]
+    fn listening_ports_are_seen() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if let Some(seen) = tcp_listening(port) {
+            assert!(seen);
+            drop(listener);
+            assert_eq!(tcp_listening(port), Some(false));
+        }
     }
 
     #[test]

@@ -14,8 +14,15 @@
 //!
 //! `mq bench local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT`
 //! are libzmq's perf tools, line for line, so `mq` pairs with them.
+//!
+//! `mq bench --curve` adds CURVE rows over tcp. The `zmq` crate's libzmq
+//! has no CURVE, so libzmq's side of those rows is a system libzmq built
+//! with libsodium, driven by a small C program of the same perf roles
+//! (`libzmq_perf.c`, built once with `cc ... -lzmq`); Monocoque's side is
+//! `mq bench`'s own perf roles with `curve` ([`curve`] has the details).
 
 mod backend;
+mod curve;
 mod harness;
 mod mono;
 mod report;
@@ -139,6 +146,12 @@ pub(crate) struct BenchArgs {
     pub(crate) svg: Option<PathBuf>,
     /// `--lib` (hidden): run one library only.
     pub(crate) libs: Vec<Lib>,
+    /// `--curve`: CURVE rows too (tcp; libzmq's side a system libzmq with
+    /// CURVE, through its perf roles).
+    pub(crate) curve: bool,
+    /// `--libzmq-perf PATH`: an existing program of libzmq's perf roles
+    /// for the CURVE rows, instead of building `libzmq_perf.c`.
+    pub(crate) libzmq_perf: Option<PathBuf>,
 }
 
 impl Default for BenchArgs {
@@ -153,6 +166,8 @@ impl Default for BenchArgs {
             json: false,
             svg: None,
             libs: vec![Lib::Monocoque, Lib::Libzmq],
+            curve: false,
+            libzmq_perf: None,
         }
     }
 }

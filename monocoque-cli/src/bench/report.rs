@@ -30,9 +30,21 @@ pub(crate) struct Row {
     /// Successful runs of Monocoque and libzmq (`None`: not run), out of
     /// the repetitions.
     pub(crate) runs: (Option<usize>, Option<usize>, usize),
+    /// Over CURVE (`--curve`): both libraries' perf roles with `curve`;
+    /// latency is then the mean round trip, with no p99.
+    pub(crate) curve: bool,
 }
 
 impl Row {
+    /// `tcp`, or `tcp+curve` on a CURVE row.
+    fn transport_label(&self) -> String {
+        if self.curve {
+            format!("{}+curve", self.transport)
+        } else {
+            self.transport.to_owned()
+        }
+    }
+
     /// Monocoque / libzmq.
     pub(crate) fn ratio(&self) -> Option<f64> {
         match (self.monocoque, self.libzmq) {
@@ -95,6 +107,7 @@ fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) ->
     let mut text = match row.case {
         "thr" => format!("{} msg/s, {}", si(v), bytes_per_second(v * row.size as f64)),
         "fanout" => format!("{} msg/s", si(v)),
+        "lat" if row.curve => format!("{v:.1} us (mean)"),
         "lat" => format!("{v:.1} us (p99 {:.1})", p99.unwrap_or(f64::NAN)),
         _ => format!("{v:.3} s/Mmsg"),
     };
@@ -104,8 +117,14 @@ fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) ->
     text
 }
 
-/// The markdown table with its caption.
-pub(crate) fn table(rows: &[Row], reps: usize, took: Duration) -> String {
+/// The markdown table with its caption; `curve_libzmq` names the libzmq
+/// of the CURVE rows (`None`: libzmq did not run them).
+pub(crate) fn table(
+    rows: &[Row],
+    reps: usize,
+    took: Duration,
+    curve_libzmq: Option<&str>,
+) -> String {
     let (major, minor, patch) = zmq::version();
     let mut out = String::new();
     let _ = writeln!(
@@ -115,8 +134,16 @@ pub(crate) fn table(rows: &[Row], reps: usize, took: Duration) -> String {
     );
     let _ = writeln!(
         out,
-        "ratio = monocoque / libzmq: above 1 is better for thr and fanout, below 1 for lat (round trip) and cpu.\n"
+        "ratio = monocoque / libzmq: above 1 is better for thr and fanout, below 1 for lat (round trip) and cpu."
     );
+    if rows.iter().any(|r| r.curve) {
+        let _ = writeln!(
+            out,
+            "tcp+curve rows: CURVE on both sides, libzmq being {}; both run libzmq's perf roles with `curve` (zero-copy sends; lat is the mean round trip).",
+            curve_libzmq.unwrap_or("not run")
+        );
+    }
+    out.push('\n');
     out.push_str("| case | transport | size | monocoque | libzmq | ratio |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- |\n");
     for row in rows {
@@ -135,7 +162,7 @@ pub(crate) fn table(rows: &[Row], reps: usize, took: Duration) -> String {
             out,
             "| {} | {} | {size} | {} | {} | {ratio} |",
             row.case,
-            row.transport,
+            row.transport_label(),
             cell(row, row.monocoque, row.p99_monocoque, row.runs.0),
             cell(row, row.libzmq, row.p99_libzmq, row.runs.1),
         );
@@ -154,6 +181,9 @@ pub(crate) fn json(rows: &[Row]) -> String {
         let mut obj = serde_json::Map::new();
         obj.insert("case".into(), json!(row.case));
         obj.insert("transport".into(), json!(row.transport));
+        if row.curve {
+            obj.insert("mechanism".into(), json!("curve"));
+        }
         obj.insert("size".into(), json!(row.size));
         if let Some(n) = row.subscribers {
             obj.insert("subscribers".into(), json!(n));
@@ -162,7 +192,7 @@ pub(crate) fn json(rows: &[Row]) -> String {
         obj.insert("monocoque".into(), number(row.monocoque));
         obj.insert("libzmq".into(), number(row.libzmq));
         obj.insert("ratio".into(), number(row.ratio()));
-        if row.case == "lat" {
+        if row.case == "lat" && !row.curve {
             obj.insert("p99_monocoque".into(), number(row.p99_monocoque));
             obj.insert("p99_libzmq".into(), number(row.p99_libzmq));
         }
@@ -173,7 +203,8 @@ pub(crate) fn json(rows: &[Row]) -> String {
 }
 
 /// Throughput (msg/s, log scale) against message size (log scale), one
-/// line per library and transport: solid Monocoque, dashed libzmq.
+/// line per library and transport: solid Monocoque, dashed libzmq. CURVE
+/// rows are left out.
 pub(crate) fn svg(rows: &[Row]) -> String {
     const W: f64 = 760.0;
     const H: f64 = 460.0;
@@ -181,7 +212,10 @@ pub(crate) fn svg(rows: &[Row]) -> String {
     const RIGHT: f64 = 190.0;
     const TOP: f64 = 40.0;
     const BOTTOM: f64 = 60.0;
-    let thr: Vec<&Row> = rows.iter().filter(|r| r.case == "thr").collect();
+    let thr: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.case == "thr" && !r.curve)
+        .collect();
     let values = thr
         .iter()
         .flat_map(|r| [r.monocoque, r.libzmq])
@@ -328,6 +362,7 @@ mod tests {
             p99_monocoque: (case == "lat").then_some(90.0),
             p99_libzmq: (case == "lat").then_some(80.0),
             runs: (Some(3), Some(3), 3),
+            curve: false,
         }
     }
 
@@ -360,7 +395,7 @@ mod tests {
             row("thr", 16, Some(3e6), Some(2.5e6)),
             row("thr", 1 << 20, Some(3e3), Some(1e3)),
         ];
-        let t = table(&rows, 3, Duration::from_secs(1));
+        let t = table(&rows, 3, Duration::from_secs(1), None);
         assert!(
             t.contains(
                 "| thr | tcp | 1 MiB | 3.0 k msg/s, 3146 MB/s | 1.0 k msg/s, 1049 MB/s | 3.00 |"
@@ -372,5 +407,41 @@ mod tests {
         assert_eq!(s.matches("<polyline").count(), 2);
         assert_eq!(size_label(65536), "64 KiB");
         assert_eq!(size_label(100), "100 B");
+        assert!(!t.contains("curve"), "{t}");
+    }
+
+    #[test]
+    fn curve_rows_say_so() {
+        let curve = |case, size, m, z| Row {
+            curve: true,
+            p99_monocoque: None,
+            p99_libzmq: None,
+            ..row(case, size, Some(m), Some(z))
+        };
+        let rows = [
+            row("thr", 64, Some(2e6), Some(1e6)),
+            curve("thr", 64, 5e5, 6e5),
+            curve("lat", 64, 60.0, 50.0),
+        ];
+        let t = table(&rows, 3, Duration::from_secs(1), Some("libzmq 4.3.4 (/x)"));
+        assert!(t.contains("libzmq being libzmq 4.3.4 (/x)"), "{t}");
+        assert!(t.contains("| thr | tcp | 64 B |"), "{t}");
+        assert!(
+            t.contains("| thr | tcp+curve | 64 B | 500.0 k msg/s, 32 MB/s | 600.0 k msg/s, 38 MB/s | 0.83 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| lat | tcp+curve | 64 B | 60.0 us (mean) | 50.0 us (mean) | 1.20 |"),
+            "{t}"
+        );
+        let lines: Vec<Value> = json(&rows)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(lines[0].get("mechanism").is_none());
+        assert_eq!(lines[1]["mechanism"], "curve");
+        assert_eq!(lines[1]["transport"], "tcp");
+        assert!(lines[2].get("p99_libzmq").is_none());
+        assert_eq!(svg(&rows).matches("<polyline").count(), 2);
     }
 }
