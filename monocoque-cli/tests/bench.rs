@@ -1,10 +1,14 @@
 //! `mq bench`: the perf roles paired with each other and across libraries
-//! (libzmq's output lines), and a tiny side-by-side run's JSON and SVG.
-//! Counts are small: these check the plumbing, never a speed.
+//! (libzmq's output lines), a tiny side-by-side run's JSON and SVG, and its
+//! CURVE rows against the system's libzmq (`--curve`; skipped, saying why,
+//! only where there is no C compiler or no libzmq with CURVE: `.ci/run`
+//! installs Debian's libzmq3-dev, so CI runs it). Counts are small: these
+//! check the plumbing, never a speed.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -216,8 +220,123 @@ fn bench_usage_errors_exit_2() {
         &["bench", "local-thr", "tcp://127.0.0.1:1", "64"],
         &["bench", "remote-thr", "tcp://127.0.0.1:1", "64", "0"],
         &["bench", "--lib", "czmq"],
+        &["bench", "--libzmq-perf", "/bin/true"],
     ] {
         let out = mq(args, None).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+}
+
+/// Why libzmq's CURVE side of `mq bench --curve` cannot be built here, if
+/// it cannot (checked apart from `mq`, so a bug in its own checks fails
+/// the test instead of skipping it).
+fn no_curve_libzmq() -> Option<&'static str> {
+    let cc = Command::new("cc").arg("--version").output();
+    if !cc.is_ok_and(|o| o.status.success()) {
+        return Some("no C compiler (cc)");
+    }
+    let pkg_config = Command::new("pkg-config")
+        .args(["--exists", "libzmq"])
+        .status();
+    if !Path::new("/usr/include/zmq.h").exists() && !pkg_config.is_ok_and(|s| s.success()) {
+        return Some("no libzmq headers (zmq.h)");
+    }
+    None
+}
+
+/// A cache directory of this test's own for the built program.
+fn cache(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn curve_rows_for_both_libraries() {
+    if let Some(why) = no_curve_libzmq() {
+        eprintln!(
+            "SKIPPED: mq bench --curve needs a libzmq with CURVE: {why} (Debian: libzmq3-dev)"
+        );
+        return;
+    }
+    let out = mq(
+        &[
+            "bench",
+            "--curve",
+            "--cases",
+            "thr,lat",
+            "--transports",
+            "tcp",
+            "--count",
+            "200",
+            "--reps",
+            "1",
+            "--json",
+        ],
+        None,
+    )
+    .env("XDG_CACHE_HOME", cache("bench-curve"))
+    .env_remove("CC")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("without CURVE (no libsodium)") {
+        eprintln!("SKIPPED: the system libzmq has no CURVE: {stderr}");
+        return;
+    }
+    let stdout = text(&out);
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let curve: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r.get("mechanism").is_some())
+        .collect();
+    let planned: Vec<(&str, u64)> = curve
+        .iter()
+        .map(|r| (r["case"].as_str().unwrap(), r["size"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        planned,
+        [("thr", 64), ("thr", 1024), ("thr", 65536), ("lat", 64)],
+        "{stdout}"
+    );
+    for row in &curve {
+        assert_eq!(row["mechanism"], "curve");
+        assert_eq!(row["transport"], "tcp");
+        let (m, z) = (
+            row["monocoque"].as_f64().unwrap(),
+            row["libzmq"].as_f64().unwrap(),
+        );
+        assert!(m > 0.0 && z > 0.0, "{row}");
+        assert!((row["ratio"].as_f64().unwrap() - m / z).abs() < 1e-9);
+        assert!(row.get("p99_libzmq").is_none(), "{row}");
+    }
+    // The NULL rows are all there too: 6 thr sizes, 2 lat, 1 cpu.
+    assert_eq!(rows.len() - curve.len(), 9, "{stdout}");
+    assert!(stderr.contains("thr tcp+curve 64 KiB libzmq"), "{stderr}");
+}
+
+#[test]
+fn curve_without_a_compiler_fails_at_once_saying_what_to_install() {
+    let out = mq(&["bench", "--curve", "--count", "10"], None)
+        .env("XDG_CACHE_HOME", cache("bench-curve-no-cc"))
+        .env("CC", "/nonexistent/mq-test-cc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no C compiler") && stderr.contains("libzmq3-dev"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = mq(
+        &["bench", "--curve", "--libzmq-perf", "/nonexistent/zperf"],
+        None,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/zperf"));
 }
