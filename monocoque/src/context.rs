@@ -1,12 +1,14 @@
 //! [`Context`]: the I/O threads and the inproc namespace.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use monocoque_zmtp::SocketType;
 
 use crate::engine::threads::IoThreads;
-use crate::error::Result;
-use crate::socket::Socket;
+use crate::error::{Error, Result};
+use crate::pattern::Core;
+use crate::socket::{close_core, Socket};
 use crate::transport::inproc::{Names, ZapClient};
 
 /// What a context's sockets share: its I/O threads and inproc names.
@@ -16,6 +18,49 @@ pub(crate) struct ContextInner {
     pub(crate) names: Arc<Names>,
     /// Where its sockets' ZAP requests go (`inproc://zeromq.zap.01`).
     pub(crate) zap: Arc<ZapClient>,
+    /// Its sockets, for termination (dead ones are pruned as new ones come).
+    sockets: Mutex<Sockets>,
+    terminated: AtomicBool,
+}
+
+/// The sockets of a context, weakly: a socket's lifetime is its owner's.
+#[derive(Debug, Default)]
+struct Sockets {
+    all: Vec<Weak<Core>>,
+    /// How many there were after the last pruning: the next one comes when
+    /// the list has doubled, so pruning costs O(1) per socket made.
+    pruned: usize,
+}
+
+impl ContextInner {
+    /// Counts `core` among the context's sockets; refused once it was
+    /// terminated.
+    pub(crate) fn register(&self, core: &Arc<Core>) -> Result<()> {
+        let mut s = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if self.terminated.load(Ordering::Acquire) {
+            return Err(Error::Terminated);
+        }
+        if s.all.len() >= 2 * s.pruned.max(16) {
+            s.all.retain(|w| w.strong_count() > 0);
+            s.pruned = s.all.len();
+        }
+        s.all.push(Arc::downgrade(core));
+        Ok(())
+    }
+
+    /// Marks the context terminated and every socket with it; the live
+    /// sockets come back.
+    fn terminate(&self) -> Vec<Arc<Core>> {
+        let live: Vec<Arc<Core>> = {
+            let s = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            self.terminated.store(true, Ordering::Release);
+            s.all.iter().filter_map(Weak::upgrade).collect()
+        };
+        for core in &live {
+            core.terminate();
+        }
+        live
+    }
 }
 
 /// A Monocoque context: the I/O threads that run every connection of its
@@ -74,6 +119,8 @@ impl Context {
                 io: Arc::new(IoThreads::new(n)?),
                 zap: ZapClient::new(names.clone()),
                 names,
+                sockets: Mutex::default(),
+                terminated: AtomicBool::new(false),
             }),
         })
     }
@@ -98,6 +145,64 @@ impl Context {
     /// assert_eq!(sock.socket_type(), SocketType::Dealer);
     /// ```
     pub fn socket(&self, ty: SocketType) -> Result<Socket> {
-        Ok(Socket::open(self.inner.clone(), ty))
+        Socket::open(self.inner.clone(), ty)
+    }
+
+    /// Stops the context without waiting (libzmq's `zmq_ctx_shutdown`):
+    /// every call blocked on one of its sockets, on any thread and in
+    /// async code, returns [`Error::Terminated`] at once, and so does
+    /// every later call, including [`socket`](Self::socket). A blocked
+    /// [`proxy`](crate::proxy) returns it too. Queued messages still go
+    /// out as each socket's LINGER allows when it is closed or the context
+    /// is [`terminate`](Self::terminate)d.
+    ///
+    /// ```
+    /// use monocoque::{Context, Error, SocketType};
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// let waiter = std::thread::spawn(move || pull.recv());
+    /// ctx.shutdown();
+    /// assert!(matches!(waiter.join().unwrap(), Err(Error::Terminated)));
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.terminate();
+    }
+
+    /// Terminates the context (libzmq's `zmq_ctx_term`): does what
+    /// [`shutdown`](Self::shutdown) does, then closes each of its sockets
+    /// on the calling thread, waiting up to the socket's LINGER for its
+    /// queued messages to reach connected peers. The sockets' handles stay
+    /// valid; every call on them returns [`Error::Terminated`], and
+    /// dropping them costs nothing more.
+    ///
+    /// Unlike `zmq_ctx_term`, this does not wait for the application to
+    /// close its sockets: it closes them itself, so a thread that owns a
+    /// socket cannot deadlock it.
+    ///
+    /// ```
+    /// use monocoque::{Context, Error, SocketType};
+    /// let ctx = Context::new();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// ctx.terminate();
+    /// assert!(matches!(push.send("late"), Err(Error::Terminated)));
+    /// assert!(matches!(ctx.socket(SocketType::Pull), Err(Error::Terminated)));
+    /// ```
+    pub fn terminate(&self) {
+        for core in self.inner.terminate() {
+            close_core(&core, &self.inner);
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) or
+    /// [`terminate`](Self::terminate) was called.
+    ///
+    /// ```
+    /// let ctx = monocoque::Context::new();
+    /// assert!(!ctx.is_terminated());
+    /// ctx.shutdown();
+    /// assert!(ctx.is_terminated());
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.inner.terminated.load(Ordering::Acquire)
     }
 }

@@ -26,12 +26,12 @@ pub fn proxy(frontend: &Socket, backend: &Socket, capture: Option<&Socket>) -> R
         let next = block_on(
             async {
                 match (front_recv, back_recv) {
-                    (true, true) => match race(frontend.recv_async(), backend.recv_async()).await {
+                    (true, true) => match race(frontend.recv_wait(), backend.recv_wait()).await {
                         Either::Left(m) => (true, m),
                         Either::Right(m) => (false, m),
                     },
-                    (true, false) => (true, frontend.recv_async().await),
-                    (false, true) => (false, backend.recv_async().await),
+                    (true, false) => (true, frontend.recv_wait().await),
+                    (false, true) => (false, backend.recv_wait().await),
                     (false, false) => std::future::pending().await,
                 }
             },

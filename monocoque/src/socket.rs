@@ -14,7 +14,7 @@ use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pattern::{self, Core, Pattern, SendError};
 use crate::socket_core::{EndpointEntry, Hooks, Inbox, Outbox, Port};
-use crate::sync::{bell_listener, block_on, maybe, race, Cancel};
+use crate::sync::{bell_listener, block_on, maybe, race, Cancel, Either, Sleep};
 use crate::transport::{inproc, net};
 
 /// A ZeroMQ socket.
@@ -55,11 +55,10 @@ const WATCH_SPIN_HOT: Duration = Duration::from_micros(2);
 
 impl Socket {
     /// A new socket of type `ty` in context `ctx`.
-    pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Socket {
-        Socket {
-            core: Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone())),
-            ctx,
-        }
+    pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Result<Socket> {
+        let core = Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone()));
+        ctx.register(&core)?;
+        Ok(Socket { core, ctx })
     }
 
     /// A socket in the process-wide [`Context::global`].
@@ -226,7 +225,7 @@ impl Socket {
     /// the inbound queue's size (RCVHWM) if this is the first.
     fn prepare(&self, endpoint: &str) -> Result<Endpoint> {
         let ep: Endpoint = endpoint.parse()?;
-        if self.core.is_closed() {
+        if self.core.is_terminated() {
             return Err(Error::Terminated);
         }
         self.core.inbox.init(&self.options());
@@ -410,8 +409,9 @@ impl Socket {
         }
     }
 
-    /// Sends a message, waiting asynchronously while the pattern has to.
-    /// Cancel-safe: dropped before it completes, it sent nothing.
+    /// Sends a message, waiting asynchronously while the pattern has to, up
+    /// to `SNDTIMEO` (then [`Error::WouldBlock`]). Cancel-safe: dropped
+    /// before it completes, it sent nothing.
     ///
     /// ```
     /// # use monocoque::{Context, SocketType};
@@ -426,7 +426,13 @@ impl Socket {
         match pattern::try_send(&self.core, msg.into()) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(m, t)) => self.send_wait(m, t).await,
+            Err(SendError::Full(m, t)) => {
+                let timeout = self.core.lock().base.opts.sndtimeo;
+                match timeout {
+                    Some(d) if d.is_zero() => Err(Error::WouldBlock),
+                    d => self.send_until(m, t, d.map(|d| Instant::now() + d)).await,
+                }
+            }
         }
     }
 
@@ -485,7 +491,7 @@ impl Socket {
         if let Some(m) = self.recv_watching(deadline)? {
             return Ok(m);
         }
-        block_on(self.recv_async(), deadline).unwrap_or(Err(Error::WouldBlock))
+        block_on(self.recv_wait(), deadline).unwrap_or(Err(Error::WouldBlock))
     }
 
     /// A blocking `recv` on a socket with one connection first waits on
@@ -512,7 +518,7 @@ impl Socket {
             if let Some(m) = pattern::try_recv(core)? {
                 return Ok(Some(m));
             }
-            if core.is_closed() {
+            if core.is_terminated() {
                 return Err(Error::Terminated);
             }
             let now = Instant::now();
@@ -573,8 +579,9 @@ impl Socket {
         pattern::try_recv(&self.core)?.ok_or(Error::WouldBlock)
     }
 
-    /// Receives a message, waiting asynchronously. Cancel-safe: dropped
-    /// before it completes, it took nothing off the queue.
+    /// Receives a message, waiting asynchronously up to `RCVTIMEO` (then
+    /// [`Error::WouldBlock`]). Cancel-safe: dropped before it completes,
+    /// it took nothing off the queue.
     ///
     /// ```
     /// # use monocoque::{Socket, SocketType};
@@ -583,6 +590,18 @@ impl Socket {
     /// # drop(fut);
     /// ```
     pub async fn recv_async(&self) -> Result<Message> {
+        if let Some(m) = pattern::try_recv(&self.core)? {
+            return Ok(m);
+        }
+        let timeout = self.core.lock().base.opts.rcvtimeo;
+        match timeout {
+            Some(t) if t.is_zero() => Err(Error::WouldBlock),
+            t => self.recv_until(t.map(|t| Instant::now() + t)).await,
+        }
+    }
+
+    /// Waits for a message, for ever, on any executor.
+    pub(crate) async fn recv_wait(&self) -> Result<Message> {
         let core = &self.core;
         loop {
             if let Some(m) = pattern::try_recv(core)? {
@@ -592,7 +611,7 @@ impl Socket {
             if let Some(m) = pattern::try_recv(core)? {
                 return Ok(m);
             }
-            if core.is_closed() {
+            if core.is_terminated() {
                 return Err(Error::Terminated);
             }
             woken.await;
@@ -612,6 +631,141 @@ impl Socket {
         drop(self);
     }
 
+    /// Closes the socket without blocking the executor: the LINGER wait is
+    /// awaited, then every connection ends. Use this from async code,
+    /// where dropping a socket with queued messages would park the
+    /// executor's thread for up to LINGER.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let s = Socket::new(SocketType::Push).unwrap();
+    /// let closing = s.close_async(); // await it on any executor
+    /// # drop(closing);
+    /// ```
+    pub async fn close_async(self) {
+        close_core_async(&self.core, &self.ctx).await;
+        // Dropping `self` now finds it closed.
+    }
+
+    /// [`recv`](Self::recv) with its own timeout in place of `RCVTIMEO`:
+    /// [`Error::WouldBlock`] when nothing came within `timeout`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use monocoque::{Error, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull).unwrap();
+    /// let r = pull.recv_timeout(Duration::from_millis(10));
+    /// assert!(matches!(r, Err(Error::WouldBlock)));
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message> {
+        if let Some(m) = pattern::try_recv(&self.core)? {
+            return Ok(m);
+        }
+        if timeout.is_zero() {
+            return Err(Error::WouldBlock);
+        }
+        let deadline = Some(Instant::now() + timeout);
+        if let Some(m) = self.recv_watching(deadline)? {
+            return Ok(m);
+        }
+        block_on(self.recv_wait(), deadline).unwrap_or(Err(Error::WouldBlock))
+    }
+
+    /// [`send`](Self::send) with its own timeout in place of `SNDTIMEO`:
+    /// [`Error::WouldBlock`] when the message could not go within
+    /// `timeout`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use monocoque::{Error, Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push).unwrap(); // no peer
+    /// let r = push.send_timeout("job", Duration::from_millis(10));
+    /// assert!(matches!(r, Err(Error::WouldBlock)));
+    /// ```
+    pub fn send_timeout(&self, msg: impl Into<Message>, timeout: Duration) -> Result<()> {
+        match pattern::try_send(&self.core, msg.into()) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(..)) if timeout.is_zero() => Err(Error::WouldBlock),
+            Err(SendError::Full(m, t)) => {
+                let deadline = Some(Instant::now() + timeout);
+                block_on(self.send_wait(m, t), deadline).unwrap_or(Err(Error::WouldBlock))
+            }
+        }
+    }
+
+    /// [`recv_async`](Self::recv_async) with its own timeout in place of
+    /// `RCVTIMEO`: [`Error::WouldBlock`] when nothing came within
+    /// `timeout`. Cancel-safe as `recv_async` is.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use monocoque::{Error, Socket, SocketType};
+    /// let pull = Socket::new(SocketType::Pull).unwrap();
+    /// let fut = pull.recv_async_timeout(Duration::from_millis(10));
+    /// # drop(fut);
+    /// ```
+    pub async fn recv_async_timeout(&self, timeout: Duration) -> Result<Message> {
+        if let Some(m) = pattern::try_recv(&self.core)? {
+            return Ok(m);
+        }
+        self.recv_until(Some(Instant::now() + timeout)).await
+    }
+
+    /// [`send_async`](Self::send_async) with its own timeout in place of
+    /// `SNDTIMEO`: [`Error::WouldBlock`] when the message could not go
+    /// within `timeout` (it is then dropped).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use monocoque::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push).unwrap();
+    /// let fut = push.send_async_timeout("job", Duration::from_millis(10));
+    /// # drop(fut);
+    /// ```
+    pub async fn send_async_timeout(
+        &self,
+        msg: impl Into<Message>,
+        timeout: Duration,
+    ) -> Result<()> {
+        match pattern::try_send(&self.core, msg.into()) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(m, t)) => {
+                self.send_until(m, t, Some(Instant::now() + timeout)).await
+            }
+        }
+    }
+
+    /// Waits for a message until `deadline` (none: for ever), on any
+    /// executor.
+    async fn recv_until(&self, deadline: Option<Instant>) -> Result<Message> {
+        match deadline {
+            None => self.recv_wait().await,
+            Some(d) => match race(self.recv_wait(), Sleep::until(d)).await {
+                Either::Left(r) => r,
+                Either::Right(()) => Err(Error::WouldBlock),
+            },
+        }
+    }
+
+    /// Waits to send `msg` until `deadline` (none: for ever), on any
+    /// executor.
+    async fn send_until(
+        &self,
+        msg: Message,
+        target: Option<Arc<Inbox>>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        match deadline {
+            None => self.send_wait(msg, target).await,
+            Some(d) => match race(self.send_wait(msg, target), Sleep::until(d)).await {
+                Either::Left(r) => r,
+                Either::Right(()) => Err(Error::WouldBlock),
+            },
+        }
+    }
+
     /// The socket's core (unit tests).
     #[cfg(test)]
     pub(crate) fn core(&self) -> &Arc<Core> {
@@ -622,64 +776,106 @@ impl Socket {
     pub(crate) fn can_recv(&self) -> bool {
         self.core.lock().pattern.can_recv()
     }
+}
 
-    fn shutdown(&mut self) {
-        let core = self.core.clone();
-        if core.is_closed() {
-            return;
-        }
-        let linger = self.options().linger;
-        let deadline = linger.map(|l| Instant::now() + l);
-        loop {
-            let l = core.inbox.wake.listen();
-            let pending = {
-                let st = core.lock();
-                // With a finite LINGER, what waits for a peer that is
-                // still connecting counts too; an infinite one waits only
-                // for connected peers, so a peer that never comes cannot
-                // hold the process for ever.
-                let busy = st.base.peers.iter().any(|(_, p)| {
-                    (p.ready || (linger.is_some() && p.persistent)) && !p.out.is_drained()
-                });
-                busy
-            };
-            if !pending {
-                break;
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                break;
-            }
-            let step = now + Duration::from_millis(10);
-            let until = deadline.map_or(step, |d| d.min(step));
-            l.wait_deadline(until);
-        }
-        core.inbox.close();
-        let (endpoints, peers) = {
-            let mut st = core.lock();
-            let eps = std::mem::take(&mut st.base.endpoints);
-            let peers: Vec<_> = st
-                .base
-                .peers
-                .iter()
-                .map(|(id, p)| (id, matches!(p.out, Outbox::Inproc(_))))
-                .collect();
-            (eps, peers)
+/// Whether `core` still has queued messages for a peer that LINGER waits
+/// for.
+fn lingering(core: &Core, linger: Option<Duration>) -> bool {
+    let st = core.lock();
+    // With a finite LINGER, what waits for a peer that is still connecting
+    // counts too; an infinite one waits only for connected peers, so a
+    // peer that never comes cannot hold the process for ever.
+    let busy = st
+        .base
+        .peers
+        .iter()
+        .any(|(_, p)| (p.ready || (linger.is_some() && p.persistent)) && !p.out.is_drained());
+    busy
+}
+
+/// One step of a close's LINGER wait: `None` when it is over (nothing
+/// queued, or the deadline passed), else how long to wait before looking
+/// again (a bell rings sooner when a queue drains).
+fn linger_step(
+    core: &Core,
+    linger: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<Instant> {
+    if !lingering(core, linger) {
+        return None;
+    }
+    let now = Instant::now();
+    if deadline.is_some_and(|d| now >= d) {
+        return None;
+    }
+    let step = now + Duration::from_millis(10);
+    Some(deadline.map_or(step, |d| d.min(step)))
+}
+
+/// Closes `core`: waits up to its LINGER for queued messages to reach
+/// connected peers (blocking the calling thread), then ends every
+/// connection. A socket's drop and its context's termination both come
+/// here; whichever comes first does it.
+pub(crate) fn close_core(core: &Arc<Core>, ctx: &ContextInner) {
+    if !core.begin_close() {
+        return;
+    }
+    let linger = core.lock().base.opts.linger;
+    let deadline = linger.map(|l| Instant::now() + l);
+    loop {
+        let l = core.inbox.wake.listen();
+        let Some(until) = linger_step(core, linger, deadline) else {
+            break;
         };
-        for e in &endpoints {
-            e.cancel.cancel();
-            if e.bind {
-                if let Some(name) = e.given.strip_prefix("inproc://") {
-                    inproc::unbind(&self.ctx.names, &core, name);
-                }
+        l.wait_deadline(until);
+    }
+    end_connections(core, ctx);
+}
+
+/// [`close_core`] without blocking: the LINGER wait is a future.
+async fn close_core_async(core: &Arc<Core>, ctx: &ContextInner) {
+    if !core.begin_close() {
+        return;
+    }
+    let linger = core.lock().base.opts.linger;
+    let deadline = linger.map(|l| Instant::now() + l);
+    loop {
+        bell_listener!(core.inbox.wake => woken);
+        let Some(until) = linger_step(core, linger, deadline) else {
+            break;
+        };
+        race(woken, Sleep::until(until)).await;
+    }
+    end_connections(core, ctx);
+}
+
+/// Closes the inbox and ends every endpoint and connection of `core`.
+fn end_connections(core: &Arc<Core>, ctx: &ContextInner) {
+    core.inbox.close();
+    let (endpoints, peers) = {
+        let mut st = core.lock();
+        let eps = std::mem::take(&mut st.base.endpoints);
+        let peers: Vec<_> = st
+            .base
+            .peers
+            .iter()
+            .map(|(id, p)| (id, matches!(p.out, Outbox::Inproc(_))))
+            .collect();
+        (eps, peers)
+    };
+    for e in &endpoints {
+        e.cancel.cancel();
+        if e.bind {
+            if let Some(name) = e.given.strip_prefix("inproc://") {
+                inproc::unbind(&ctx.names, core, name);
             }
         }
-        for (id, is_inproc) in peers {
-            if is_inproc {
-                inproc::unlink(&core, id);
-            } else {
-                core.detach(id, true);
-            }
+    }
+    for (id, is_inproc) in peers {
+        if is_inproc {
+            inproc::unlink(core, id);
+        } else {
+            core.detach(id, true);
         }
     }
 }
@@ -696,6 +892,6 @@ impl Drop for Socket {
             let _ = std::thread::Builder::new().spawn(move || drop(s));
             return;
         }
-        self.shutdown();
+        close_core(&self.core, &self.ctx);
     }
 }

@@ -301,7 +301,7 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
     if msg.is_empty() {
         return Err(Error::Invalid("a message needs at least one frame").into());
     }
-    if core.is_closed() {
+    if core.is_terminated() {
         return Err(Error::Terminated.into());
     }
     let mut st = core.lock();
@@ -326,6 +326,9 @@ pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Erro
 
 /// One attempt to receive.
 pub(crate) fn try_recv(core: &Core) -> Result<Option<Message>, Error> {
+    if core.is_terminated() {
+        return Err(Error::Terminated);
+    }
     if core.recv_direct() {
         return Ok(core.inbox.pop().map(|i| i.msg));
     }

@@ -115,6 +115,13 @@ pub(crate) struct SocketCore<P> {
     last_inline: Arc<AtomicU64>,
     /// Where ZAP requests go.
     zap: Option<Arc<dyn ZapService>>,
+    /// The context was terminated: every call of the application fails
+    /// with `Terminated` from now on, while LINGER still lets what was
+    /// queued go out.
+    terminated: AtomicBool,
+    /// Somebody (the socket's close or its context's termination) is
+    /// closing it: the other one leaves it to them.
+    closing: AtomicBool,
 }
 
 impl<P: Hooks> SocketCore<P> {
@@ -134,6 +141,8 @@ impl<P: Hooks> SocketCore<P> {
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),
             zap,
+            terminated: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         })
     }
 
@@ -164,6 +173,26 @@ impl<P: Hooks> SocketCore<P> {
     /// Whether the socket was closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.inbox.is_closed()
+    }
+
+    /// Whether the application's calls fail with `Terminated`: the socket
+    /// was closed or its context terminated.
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::Acquire) || self.inbox.is_closed()
+    }
+
+    /// Claims the close: true for the first caller only.
+    pub(crate) fn begin_close(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The context is terminating: fails every later call of the
+    /// application and wakes every one that waits (a blocked receive or
+    /// send, a poller, a watched receive within its next poll).
+    pub(crate) fn terminate(&self) {
+        self.terminated.store(true, Ordering::Release);
+        self.inbox.wake.ring();
+        self.inbox.space.ring();
     }
 
     /// Whether a message was ever written inline by a caller (unit tests).

@@ -1,6 +1,7 @@
 //! Concurrency helpers that know nothing of sockets: [`Bell`] (an event
 //! free to ring when nobody waits), a spin lock for short holds, a
-//! runtime-agnostic `block_on` and `race`, and a [`Cancel`] token; and the
+//! runtime-agnostic `block_on` and `race`, a [`Cancel`] token and a
+//! [`Sleep`] that runs on any executor; and the
 //! primitives they and the pipe use (std's, or loom's under `cfg(loom)`).
 
 mod bell;
@@ -8,9 +9,11 @@ mod block_on;
 mod cancel;
 mod primitives;
 mod spin;
+mod timer;
 
 pub(crate) use bell::{bell_listener, Bell};
 pub(crate) use block_on::{block_on, maybe, race, Either};
 pub(crate) use cancel::Cancel;
 pub(crate) use primitives::{atomic, yield_now, Mutex, OnceLock};
 pub(crate) use spin::{lock_spin, Padded, SpinGuard, SpinLock};
+pub(crate) use timer::Sleep;
