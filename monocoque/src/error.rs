@@ -53,6 +53,14 @@ pub enum Error {
     /// An operating-system error from bind, connect or a socket option.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// An option set or read by name could not be (see
+    /// [`OptionError`](crate::OptionError)).
+    #[error(transparent)]
+    Option(#[from] crate::options::OptionError),
+    /// The context has `max_sockets` sockets open already (libzmq's
+    /// `EMFILE`).
+    #[error("too many open sockets in the context (max_sockets {0})")]
+    TooManySockets(usize),
 }
 
 /// `Result` with [`Error`].
@@ -69,7 +77,10 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         let kind = match &e {
             Error::WouldBlock => io::ErrorKind::WouldBlock,
-            Error::State | Error::Invalid(_) | Error::Endpoint(..) => io::ErrorKind::InvalidInput,
+            Error::State | Error::Invalid(_) | Error::Endpoint(..) | Error::Option(_) => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::TooManySockets(_) => io::ErrorKind::Other,
             Error::NotSupported(_) => io::ErrorKind::Unsupported,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,
             Error::NotFound(_) => io::ErrorKind::NotFound,

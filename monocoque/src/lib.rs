@@ -30,6 +30,7 @@ mod engine;
 mod error;
 mod message;
 mod monitor;
+mod named_options;
 mod options;
 mod pattern;
 mod pipe;
@@ -45,7 +46,7 @@ pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
-pub use options::{Security, SocketOptions};
+pub use options::{ContextOptions, OptionError, ReconnectStop, Security, SocketOptions};
 pub use proxy::proxy;
 pub use socket::Socket;
 

@@ -1,9 +1,18 @@
-//! Socket options, typed: [`SocketOptions`].
+//! Socket options, typed: [`SocketOptions`] (and the context's,
+//! [`ContextOptions`]); by libzmq's names in [`by_name`].
 
+use std::fmt;
+use std::ops::BitOr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_zmtp::{CurvePublicKey, CurveSecretKey};
+
+pub(crate) mod by_name;
+mod context;
+
+pub use by_name::OptionError;
+pub use context::ContextOptions;
 
 /// How a socket's connections are secured: one choice, so two mechanisms
 /// cannot be set at once (libzmq's `ZMQ_PLAIN_*` and `ZMQ_CURVE_*`).
@@ -66,6 +75,86 @@ pub enum Security {
         /// This server's long-term secret key.
         secret: CurveSecretKey,
     },
+}
+
+/// When a connecter stops reconnecting (`ZMQ_RECONNECT_STOP`): a set of
+/// libzmq's `ZMQ_RECONNECT_STOP_*` conditions, combined with `|`.
+///
+/// A connecter that stops is done: its endpoint stays recorded (so
+/// `disconnect` still finds it) and the monitor sees
+/// [`Closed`](crate::MonitorEvent::Closed).
+///
+/// ```
+/// use monocoque::ReconnectStop;
+/// let stop = ReconnectStop::CONN_REFUSED | ReconnectStop::HANDSHAKE_FAILED;
+/// assert!(stop.contains(ReconnectStop::CONN_REFUSED));
+/// assert_eq!(stop.bits(), 3);
+/// assert_eq!(ReconnectStop::from_bits(8), None);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ReconnectStop(u32);
+
+impl ReconnectStop {
+    /// Reconnect for ever (the default, 0).
+    pub const NEVER: ReconnectStop = ReconnectStop(0);
+    /// Stop when a connect is refused (`ECONNREFUSED`: nobody listens), as
+    /// `ZMQ_RECONNECT_STOP_CONN_REFUSED` (1).
+    pub const CONN_REFUSED: ReconnectStop = ReconnectStop(1);
+    /// Stop when a connection ends before its ZMTP handshake completed
+    /// (the peer is not ZeroMQ, refused our credentials, or timed out), as
+    /// `ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED` (2). Not for STREAM sockets,
+    /// which have no handshake.
+    pub const HANDSHAKE_FAILED: ReconnectStop = ReconnectStop(2);
+    /// `ZMQ_RECONNECT_STOP_AFTER_DISCONNECT` (4, libzmq 4.3.5's value;
+    /// 4.3.4's header said 3): stop reconnecting once `disconnect` was
+    /// called. Here `disconnect` always ends its connecter at once, so the
+    /// flag is accepted, kept and read back, and changes nothing.
+    pub const AFTER_DISCONNECT: ReconnectStop = ReconnectStop(4);
+
+    const ALL: u32 = 7;
+
+    /// The conditions as libzmq's bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// The conditions from libzmq's bits; `None` if a bit has no meaning.
+    pub fn from_bits(bits: u32) -> Option<ReconnectStop> {
+        (bits & !Self::ALL == 0).then_some(ReconnectStop(bits))
+    }
+
+    /// Whether every condition of `other` is in `self`.
+    pub fn contains(self, other: ReconnectStop) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for ReconnectStop {
+    type Output = ReconnectStop;
+
+    fn bitor(self, rhs: ReconnectStop) -> ReconnectStop {
+        ReconnectStop(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for ReconnectStop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::CONN_REFUSED, "CONN_REFUSED"),
+            (Self::HANDSHAKE_FAILED, "HANDSHAKE_FAILED"),
+            (Self::AFTER_DISCONNECT, "AFTER_DISCONNECT"),
+        ];
+        let set: Vec<_> = names
+            .iter()
+            .filter(|(flag, _)| self.contains(*flag))
+            .map(|(_, name)| *name)
+            .collect();
+        if set.is_empty() {
+            f.write_str("ReconnectStop(NEVER)")
+        } else {
+            write!(f, "ReconnectStop({})", set.join(" | "))
+        }
+    }
 }
 
 /// Every option of a socket, with libzmq's defaults.
@@ -157,6 +246,60 @@ pub struct SocketOptions {
     /// wants them, `X-` then the name; `Socket-Type` and `Identity` are the
     /// socket's own and cannot be set here.
     pub metadata: Vec<(String, Bytes)>,
+    /// Turn TCP keepalives on or off (`ZMQ_TCP_KEEPALIVE`: `None`, libzmq's
+    /// -1 and the default, leaves the system's setting).
+    pub tcp_keepalive: Option<bool>,
+    /// Unanswered keepalive probes before a connection is dropped
+    /// (`ZMQ_TCP_KEEPALIVE_CNT`, `TCP_KEEPCNT`, 1 to 127; `None`: the
+    /// system's). Applied when `tcp_keepalive` is set, as in libzmq.
+    pub tcp_keepalive_cnt: Option<u32>,
+    /// Idle time before the first keepalive probe, in whole seconds
+    /// (`ZMQ_TCP_KEEPALIVE_IDLE`, `TCP_KEEPIDLE`, 1 to 32767 s; `None`: the
+    /// system's).
+    pub tcp_keepalive_idle: Option<Duration>,
+    /// Time between keepalive probes, in whole seconds
+    /// (`ZMQ_TCP_KEEPALIVE_INTVL`, `TCP_KEEPINTVL`, 1 to 32767 s; `None`:
+    /// the system's).
+    pub tcp_keepalive_intvl: Option<Duration>,
+    /// The kernel's send buffer size in bytes (`ZMQ_SNDBUF`, `SO_SNDBUF`;
+    /// `None`, libzmq's -1 and the default, leaves the system's). Set
+    /// before connecting or listening, so accepted connections inherit it.
+    pub sndbuf: Option<usize>,
+    /// The kernel's receive buffer size in bytes (`ZMQ_RCVBUF`,
+    /// `SO_RCVBUF`; `None`: the system's).
+    pub rcvbuf: Option<usize>,
+    /// Connections a tcp or ipc listener queues before they are accepted
+    /// (`ZMQ_BACKLOG`, default 100; the kernel caps it at `somaxconn`).
+    pub backlog: u32,
+    /// How long one tcp connect attempt may take before it is abandoned
+    /// and retried after `reconnect_ivl` (`ZMQ_CONNECT_TIMEOUT`; `None`,
+    /// libzmq's 0 and the default: the system's timeout).
+    pub connect_timeout: Option<Duration>,
+    /// How long sent data may stay unacknowledged before the connection is
+    /// dropped (`ZMQ_TCP_MAXRT`, Linux's `TCP_USER_TIMEOUT`, whole
+    /// milliseconds; `None`, libzmq's 0 and the default: the system's).
+    pub tcp_maxrt: Option<Duration>,
+    /// The IP type-of-service byte (DSCP and ECN) of tcp connections
+    /// (`ZMQ_TOS`, `IP_TOS`, and `IPV6_TCLASS` over IPv6; 0, the default,
+    /// leaves the system's).
+    pub tos: u8,
+    /// Bind tcp sockets to this network device, as `SO_BINDTODEVICE`
+    /// (`ZMQ_BINDTODEVICE`, up to 15 bytes; `None`: any device). Linux
+    /// before 5.7 requires `CAP_NET_RAW` for it.
+    pub bindtodevice: Option<String>,
+    /// Use IPv6 as well as IPv4 (`ZMQ_IPV6`, default off): `tcp://*:port`
+    /// then binds every IPv6 and IPv4 address, interface names resolve to
+    /// their IPv6 address first, and host names to either. Without it, IPv6
+    /// literals (`tcp://[::1]:5555`) still work here, where libzmq refuses
+    /// them.
+    pub ipv6: bool,
+    /// When a connecter gives up reconnecting (`ZMQ_RECONNECT_STOP`).
+    pub reconnect_stop: ReconnectStop,
+    /// Which of the context's I/O threads run the connections of later
+    /// binds and connects (`ZMQ_AFFINITY`): bit 0 is the first thread; 0,
+    /// the default, or a mask naming no thread the context has, spreads
+    /// them over all.
+    pub affinity: u64,
     /// Unit tests only: the zmtp crate's test mechanism, which transforms
     /// every frame (it is not security).
     #[cfg(test)]
@@ -190,6 +333,20 @@ impl Default for SocketOptions {
             zap_domain: None,
             zap_enforce_domain: false,
             metadata: Vec::new(),
+            tcp_keepalive: None,
+            tcp_keepalive_cnt: None,
+            tcp_keepalive_idle: None,
+            tcp_keepalive_intvl: None,
+            sndbuf: None,
+            rcvbuf: None,
+            backlog: 100,
+            connect_timeout: None,
+            tcp_maxrt: None,
+            tos: 0,
+            bindtodevice: None,
+            ipv6: false,
+            reconnect_stop: ReconnectStop::NEVER,
+            affinity: 0,
             #[cfg(test)]
             test_sealed: false,
         }
@@ -211,7 +368,114 @@ pub(crate) fn hwm_queue<T>(capacity: usize) -> concurrent_queue::ConcurrentQueue
     }
 }
 
+/// The kernel's limits for keepalive settings (`MAX_TCP_KEEPCNT`,
+/// `MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`).
+const MAX_KEEPALIVE_CNT: u32 = 127;
+const MAX_KEEPALIVE_SECS: u64 = 32767;
+/// The longest device name `SO_BINDTODEVICE` takes (`IFNAMSIZ` less the NUL).
+const MAX_DEVICE_NAME: usize = 15;
+
 impl SocketOptions {
+    /// Checks every value as libzmq's `zmq_setsockopt` would (and the few
+    /// the kernel would refuse later, such as a keepalive count of 0), and
+    /// names the first one that is wrong.
+    ///
+    /// [`Socket::try_update_options`](crate::Socket::try_update_options) and
+    /// [`Socket::set_option`](crate::Socket::set_option) call it before they
+    /// change anything; [`Socket::set_options`](crate::Socket::set_options)
+    /// takes what it is given.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use monocoque::{OptionError, SocketOptions};
+    /// let mut o = SocketOptions::default();
+    /// assert!(o.validate().is_ok());
+    /// o.routing_id = Some(Bytes::new()); // libzmq takes 1 to 255 bytes
+    /// assert!(matches!(o.validate(), Err(OptionError::InvalidValue { name: "routing_id", .. })));
+    /// ```
+    pub fn validate(&self) -> Result<(), OptionError> {
+        let bad = |name: &'static str, value: String, why: &'static str| {
+            Err(OptionError::InvalidValue { name, value, why })
+        };
+        if let Some(id) = &self.routing_id {
+            if id.is_empty() || id.len() > 255 {
+                return bad(
+                    "routing_id",
+                    format!("{} bytes", id.len()),
+                    "takes 1 to 255 bytes",
+                );
+            }
+        }
+        if let Some(cnt) = self.tcp_keepalive_cnt {
+            if cnt == 0 || cnt > MAX_KEEPALIVE_CNT {
+                return bad("tcp_keepalive_cnt", cnt.to_string(), "takes -1 or 1 to 127");
+            }
+        }
+        for (name, d) in [
+            ("tcp_keepalive_idle", self.tcp_keepalive_idle),
+            ("tcp_keepalive_intvl", self.tcp_keepalive_intvl),
+        ] {
+            if let Some(d) = d {
+                if d.as_secs() == 0 || d.as_secs() > MAX_KEEPALIVE_SECS {
+                    return bad(name, format!("{d:?}"), "takes -1 or 1 to 32767 seconds");
+                }
+            }
+        }
+        for (name, size) in [("sndbuf", self.sndbuf), ("rcvbuf", self.rcvbuf)] {
+            if size.is_some_and(|s| i32::try_from(s).is_err()) {
+                return bad(name, format!("{size:?}"), "takes -1 to 2147483647 bytes");
+            }
+        }
+        if i32::try_from(self.backlog).is_err() {
+            return bad("backlog", self.backlog.to_string(), "takes 0 to 2147483647");
+        }
+        if let Some(d) = self.tcp_maxrt {
+            if i32::try_from(d.as_millis()).is_err() {
+                return bad("tcp_maxrt", format!("{d:?}"), "takes 0 to 2147483647 ms");
+            }
+        }
+        if let Some(dev) = &self.bindtodevice {
+            if dev.len() > MAX_DEVICE_NAME || dev.contains('\0') {
+                return bad(
+                    "bindtodevice",
+                    dev.clone(),
+                    "takes a device name of up to 15 bytes",
+                );
+            }
+        }
+        if let Some(ttl) = self.heartbeat_ttl {
+            if ttl.as_millis() / 100 > u128::from(u16::MAX) {
+                return bad("heartbeat_ttl", format!("{ttl:?}"), "takes 0 to 6553599 ms");
+            }
+        }
+        if let Some(domain) = &self.zap_domain {
+            if domain.len() > 255 {
+                return bad(
+                    "zap_domain",
+                    format!("{} bytes", domain.len()),
+                    "takes up to 255 bytes",
+                );
+            }
+        }
+        if let Security::PlainClient { username, password } = &self.security {
+            for (name, v) in [("plain_username", username), ("plain_password", password)] {
+                if v.len() > 255 {
+                    return bad(name, format!("{} bytes", v.len()), "takes up to 255 bytes");
+                }
+            }
+        }
+        for (name, _) in &self.metadata {
+            if !name.starts_with("X-") || name.len() < 3 || name.len() > 255 {
+                return bad(
+                    "metadata",
+                    name.clone(),
+                    "takes property names of X- and up to 253 more bytes",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The send queue capacity per peer.
     pub(crate) fn send_capacity(&self) -> usize {
         hwm_capacity(self.sndhwm)
