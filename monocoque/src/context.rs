@@ -7,6 +7,7 @@ use monocoque_zmtp::SocketType;
 
 use crate::engine::threads::IoThreads;
 use crate::error::{Error, Result};
+use crate::options::ContextOptions;
 use crate::pattern::Core;
 use crate::socket::{close_core, Socket};
 use crate::transport::inproc::{Names, ZapClient};
@@ -21,6 +22,8 @@ pub(crate) struct ContextInner {
     /// Its sockets, for termination (dead ones are pruned as new ones come).
     sockets: Mutex<Sockets>,
     terminated: AtomicBool,
+    /// What the context was made with (MAX_SOCKETS is checked here).
+    opts: ContextOptions,
 }
 
 /// The sockets of a context, weakly: a socket's lifetime is its owner's.
@@ -39,6 +42,16 @@ impl ContextInner {
         let mut s = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         if self.terminated.load(Ordering::Acquire) {
             return Err(Error::Terminated);
+        }
+        let max = self.opts.max_sockets;
+        if s.all.len() >= max {
+            // Only at the limit are the open ones counted.
+            s.all
+                .retain(|w| w.upgrade().is_some_and(|c| !c.is_closed()));
+            s.pruned = s.all.len();
+            if s.all.len() >= max {
+                return Err(Error::TooManySockets(max));
+            }
         }
         if s.all.len() >= 2 * s.pruned.max(16) {
             s.all.retain(|w| w.strong_count() > 0);
@@ -113,16 +126,55 @@ impl Context {
     /// # drop(ctx);
     /// ```
     pub fn with_io_threads(n: usize) -> Result<Context> {
+        Self::with_options(ContextOptions {
+            io_threads: n,
+            ..ContextOptions::default()
+        })
+    }
+
+    /// A context made with `opts` (libzmq's `zmq_ctx_set` before the first
+    /// socket): its I/O threads, their names, and how many sockets it may
+    /// have open.
+    ///
+    /// ```
+    /// use monocoque::{Context, ContextOptions, Error, SocketType};
+    /// let ctx = Context::with_options(ContextOptions {
+    ///     max_sockets: 1,
+    ///     thread_name_prefix: Some("svc".into()),
+    ///     ..ContextOptions::default()
+    /// })
+    /// .unwrap();
+    /// let one = ctx.socket(SocketType::Pair).unwrap();
+    /// assert!(matches!(ctx.socket(SocketType::Pair), Err(Error::TooManySockets(1))));
+    /// drop(one);
+    /// assert!(ctx.socket(SocketType::Pair).is_ok());
+    /// ```
+    pub fn with_options(opts: ContextOptions) -> Result<Context> {
         let names = Arc::new(Names::default());
         Ok(Context {
             inner: Arc::new(ContextInner {
-                io: Arc::new(IoThreads::new(n)?),
+                io: Arc::new(IoThreads::new(
+                    opts.io_threads,
+                    opts.thread_name_prefix.as_deref(),
+                )?),
                 zap: ZapClient::new(names.clone()),
                 names,
                 sockets: Mutex::default(),
                 terminated: AtomicBool::new(false),
+                opts,
             }),
         })
+    }
+
+    /// What the context was made with (libzmq's `zmq_ctx_get`).
+    ///
+    /// ```
+    /// let ctx = monocoque::Context::with_io_threads(2).unwrap();
+    /// assert_eq!(ctx.options().io_threads, 2);
+    /// assert_eq!(ctx.options().max_sockets, 1023);
+    /// ```
+    pub fn options(&self) -> ContextOptions {
+        self.inner.opts.clone()
     }
 
     /// The process-wide context that [`Socket::new`] uses.

@@ -167,7 +167,7 @@ impl Socket {
                 Ok(())
             }
             _ => {
-                let (bound, resolved) = match net::bind(&ep) {
+                let (bound, resolved) = match net::bind(&ep, &self.options()) {
                     Ok(b) => b,
                     Err(e) => {
                         core.emit(MonitorEvent::BindFailed(endpoint.to_owned(), e.to_string()));

@@ -59,6 +59,9 @@ pub(crate) struct ConnSpec {
     pub(crate) preset: Option<(PeerId, Consumer)>,
     /// The listener's or connecter's stop signal.
     pub(crate) cancel: Arc<Cancel>,
+    /// Set once the handshake completed (a connecter's RECONNECT_STOP
+    /// tells a failed handshake from a connection that ended later).
+    pub(crate) greeted: Cell<bool>,
 }
 
 /// Runs one accepted or connected stream to its end: ZMTP, or raw bytes

@@ -82,8 +82,9 @@ fn io_thread_main(jobs: Arc<Jobs>) {
 }
 
 impl IoThreads {
-    /// Starts `io_threads` threads (at least one).
-    pub(crate) fn new(io_threads: usize) -> Result<IoThreads> {
+    /// Starts `io_threads` threads (at least one), named `monocoque-io-N`,
+    /// or `PREFIX/io-N` with a prefix (`ZMQ_THREAD_NAME_PREFIX`).
+    pub(crate) fn new(io_threads: usize, name_prefix: Option<&str>) -> Result<IoThreads> {
         let mut threads = Vec::with_capacity(io_threads);
         for i in 0..io_threads.max(1) {
             let jobs = Arc::new(Jobs {
@@ -92,8 +93,12 @@ impl IoThreads {
                 stop: AtomicBool::new(false),
             });
             let j = jobs.clone();
+            let name = match name_prefix {
+                Some(prefix) => format!("{prefix}/io-{i}"),
+                None => format!("monocoque-io-{i}"),
+            };
             let thread = thread::Builder::new()
-                .name(format!("monocoque-io-{i}"))
+                .name(name)
                 .spawn(move || io_thread_main(j))?;
             threads.push(IoThread {
                 jobs,
@@ -106,12 +111,32 @@ impl IoThreads {
         })
     }
 
-    /// Runs `job` on an I/O thread (round robin over them).
-    pub(crate) fn spawn(&self, job: Job) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
-        let t = &self.threads[i];
+    /// Runs `job` on one of the I/O threads `affinity` names (bit 0: the
+    /// first; `ZMQ_AFFINITY`), round robin over them; over all of them when
+    /// it names none this context has.
+    pub(crate) fn spawn_on(&self, affinity: u64, job: Job) {
+        let t = &self.threads[self.pick(affinity)];
         let _ = t.jobs.queue.push(job);
         t.jobs.ready.notify(1);
+    }
+
+    /// The index of the thread the next job for `affinity` goes to.
+    fn pick(&self, affinity: u64) -> usize {
+        let n = self.threads.len();
+        let mask = if n >= 64 {
+            affinity
+        } else {
+            affinity & ((1u64 << n) - 1)
+        };
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        if mask == 0 {
+            return turn % n;
+        }
+        let chosen = turn % mask.count_ones() as usize;
+        (0..n.min(64))
+            .filter(|i| mask & (1 << i) != 0)
+            .nth(chosen)
+            .unwrap_or(0)
     }
 }
 
@@ -128,5 +153,36 @@ impl Drop for IoThreads {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affinity_picks_among_the_named_threads() {
+        let io = IoThreads::new(3, Some("affinity-test")).expect("threads");
+        let picks = |mask| (0..6).map(|_| io.pick(mask)).collect::<Vec<_>>();
+        assert!(picks(0b010).iter().all(|&i| i == 1));
+        let both = picks(0b101);
+        assert!(both.iter().all(|&i| i == 0 || i == 2));
+        assert!(both.contains(&0) && both.contains(&2), "{both:?}");
+        // No thread of this context named: all of them, in turn.
+        let all = picks(0b1000);
+        assert!((0..3).all(|i| all.contains(&i)), "{all:?}");
+        let all = picks(0);
+        assert!((0..3).all(|i| all.contains(&i)), "{all:?}");
+    }
+
+    #[test]
+    fn threads_carry_the_name_prefix() {
+        let io = IoThreads::new(2, Some("svc")).expect("threads");
+        let names: Vec<_> = io
+            .threads
+            .iter()
+            .filter_map(|t| t.thread.as_ref()?.thread().name().map(str::to_owned))
+            .collect();
+        assert_eq!(names, ["svc/io-0", "svc/io-1"]);
     }
 }

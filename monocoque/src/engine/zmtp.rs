@@ -313,6 +313,7 @@ where
     let props = properties(&info, || peer_address(&w));
     let (id, routing_id) = port.attach(preset, out, info.identity)?;
     port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    spec.greeted.set(true);
     Ok((session, id, pipe, Peer { routing_id, props }))
 }
 

@@ -1,82 +1,327 @@
 //! Listeners and connecters for tcp and ipc: bind synchronously (so errors
 //! and `:*` ports come back at once), accept and connect on an I/O thread.
+//!
+//! Sockets are made with `socket2` so the transport options (buffers,
+//! TOS, device, backlog, a source address) are set before `bind`,
+//! `listen` or `connect`, as libzmq sets them; keepalives and
+//! `TCP_USER_TIMEOUT` are set on each connection once it is made. None of
+//! this is on the message path.
 
+mod iface;
+
+use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::AsFd;
-use std::os::unix::net::SocketAddr as UnixAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use compio::net::{
+    TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream,
+};
 use monocoque_core::router::PeerId;
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket as RawSocket, TcpKeepalive, Type};
 
 use crate::endpoint::Endpoint;
 use crate::engine::threads::IoThreads;
 use crate::engine::{self, ConnSpec};
 use crate::error::{Error, Result};
 use crate::monitor::MonitorEvent;
+use crate::options::{ReconnectStop, SocketOptions};
 use crate::pipe::Consumer;
 use crate::socket_core::Port;
 use crate::sync::{race, Cancel, Either};
 
 /// A bound, listening socket, not yet handed to an I/O thread.
 pub(crate) enum Bound {
-    Tcp(std::net::TcpListener),
-    Ipc(std::os::unix::net::UnixListener, Option<String>),
+    Tcp(std::net::TcpListener, Tuning),
+    Ipc(std::os::unix::net::UnixListener, Option<IpcFile>),
 }
 
-fn bind_addr(host: &str, port: u16) -> Result<SocketAddr> {
+/// What an ipc listener leaves on the file system: its socket file, and
+/// for `ipc://*` the private directory made for it.
+pub(crate) struct IpcFile {
+    path: PathBuf,
+    dir: Option<PathBuf>,
+}
+
+impl IpcFile {
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The transport options of one bind or connect, as they were when it
+/// started (libzmq copies them likewise).
+#[derive(Clone, Debug)]
+pub(crate) struct Tuning {
+    keepalive: Option<bool>,
+    keepalive_cnt: Option<u32>,
+    keepalive_idle: Option<Duration>,
+    keepalive_intvl: Option<Duration>,
+    sndbuf: Option<usize>,
+    rcvbuf: Option<usize>,
+    backlog: u32,
+    connect_timeout: Option<Duration>,
+    maxrt: Option<Duration>,
+    tos: u8,
+    device: Option<String>,
+    ipv6: bool,
+    reconnect_stop: ReconnectStop,
+}
+
+impl Tuning {
+    fn of(o: &SocketOptions) -> Tuning {
+        Tuning {
+            keepalive: o.tcp_keepalive,
+            keepalive_cnt: o.tcp_keepalive_cnt,
+            keepalive_idle: o.tcp_keepalive_idle,
+            keepalive_intvl: o.tcp_keepalive_intvl,
+            sndbuf: o.sndbuf,
+            rcvbuf: o.rcvbuf,
+            backlog: o.backlog,
+            connect_timeout: o.connect_timeout.filter(|d| !d.is_zero()),
+            maxrt: o.tcp_maxrt.filter(|d| !d.is_zero()),
+            tos: o.tos,
+            device: o.bindtodevice.clone().filter(|d| !d.is_empty()),
+            ipv6: o.ipv6,
+            reconnect_stop: o.reconnect_stop,
+        }
+    }
+
+    /// What a tcp socket gets before `bind` or `connect`: buffer sizes
+    /// (accepted connections inherit them, and the receive buffer sizes
+    /// the window scale, so they cannot wait), TOS and the device.
+    fn before(&self, s: &RawSocket, v6: bool) -> io::Result<()> {
+        if let Some(n) = self.sndbuf {
+            s.set_send_buffer_size(n)?;
+        }
+        if let Some(n) = self.rcvbuf {
+            s.set_recv_buffer_size(n)?;
+        }
+        self.set_tos(&SockRef::from(s), v6)?;
+        if let Some(dev) = &self.device {
+            s.bind_device(Some(dev.as_bytes()))?;
+        }
+        Ok(())
+    }
+
+    /// `IP_TOS`, and over IPv6 `IPV6_TCLASS` too (as libzmq does; the
+    /// former then marks IPv4-mapped traffic).
+    fn set_tos(&self, s: &SockRef<'_>, v6: bool) -> io::Result<()> {
+        if self.tos == 0 {
+            return Ok(());
+        }
+        if v6 {
+            s.set_tclass_v6(u32::from(self.tos))?;
+            let _ = s.set_tos_v4(u32::from(self.tos));
+            Ok(())
+        } else {
+            s.set_tos_v4(u32::from(self.tos))
+        }
+    }
+
+    /// What each connection gets once it is made (connected or accepted):
+    /// no Nagle, keepalives, the retransmission timeout, and TOS again for
+    /// an accepted one.
+    fn connection<S: AsFd>(&self, stream: &S, accepted: bool) -> io::Result<()> {
+        let s = SockRef::from(stream);
+        let _ = s.set_tcp_nodelay(true);
+        match self.keepalive {
+            None => {}
+            Some(false) => s.set_keepalive(false)?,
+            Some(true) => {
+                let mut k = TcpKeepalive::new();
+                if let Some(idle) = self.keepalive_idle {
+                    k = k.with_time(idle);
+                }
+                if let Some(intvl) = self.keepalive_intvl {
+                    k = k.with_interval(intvl);
+                }
+                if let Some(cnt) = self.keepalive_cnt {
+                    k = k.with_retries(cnt);
+                }
+                s.set_tcp_keepalive(&k)?;
+            }
+        }
+        if let Some(maxrt) = self.maxrt {
+            s.set_tcp_user_timeout(Some(maxrt))?;
+        }
+        if accepted {
+            let v6 = s.local_addr()?.is_ipv6();
+            self.set_tos(&s, v6)?;
+        }
+        Ok(())
+    }
+}
+
+/// A tcp host as libzmq resolves it: an IPv4 or IPv6 literal (an IPv6 one
+/// with an optional `%zone`), or `None` for a name.
+fn literal(host: &str, port: u16) -> Result<Option<SocketAddr>> {
+    let (ip, zone) = match host.rsplit_once('%') {
+        Some((ip, zone)) => (ip, Some(zone)),
+        None => (host, None),
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return Ok(None);
+    };
+    let bad = || Error::Endpoint(format!("tcp://{host}:{port}"), "unknown zone");
+    match (ip, zone) {
+        (IpAddr::V6(v6), Some(zone)) => {
+            let scope = match zone.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => iface::addresses(zone)?
+                    .and_then(|a| a.first().map(|a| a.index))
+                    .ok_or_else(bad)?,
+            };
+            Ok(Some(SocketAddrV6::new(v6, port, 0, scope).into()))
+        }
+        (_, Some(_)) => Err(bad()),
+        (ip, None) => Ok(Some(SocketAddr::new(ip, port))),
+    }
+}
+
+/// An interface's address for binding (or a connect's source): an IPv6
+/// one first with IPV6 (libzmq takes only those), else an IPv4 one.
+fn interface_addr(name: &str, port: u16, ipv6: bool) -> Result<Option<SocketAddr>> {
+    let Some(addrs) = iface::addresses(name)? else {
+        return Ok(None);
+    };
+    let v4 = addrs.iter().find(|a| a.ip.is_ipv4());
+    let v6 = addrs.iter().find(|a| a.ip.is_ipv6());
+    let pick = if ipv6 { v6.or(v4) } else { v4 };
+    let Some(a) = pick else {
+        return Err(Error::Endpoint(
+            format!("tcp://{name}:{port}"),
+            "the interface has no IPv4 address (set IPV6 to use its IPv6 one)",
+        ));
+    };
+    Ok(Some(match a.ip {
+        IpAddr::V6(ip) => {
+            let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
+            let scope = if link_local { a.index } else { 0 };
+            SocketAddrV6::new(ip, port, 0, scope).into()
+        }
+        ip => SocketAddr::new(ip, port),
+    }))
+}
+
+/// Where a bind (or a connect's source) goes: `*`, a literal, an
+/// interface's name, then (beyond libzmq, which stops at interfaces) a
+/// host name.
+fn local_addr(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr> {
     if host == "*" {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
+        let any = if ipv6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        return Ok(SocketAddr::new(any, port));
     }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+    if let Some(addr) = literal(host, port)? {
+        return Ok(addr);
     }
-    (host, port)
-        .to_socket_addrs()?
+    if let Some(addr) = interface_addr(host, port, ipv6)? {
+        return Ok(addr);
+    }
+    let mut addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|_| Error::Endpoint(format!("tcp://{host}:{port}"), "no such interface or host"))?
+        .collect();
+    prefer(&mut addrs, ipv6);
+    addrs
+        .into_iter()
         .next()
         .ok_or_else(|| Error::Endpoint(format!("tcp://{host}:{port}"), "cannot resolve the host"))
 }
 
-/// Binds `ep`; returns the listener and the endpoint as bound.
-pub(crate) fn bind(ep: &Endpoint) -> Result<(Bound, String)> {
+/// Puts IPv4 addresses first unless IPV6 is set (libzmq then resolves
+/// names to IPv4 only; we try IPv6 after them).
+fn prefer(addrs: &mut [SocketAddr], ipv6: bool) {
+    if !ipv6 {
+        addrs.sort_by_key(SocketAddr::is_ipv6);
+    }
+}
+
+fn in_use(ep: &Endpoint) -> impl Fn(io::Error) -> Error + '_ {
+    move |e| match e.kind() {
+        io::ErrorKind::AddrInUse => Error::AddressInUse(ep.to_string()),
+        _ => Error::Io(e),
+    }
+}
+
+/// Binds `ep` with the socket's options; returns the listener and the
+/// endpoint as bound.
+pub(crate) fn bind(ep: &Endpoint, opts: &SocketOptions) -> Result<(Bound, String)> {
+    let tuning = Tuning::of(opts);
+    let backlog = i32::try_from(tuning.backlog).unwrap_or(i32::MAX);
     match ep {
-        Endpoint::Tcp { host, port } => {
-            let addr = bind_addr(host, *port)?;
-            let l = std::net::TcpListener::bind(addr).map_err(|e| match e.kind() {
-                io::ErrorKind::AddrInUse => Error::AddressInUse(ep.to_string()),
-                _ => Error::Io(e),
-            })?;
-            l.set_nonblocking(true)?;
+        Endpoint::Tcp { host, port, .. } => {
+            let addr = local_addr(host, *port, tuning.ipv6)?;
+            let s = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            if addr.is_ipv6() {
+                // `[::]` takes IPv4 connections too (libzmq's
+                // enable_ipv4_mapping).
+                let _ = s.set_only_v6(false);
+            }
+            s.set_reuse_address(true)?;
+            tuning.before(&s, addr.is_ipv6())?;
+            s.bind(&addr.into()).map_err(in_use(ep))?;
+            s.listen(backlog)?;
+            s.set_nonblocking(true)?;
+            let l = std::net::TcpListener::from(s);
             let local = l.local_addr()?;
-            Ok((Bound::Tcp(l), format!("tcp://{local}")))
+            Ok((Bound::Tcp(l, tuning), format!("tcp://{local}")))
         }
         Endpoint::Ipc(path) => {
-            let (l, file) = if let Some(name) = path.strip_prefix('@') {
-                let addr = {
-                    use std::os::linux::net::SocketAddrExt;
-                    UnixAddr::from_abstract_name(name.as_bytes())?
-                };
-                (std::os::unix::net::UnixListener::bind_addr(&addr), None)
+            let (addr, file) = if let Some(name) = path.strip_prefix('@') {
+                let mut abstract_name = vec![0u8];
+                abstract_name.extend_from_slice(name.as_bytes());
+                let os =
+                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&abstract_name);
+                (SockAddr::unix(os)?, None)
             } else {
-                // A socket file left by a process that is gone is replaced,
-                // as libzmq does.
-                if std::os::unix::net::UnixStream::connect(path).is_err() {
-                    let _ = std::fs::remove_file(path);
-                }
-                (
-                    std::os::unix::net::UnixListener::bind(path),
-                    Some(path.clone()),
-                )
+                let file = if path == "*" {
+                    wildcard_ipc()?
+                } else {
+                    // A socket file left by a process that is gone is
+                    // replaced, as libzmq does.
+                    if std::os::unix::net::UnixStream::connect(path).is_err() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    IpcFile {
+                        path: PathBuf::from(path),
+                        dir: None,
+                    }
+                };
+                (SockAddr::unix(&file.path)?, Some(file))
             };
-            let l = l.map_err(|e| match e.kind() {
-                io::ErrorKind::AddrInUse => Error::AddressInUse(ep.to_string()),
-                _ => Error::Io(e),
-            })?;
-            l.set_nonblocking(true)?;
-            Ok((Bound::Ipc(l, file), format!("ipc://{path}")))
+            let listening = (|| {
+                let s = RawSocket::new(Domain::UNIX, Type::STREAM, None)?;
+                s.bind(&addr).map_err(in_use(ep))?;
+                s.listen(backlog)?;
+                s.set_nonblocking(true)?;
+                Ok::<_, Error>(std::os::unix::net::UnixListener::from(s))
+            })();
+            let l = match listening {
+                Ok(l) => l,
+                Err(e) => {
+                    if let Some(IpcFile { dir: Some(dir), .. }) = &file {
+                        let _ = std::fs::remove_dir(dir);
+                    }
+                    return Err(e);
+                }
+            };
+            let shown = match &file {
+                Some(f) => f.path.display().to_string(),
+                None => path.clone(),
+            };
+            Ok((Bound::Ipc(l, file), format!("ipc://{shown}")))
         }
         Endpoint::Inproc(_) => Err(Error::Endpoint(
             ep.to_string(),
@@ -85,7 +330,56 @@ pub(crate) fn bind(ep: &Endpoint) -> Result<(Bound, String)> {
     }
 }
 
-/// Starts accepting on an I/O thread.
+/// libzmq's `ipc://*`: a new directory, private to this user, under
+/// `$TMPDIR`, `$TEMPDIR`, `$TMP` or `/tmp`, holding the socket `socket`.
+fn wildcard_ipc() -> io::Result<IpcFile> {
+    let base = ["TMPDIR", "TEMPDIR", "TMP"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(PathBuf::from)
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    for _ in 0..64 {
+        let dir = base.join(format!("tmp{}", random_name()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                return Ok(IpcFile {
+                    path: dir.join("socket"),
+                    dir: Some(dir),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free name for an ipc://* directory",
+    ))
+}
+
+/// Six random letters and digits, as `mkdtemp` makes (the standard
+/// library's hasher keys are random per process, and each new one differs).
+fn random_name() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let mut bits = h.finish();
+    (0..6)
+        .map(|_| {
+            let c = CHARS[(bits % CHARS.len() as u64) as usize];
+            bits /= CHARS.len() as u64;
+            char::from(c)
+        })
+        .collect()
+}
+
+/// Starts accepting on an I/O thread (one that the socket's AFFINITY
+/// names).
 pub(crate) fn listen(
     io: &IoThreads,
     port: Arc<dyn Port>,
@@ -93,22 +387,29 @@ pub(crate) fn listen(
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
 ) {
-    io.spawn(Box::new(move || {
-        compio::runtime::spawn(accept_loop(port, bound, endpoint, cancel)).detach();
-    }));
+    let affinity = port.options().affinity;
+    io.spawn_on(
+        affinity,
+        Box::new(move || {
+            compio::runtime::spawn(accept_loop(port, bound, endpoint, cancel)).detach();
+        }),
+    );
 }
 
 async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
     match bound {
-        Bound::Tcp(l) => {
+        Bound::Tcp(l, tuning) => {
             let Ok(l) = TcpListener::from_std(l) else {
                 return;
             };
             loop {
                 match race(l.accept(), cancel.wait()).await {
                     Either::Left(Ok((s, _))) => {
-                        let _ = s.set_nodelay(true);
-                        start(s, &port, &endpoint, &cancel);
+                        // A connection the options cannot be applied to is
+                        // dropped, as libzmq drops it.
+                        if tuning.connection(&s, true).is_ok() {
+                            start(s, &port, &endpoint, &cancel);
+                        }
                     }
                     Either::Left(Err(_)) => compio::time::sleep(Duration::from_millis(10)).await,
                     Either::Right(()) => break,
@@ -127,7 +428,7 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
                 }
             }
             if let Some(f) = file {
-                let _ = std::fs::remove_file(f);
+                f.remove();
             }
         }
     }
@@ -144,6 +445,7 @@ where
         endpoint: endpoint.clone(),
         preset: None,
         cancel: cancel.clone(),
+        greeted: Default::default(),
     };
     port.emit(MonitorEvent::Accepted(endpoint.to_string()));
     compio::runtime::spawn(async move {
@@ -152,7 +454,8 @@ where
     .detach();
 }
 
-/// Starts connecting (and reconnecting) on an I/O thread.
+/// Starts connecting (and reconnecting) on an I/O thread (one that the
+/// socket's AFFINITY names).
 pub(crate) fn connect(
     io: &IoThreads,
     port: Arc<dyn Port>,
@@ -161,9 +464,13 @@ pub(crate) fn connect(
     cancel: Arc<Cancel>,
     preset: Option<(PeerId, Consumer)>,
 ) {
-    io.spawn(Box::new(move || {
-        compio::runtime::spawn(connect_loop(port, ep, endpoint, cancel, preset)).detach();
-    }));
+    let opts = port.options();
+    io.spawn_on(
+        opts.affinity,
+        Box::new(move || {
+            compio::runtime::spawn(connect_loop(port, opts, ep, endpoint, cancel, preset)).detach();
+        }),
+    );
 }
 
 enum Stream {
@@ -171,17 +478,65 @@ enum Stream {
     Unix(UnixStream),
 }
 
-async fn connect_once(ep: &Endpoint) -> io::Result<Stream> {
+/// The addresses a tcp connect tries, in order.
+async fn targets(host: &str, port: u16, ipv6: bool) -> io::Result<Vec<SocketAddr>> {
+    if let Some(addr) = literal(host, port).map_err(io::Error::from)? {
+        return Ok(vec![addr]);
+    }
+    let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs_async().await?.collect();
+    prefer(&mut addrs, ipv6);
+    Ok(addrs)
+}
+
+/// One tcp connect to `addr`, from `source` if given.
+async fn connect_tcp(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    t: &Tuning,
+) -> io::Result<TcpStream> {
+    let s = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        let _ = s.set_only_v6(false);
+    }
+    t.before(&s, addr.is_ipv6())?;
+    if let Some(src) = source {
+        // Several connects may share a source port (to different peers),
+        // as in libzmq.
+        s.set_reuse_address(true)?;
+        s.bind(&src.into())?;
+    }
+    let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(s))?;
+    let stream = socket.connect(addr).await?;
+    t.connection(&stream, false)?;
+    Ok(stream)
+}
+
+async fn connect_once(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
     match ep {
-        Endpoint::Tcp { host, port } => {
-            let s = TcpStream::connect((host.as_str(), *port)).await?;
-            let _ = s.set_nodelay(true);
-            Ok(Stream::Tcp(s))
+        Endpoint::Tcp { host, port, source } => {
+            let source = match source {
+                Some((h, p)) => Some(local_addr(h, *p, t.ipv6).map_err(io::Error::from)?),
+                None => None,
+            };
+            let mut last = None;
+            for addr in targets(host, *port, t.ipv6).await? {
+                // A source address decides the family.
+                if source.is_some_and(|s| s.is_ipv4() != addr.is_ipv4()) {
+                    continue;
+                }
+                match connect_tcp(addr, source, t).await {
+                    Ok(s) => return Ok(Stream::Tcp(s)),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "no address of the host fits")
+            }))
         }
         Endpoint::Ipc(path) => {
             let s = if let Some(name) = path.strip_prefix('@') {
                 use std::os::linux::net::SocketAddrExt;
-                let addr = UnixAddr::from_abstract_name(name.as_bytes())?;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
                 let std = std::os::unix::net::UnixStream::connect_addr(&addr)?;
                 UnixStream::from_std(std)?
             } else {
@@ -193,24 +548,40 @@ async fn connect_once(ep: &Endpoint) -> io::Result<Stream> {
     }
 }
 
+/// `connect_once`, abandoned after CONNECT_TIMEOUT (tcp only).
+async fn connect_within(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
+    match (t.connect_timeout, ep) {
+        (Some(limit), Endpoint::Tcp { .. }) => {
+            match race(connect_once(ep, t), compio::time::sleep(limit)).await {
+                Either::Left(r) => r,
+                Either::Right(()) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect timed out (CONNECT_TIMEOUT)",
+                )),
+            }
+        }
+        _ => connect_once(ep, t).await,
+    }
+}
+
 async fn connect_loop(
     port: Arc<dyn Port>,
+    opts: SocketOptions,
     ep: Endpoint,
     endpoint: Arc<str>,
     cancel: Arc<Cancel>,
     preset: Option<(PeerId, Consumer)>,
 ) {
-    let (first, max) = {
-        let o = port.options();
-        (o.reconnect_ivl, o.reconnect_ivl_max)
-    };
-    let first = first.max(Duration::from_millis(1));
+    let tuning = Tuning::of(&opts);
+    let stop = tuning.reconnect_stop;
+    let first = opts.reconnect_ivl.max(Duration::from_millis(1));
+    let max = opts.reconnect_ivl_max;
     let mut ivl = first;
     loop {
         if cancel.is_cancelled() || port.is_closed() {
             break;
         }
-        match race(connect_once(&ep), cancel.wait()).await {
+        match race(connect_within(&ep, &tuning), cancel.wait()).await {
             Either::Right(()) => break,
             Either::Left(Ok(s)) => {
                 port.emit(MonitorEvent::Connected(endpoint.to_string()));
@@ -220,13 +591,27 @@ async fn connect_loop(
                     endpoint: endpoint.clone(),
                     preset: preset.clone(),
                     cancel: cancel.clone(),
+                    greeted: Default::default(),
                 };
                 match s {
                     Stream::Tcp(s) => engine::run(s, &spec).await,
                     Stream::Unix(s) => engine::run(s, &spec).await,
                 };
+                let failed = port.speaks_zmtp() && !spec.greeted.get();
+                if failed && stop.contains(ReconnectStop::HANDSHAKE_FAILED) {
+                    port.emit(MonitorEvent::Closed(endpoint.to_string()));
+                    break;
+                }
             }
-            Either::Left(Err(_)) => port.emit(MonitorEvent::ConnectRetried(endpoint.to_string())),
+            Either::Left(Err(e)) => {
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    && stop.contains(ReconnectStop::CONN_REFUSED)
+                {
+                    port.emit(MonitorEvent::Closed(endpoint.to_string()));
+                    break;
+                }
+                port.emit(MonitorEvent::ConnectRetried(endpoint.to_string()));
+            }
         }
         if cancel.is_cancelled() || port.is_closed() {
             break;
@@ -240,5 +625,39 @@ async fn connect_loop(
     }
     if let Some((id, _)) = preset {
         port.detach(id, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_addresses_as_libzmq_resolves_them() {
+        let v4 = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(local_addr("*", 5, false).expect("any"), v4("0.0.0.0:5"));
+        assert_eq!(local_addr("*", 5, true).expect("any"), v4("[::]:5"));
+        assert_eq!(local_addr("lo", 0, false).expect("lo"), v4("127.0.0.1:0"));
+        assert_eq!(
+            local_addr("127.0.0.1", 7, false).expect("literal"),
+            v4("127.0.0.1:7")
+        );
+        assert!(matches!(
+            local_addr("::1%lo", 7, false).expect("zone"),
+            SocketAddr::V6(a) if a.scope_id() != 0
+        ));
+        assert!(local_addr("no-such-host.invalid", 1, false).is_err());
+        assert!(
+            local_addr("127.0.0.1%lo", 1, false).is_err(),
+            "a zone on IPv4"
+        );
+    }
+
+    #[test]
+    fn random_names_differ() {
+        let a = random_name();
+        assert_eq!(a.len(), 6);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, random_name());
     }
 }
