@@ -6,7 +6,7 @@ use std::ops::BitOr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_zmtp::{CurvePublicKey, CurveSecretKey};
+use monocoque_zmtp::{CurvePublicKey, CurveSecretKey, SocketType};
 
 pub(crate) mod by_name;
 mod context;
@@ -350,6 +350,28 @@ impl Default for SocketOptions {
             #[cfg(test)]
             test_sealed: false,
         }
+    }
+}
+
+impl SocketOptions {
+    /// libzmq's defaults for a socket of type `ty`, which a new socket
+    /// starts with: [`Default`]'s, except that SUB and XSUB do not linger
+    /// (`linger` 0, as libzmq's `xsub_t` sets it: what they queue is only
+    /// subscriptions).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monocoque::{Socket, SocketOptions, SocketType};
+    /// assert_eq!(SocketOptions::for_type(SocketType::Sub).linger, Some(Duration::ZERO));
+    /// assert_eq!(SocketOptions::for_type(SocketType::Push).linger, None);
+    /// assert_eq!(Socket::new(SocketType::Xsub).unwrap().option("linger").unwrap(), "0");
+    /// ```
+    pub fn for_type(ty: SocketType) -> SocketOptions {
+        let mut o = SocketOptions::default();
+        if matches!(ty, SocketType::Sub | SocketType::Xsub) {
+            o.linger = Some(Duration::ZERO);
+        }
+        o
     }
 }
 

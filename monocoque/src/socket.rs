@@ -57,6 +57,7 @@ impl Socket {
     /// A new socket of type `ty` in context `ctx`.
     pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Result<Socket> {
         let core = Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone()));
+        core.lock().base.opts = SocketOptions::for_type(ty);
         ctx.register(&core)?;
         Ok(Socket { core, ctx })
     }

@@ -664,12 +664,8 @@ impl SocketOptions {
             "req_relaxed" => self.req_relaxed = v.bool()?,
             "router_handover" => self.router_handover = v.bool()?,
             "router_mandatory" => self.router_mandatory = v.bool()?,
-            "routing_id" => {
-                if v.text.is_empty() || v.text.len() > 255 {
-                    return Err(v.bad("takes 1 to 255 bytes"));
-                }
-                self.routing_id = Some(v.bytes());
-            }
+            // Its length (1 to 255 bytes) is checked by `validate`.
+            "routing_id" => self.routing_id = Some(v.bytes()),
             "sndbuf" => self.sndbuf = v.count_or_none()?,
             "sndhwm" => self.sndhwm = usize::try_from(v.c_int(0)?).unwrap_or(0),
             "sndtimeo" => self.sndtimeo = v.ms_or_none(-1)?,
@@ -680,17 +676,13 @@ impl SocketOptions {
                 };
             }
             "tcp_keepalive_cnt" => {
+                // 0, which the kernel refuses, is refused by `validate`.
                 let cnt = v.int(-1, 127, "takes -1 or 1 to 127")?;
-                if cnt == 0 {
-                    return Err(v.bad("takes -1 or 1 to 127"));
-                }
                 self.tcp_keepalive_cnt = u32::try_from(cnt).ok();
             }
             "tcp_keepalive_idle" | "tcp_keepalive_intvl" => {
+                // 0 is refused by `validate`, as above.
                 let secs = v.int(-1, 32767, "takes -1 or 1 to 32767 seconds")?;
-                if secs == 0 {
-                    return Err(v.bad("takes -1 or 1 to 32767 seconds"));
-                }
                 let d = u64::try_from(secs).ok().map(Duration::from_secs);
                 if name == "tcp_keepalive_idle" {
                     self.tcp_keepalive_idle = d;
