@@ -34,6 +34,7 @@ mod named_options;
 mod options;
 mod pattern;
 mod pipe;
+mod poller;
 mod proxy;
 mod socket;
 mod socket_core;
@@ -47,6 +48,7 @@ pub use error::{Error, Result};
 pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
 pub use options::{ContextOptions, OptionError, ReconnectStop, Security, SocketOptions};
+pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::proxy;
 pub use socket::Socket;
 

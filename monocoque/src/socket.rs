@@ -13,8 +13,9 @@ use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pattern::{self, Core, Pattern, SendError};
+use crate::poller::{Events, ReadinessFd};
 use crate::socket_core::{EndpointEntry, Hooks, Inbox, Outbox, Port};
-use crate::sync::{bell_listener, block_on, maybe, race, Cancel, Either, Sleep};
+use crate::sync::{bell_listener, block_on, maybe, race, Cancel, Either, Observer, Sleep};
 use crate::transport::{inproc, net};
 
 /// A ZeroMQ socket.
@@ -43,6 +44,8 @@ use crate::transport::{inproc, net};
 pub struct Socket {
     core: Arc<Core>,
     ctx: Arc<ContextInner>,
+    /// The readiness descriptor, once asked for.
+    readiness: std::sync::OnceLock<Arc<ReadinessFd>>,
 }
 
 /// How long a blocking `recv` watches its lone connection before it
@@ -59,7 +62,11 @@ impl Socket {
         let core = Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone()));
         core.lock().base.opts = SocketOptions::for_type(ty);
         ctx.register(&core)?;
-        Ok(Socket { core, ctx })
+        Ok(Socket {
+            core,
+            ctx,
+            readiness: std::sync::OnceLock::new(),
+        })
     }
 
     /// A socket in the process-wide [`Context::global`].
@@ -767,6 +774,64 @@ impl Socket {
         }
     }
 
+    /// A descriptor that becomes readable whenever the socket's state may
+    /// have changed (libzmq's `ZMQ_FD`), for an event loop that is not
+    /// ours (mio, glib, a C program's `poll`): wait for it to be readable,
+    /// then ask [`events`](Self::events) what is ready, and act until it
+    /// says nothing is, as libzmq's contract goes. The descriptor is the
+    /// socket's: do not close it.
+    ///
+    /// Room that appears at an inproc peer (a full PUSH to an inproc PULL)
+    /// is not signalled by itself; it shows with the socket's next change.
+    /// A [`Poller`](crate::Poller) sees it.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # use monocoque::{Context, SocketType};
+    /// # let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("inproc://fd-doc").unwrap();
+    /// let fd = pull.readiness_fd().unwrap();
+    /// assert!(fd.as_raw_fd() >= 0);
+    /// assert!(!pull.events().unwrap().readable);
+    /// ```
+    pub fn readiness_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        if self.readiness.get().is_none() {
+            let fd = ReadinessFd::new()?;
+            if self.readiness.set(fd.clone()).is_ok() {
+                self.core.inbox.wake.observe(fd);
+            }
+        }
+        self.readiness.get().map(|f| f.fd()).ok_or(Error::State)
+    }
+
+    /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): readable
+    /// when a receive would return a message, writable when a send would
+    /// not wait. Also makes the [`readiness_fd`](Self::readiness_fd) not
+    /// readable until the next change.
+    ///
+    /// ```
+    /// # use monocoque::{Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push).unwrap();
+    /// let e = push.events().unwrap();
+    /// assert!(!e.readable && !e.writable); // no peer yet
+    /// ```
+    pub fn events(&self) -> Result<Events> {
+        if let Some(fd) = self.readiness.get() {
+            fd.clear();
+        }
+        let pattern_can_recv = self.can_recv();
+        Ok(Events {
+            readable: pattern_can_recv && pattern::readable(&self.core)?,
+            writable: pattern::writable(&self.core)?,
+        })
+    }
+
+    /// The socket's state, shared (a poller keeps it).
+    pub(crate) fn core_arc(&self) -> Arc<Core> {
+        self.core.clone()
+    }
+
     /// The socket's core (unit tests).
     #[cfg(test)]
     pub(crate) fn core(&self) -> &Arc<Core> {
@@ -889,9 +954,14 @@ impl Drop for Socket {
             let s = Socket {
                 core: self.core.clone(),
                 ctx: self.ctx.clone(),
+                readiness: std::sync::OnceLock::new(),
             };
             let _ = std::thread::Builder::new().spawn(move || drop(s));
             return;
+        }
+        if let Some(fd) = self.readiness.get() {
+            let o: Arc<dyn Observer> = fd.clone();
+            self.core.inbox.wake.unobserve(&o);
         }
         close_core(&self.core, &self.ctx);
     }

@@ -55,6 +55,13 @@ impl Lb {
         self.peers.detach(id);
     }
 
+    /// Whether some peer has room (POLLOUT).
+    pub(crate) fn has_room(&self, base: &Base) -> bool {
+        self.peers
+            .ready()
+            .any(|id| base.peers.get(id).is_some_and(|p| p.out.has_room()))
+    }
+
     /// Round robin over the peers with room; returns the peer used.
     pub(crate) fn send(&mut self, base: &Base, mut msg: Message) -> Result<PeerId, SendError> {
         let mut last = None;

@@ -109,7 +109,16 @@ impl Pattern {
 
     /// One attempt to send `msg` with the lock held; what to do once it
     /// is released comes back (see [`After`]).
-    fn send(&mut self, ty: SocketType, base: &Base, msg: Message) -> Result<After, SendError> {
+    fn send(&mut self, ty: SocketType, base: &mut Base, msg: Message) -> Result<After, SendError> {
+        // A reply or request a poller took is still the application's to
+        // receive: the state machine has not moved on for it.
+        if base.stash.is_some() && matches!(self, Pattern::Req(_) | Pattern::Rep(_)) {
+            if matches!(self, Pattern::Req(_)) && base.opts.req_relaxed {
+                base.stash = None;
+            } else {
+                return Err(Error::State.into());
+            }
+        }
         match self {
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => {
                 lb.send(base, msg).map(|_| After::Nothing)
@@ -124,6 +133,21 @@ impl Pattern {
             }
             Pattern::Xsub(s) => Ok(After::Subscribed(s.send(base, msg))),
             Pattern::Sub(_) | Pattern::Pull => Err(Error::NotSupported(ty.as_str()).into()),
+        }
+    }
+
+    /// Whether a send would not wait now (POLLOUT), with the lock held.
+    fn writable(&self, base: &Base) -> bool {
+        match self {
+            Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => lb.has_room(base),
+            Pattern::Req(req) => base.stash.is_none() && req.writable(base),
+            Pattern::Rep(rep) => base.stash.is_none() && rep.is_replying(),
+            Pattern::Router(_)
+            | Pattern::Stream(_)
+            | Pattern::Pub(_)
+            | Pattern::Xpub(_)
+            | Pattern::Xsub(_) => true,
+            Pattern::Sub(_) | Pattern::Pull => false,
         }
     }
 
@@ -312,6 +336,56 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
     Ok(())
 }
 
+/// Whether a receive would return a message now (a poller's POLLIN): for
+/// the types that filter or keep state, the message is taken and kept for
+/// the next receive, so the answer is exact (a SUB's match, a REQ's reply).
+pub(crate) fn readable(core: &Core) -> Result<bool, Error> {
+    if core.is_terminated() {
+        return Err(Error::Terminated);
+    }
+    if core.recv_direct() {
+        return Ok(core.inbox.has_messages());
+    }
+    let mut st = core.lock();
+    if st.base.stash.is_some() {
+        return Ok(true);
+    }
+    let State { base, pattern } = &mut *st;
+    if !pattern.can_recv() {
+        return Ok(false);
+    }
+    match pattern.recv(core.ty, base, &core.inbox) {
+        Ok(Some(m)) => {
+            st.base.stash = Some(m);
+            core.refresh_recv_direct(&st);
+            Ok(true)
+        }
+        // Nothing, or nothing the state allows (a REQ with no request out).
+        Ok(None) | Err(Error::State) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a send would not wait now (a poller's POLLOUT).
+pub(crate) fn writable(core: &Core) -> Result<bool, Error> {
+    if core.is_terminated() {
+        return Err(Error::Terminated);
+    }
+    let st = core.lock();
+    Ok(st.pattern.writable(&st.base))
+}
+
+/// The inbound queues of inproc peers that a send waits on for room (a
+/// poller watches them while the socket is not writable).
+pub(crate) fn room_inboxes(core: &Core) -> Vec<Arc<Inbox>> {
+    let st = core.lock();
+    st.base
+        .peers
+        .iter()
+        .filter_map(|(_, p)| p.out.room())
+        .collect()
+}
+
 /// SUB: subscribe to (`on`) or unsubscribe from `prefix`, telling every peer.
 pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Error> {
     let mut st = core.lock();
@@ -333,6 +407,10 @@ pub(crate) fn try_recv(core: &Core) -> Result<Option<Message>, Error> {
         return Ok(core.inbox.pop().map(|i| i.msg));
     }
     let mut st = core.lock();
+    if let Some(m) = st.base.stash.take() {
+        core.refresh_recv_direct(&st);
+        return Ok(Some(m));
+    }
     let State { base, pattern } = &mut *st;
     pattern.recv(core.ty, base, &core.inbox)
 }

@@ -64,6 +64,12 @@ impl Req {
         }
     }
 
+    /// Whether a request may go now (POLLOUT): none is out (or
+    /// `REQ_RELAXED`), and a peer has room.
+    pub(crate) fn writable(&self, base: &Base) -> bool {
+        (self.awaiting == Awaiting::Nothing || base.opts.req_relaxed) && self.lb.has_room(base)
+    }
+
     /// Takes the reply to the request out, dropping anything else.
     pub(crate) fn recv(&mut self, base: &Base, inbox: &Inbox) -> Result<Option<Message>, Error> {
         let Awaiting::Reply { peer, id } = self.awaiting else {
@@ -111,6 +117,11 @@ pub(crate) enum Rep {
 }
 
 impl Rep {
+    /// Whether a request is being answered (POLLOUT).
+    pub(crate) fn is_replying(&self) -> bool {
+        matches!(self, Rep::Replying { .. })
+    }
+
     /// Sends the reply to the request being answered.
     pub(crate) fn send(&mut self, base: &Base, msg: Message) -> Result<(), SendError> {
         let Rep::Replying { peer, mut envelope } = std::mem::take(self) else {

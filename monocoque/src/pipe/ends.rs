@@ -39,6 +39,11 @@ impl Producer {
         self.0.push(msg)
     }
 
+    /// Whether a push would find room now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.0.has_room()
+    }
+
     /// Queues a message for the writer, never inline (fan-out).
     pub(crate) fn enqueue(&self, msg: Message) -> Result<(), Message> {
         self.0.enqueue(msg)

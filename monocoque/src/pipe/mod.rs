@@ -193,6 +193,13 @@ impl Pipe {
         self.stage(msg, true)
     }
 
+    /// Whether a [`push`](Self::push) would find room now (a poller's
+    /// POLLOUT; another sender may take it first).
+    pub(crate) fn has_room(&self) -> bool {
+        let sent = self.send.sent.load(Ordering::Relaxed);
+        sent.saturating_sub(self.took.taken.load(Ordering::Acquire)) < self.capacity as u64
+    }
+
     /// Queues a message for the writer task, never inline (fan-out: one
     /// syscall per subscriber on the sending thread would cost more than
     /// the writer's batches).

@@ -199,6 +199,14 @@ impl Inbox {
         self.singles().is_full()
     }
 
+    /// Whether a message waits (a poller's POLLIN for the types that take
+    /// messages as they come).
+    pub(crate) fn has_messages(&self) -> bool {
+        self.local_has.load(Ordering::Acquire)
+            || self.singles.get().is_some_and(|q| !q.is_empty())
+            || !self.runs.is_empty()
+    }
+
     /// Marks the socket closed: producers stop delivering, sleepers wake.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);

@@ -76,6 +76,10 @@ pub(crate) struct Base {
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) monitor: Option<Arc<MonitorQueue>>,
     pub(crate) last_endpoint: Option<String>,
+    /// A message a poller took to learn that one was deliverable (a SUB's
+    /// match, a REQ's reply, a REP's request): the next receive returns
+    /// it first.
+    pub(crate) stash: Option<crate::message::Message>,
 }
 
 impl Base {
@@ -161,8 +165,10 @@ impl<P: Hooks> SocketCore<P> {
     /// Updates [`recv_direct`](Self::recv_direct) after the pattern changed
     /// (a SUB subscribed to everything, or no longer).
     pub(crate) fn refresh_recv_direct(&self, st: &State<P>) {
-        self.recv_direct
-            .store(st.pattern.recv_direct(), Ordering::Release);
+        self.recv_direct.store(
+            st.pattern.recv_direct() && st.base.stash.is_none(),
+            Ordering::Release,
+        );
     }
 
     /// A new outbound pipe, sized by `opts`' SNDHWM.

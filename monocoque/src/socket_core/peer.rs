@@ -65,6 +65,14 @@ impl Outbox {
         }
     }
 
+    /// Whether a push would find room now (a poller's POLLOUT).
+    pub(crate) fn has_room(&self) -> bool {
+        match self {
+            Outbox::Engine(pipe) => pipe.has_room(),
+            Outbox::Inproc(link) => !link.inbox.is_full(),
+        }
+    }
+
     /// Whether nothing is queued for the peer (what LINGER waits for).
     pub(crate) fn is_drained(&self) -> bool {
         match self {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,6 +24,19 @@ use super::atomic::{fence, AtomicUsize, Ordering};
 pub(crate) struct Bell {
     event: Event,
     waiters: AtomicUsize,
+    /// Whether [`observers`](Self::observers) holds any (read on every
+    /// ring, after the same fence as `waiters`).
+    observed: AtomicUsize,
+    /// Told of every ring while registered: pollers and readiness
+    /// descriptors, which wait on many bells at once.
+    observers: std::sync::Mutex<Vec<Arc<dyn Observer>>>,
+}
+
+/// Something told of every ring of a [`Bell`] it observes.
+pub(crate) trait Observer: Send + Sync + std::fmt::Debug {
+    /// The bell rang. Called on the ringing thread: be quick, and never
+    /// take a lock the ringer might hold.
+    fn rang(&self);
 }
 
 /// A waiter counted by a [`Bell`] until dropped.
@@ -47,6 +61,36 @@ impl Bell {
         if self.waiters.load(Ordering::Relaxed) > 0 {
             self.event.notify(n);
         }
+        if self.observed.load(Ordering::Relaxed) > 0 {
+            self.tell_observers();
+        }
+    }
+
+    #[cold]
+    fn tell_observers(&self) {
+        let observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        for o in observers.iter() {
+            o.rang();
+        }
+    }
+
+    /// Tells `o` of every ring from now on, until [`unobserve`](Self::unobserve).
+    /// As with a waiter, a state change rung after this returns is seen:
+    /// check the state after observing, not before.
+    pub(crate) fn observe(&self, o: Arc<dyn Observer>) {
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        observers.push(o);
+        self.observed.store(observers.len(), Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Stops telling `o` (compared by address).
+    pub(crate) fn unobserve(&self, o: &Arc<dyn Observer>) {
+        let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = observers.iter().position(|x| Arc::ptr_eq(x, o)) {
+            observers.swap_remove(i);
+        }
+        self.observed.store(observers.len(), Ordering::Relaxed);
     }
 
     /// Counts the caller as a waiter until the guard drops; listen to
@@ -80,6 +124,12 @@ pub(crate) struct BellListener<'a> {
 }
 
 impl BellListener<'_> {
+    /// Blocks the thread until rung.
+    pub(crate) fn wait(self) {
+        use event_listener::Listener as _;
+        self.listener.wait();
+    }
+
     /// Blocks the thread until rung or until `deadline`.
     pub(crate) fn wait_deadline(self, deadline: Instant) {
         use event_listener::Listener as _;

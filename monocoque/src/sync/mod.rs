@@ -11,7 +11,7 @@ mod primitives;
 mod spin;
 mod timer;
 
-pub(crate) use bell::{bell_listener, Bell};
+pub(crate) use bell::{bell_listener, Bell, Observer};
 pub(crate) use block_on::{block_on, maybe, race, Either};
 pub(crate) use cancel::Cancel;
 pub(crate) use primitives::{atomic, yield_now, Mutex, OnceLock};
