@@ -50,7 +50,7 @@ pub use monitor::{EndReason, Monitor, MonitorEvent};
 pub use options::{ContextOptions, OptionError, ReconnectStop, Security, SocketOptions};
 pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::proxy;
-pub use socket::Socket;
+pub use socket::{Permit, Socket, Unsent};
 
 pub use monocoque_core as core;
 pub use monocoque_zmtp as zmtp;

@@ -419,7 +419,9 @@ impl Socket {
 
     /// Sends a message, waiting asynchronously while the pattern has to, up
     /// to `SNDTIMEO` (then [`Error::WouldBlock`]). Cancel-safe: dropped
-    /// before it completes, it sent nothing.
+    /// before it completes, it sent nothing (and the message it owned is
+    /// dropped: to keep it, wait with [`reserve_async`](Self::reserve_async)
+    /// and send with the [`Permit`]).
     ///
     /// ```
     /// # use monocoque::{Context, SocketType};
@@ -745,6 +747,78 @@ impl Socket {
         }
     }
 
+    /// Sends a message if that can be done without waiting; else gives it
+    /// back with why ([`Error::WouldBlock`] when the pattern would have to
+    /// wait), so a retry needs no clone.
+    ///
+    /// ```
+    /// # use monocoque::{Error, Socket, SocketType};
+    /// let push = Socket::new(SocketType::Push).unwrap(); // no peer yet
+    /// let unsent = push.try_send_or_return("keep me").unwrap_err();
+    /// assert!(matches!(unsent.error, Error::WouldBlock));
+    /// assert_eq!(&unsent.message[0][..], b"keep me");
+    /// ```
+    // The error carries the message back by value: boxing it would cost an
+    // allocation on every refusal of a retry loop.
+    #[allow(clippy::result_large_err)]
+    pub fn try_send_or_return(&self, msg: impl Into<Message>) -> std::result::Result<(), Unsent> {
+        let msg = msg.into();
+        if msg.is_empty() {
+            return Err(Unsent {
+                error: Error::Invalid("a message needs at least one frame"),
+                message: msg,
+            });
+        }
+        match pattern::try_send(&self.core, msg) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(message, _)) => Err(Unsent {
+                error: Error::WouldBlock,
+                message,
+            }),
+            // A definite failure (terminated, wrong state) checks the
+            // state before the message is touched.
+            Err(SendError::Fail(error)) => Err(Unsent {
+                error,
+                message: Message::new(),
+            }),
+        }
+    }
+
+    /// Waits, asynchronously and up to `SNDTIMEO`, until a send would not
+    /// wait, and returns a [`Permit`] to send with. Nothing is held while
+    /// it waits, so it is cancel-safe with no message to lose: the way to
+    /// send from a `select!` that may drop the branch (`send_async`
+    /// dropped while waiting drops its message).
+    ///
+    /// ```
+    /// # use monocoque::{Context, SocketType};
+    /// # let ctx = Context::new();
+    /// # let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// # pull.bind("inproc://reserve-doc").unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect("inproc://reserve-doc").unwrap();
+    /// futures_lite::future::block_on(async {
+    ///     let permit = push.reserve_async().await.unwrap();
+    ///     permit.send("job").unwrap();
+    /// });
+    /// # assert_eq!(&pull.recv().unwrap()[0][..], b"job");
+    /// ```
+    pub async fn reserve_async(&self) -> Result<Permit<'_>> {
+        if pattern::writable(&self.core)? {
+            return Ok(Permit { socket: self });
+        }
+        let timeout = self.core.lock().base.opts.sndtimeo;
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::WouldBlock);
+        }
+        let mut poller = crate::poller::Poller::new();
+        poller.add(self, Events::WRITABLE)?;
+        if poller.wait_async(timeout).await?.is_empty() {
+            return Err(Error::WouldBlock);
+        }
+        Ok(Permit { socket: self })
+    }
+
     /// Waits for a message until `deadline` (none: for ever), on any
     /// executor.
     async fn recv_until(&self, deadline: Option<Instant>) -> Result<Message> {
@@ -943,6 +1017,44 @@ fn end_connections(core: &Arc<Core>, ctx: &ContextInner) {
         } else {
             core.detach(id, true);
         }
+    }
+}
+
+/// A message that was not sent, given back ([`Socket::try_send_or_return`],
+/// [`Permit::send`]).
+#[derive(Debug)]
+pub struct Unsent {
+    /// Why it was not sent.
+    pub error: Error,
+    /// The message, untouched (empty when the send failed before the
+    /// message was looked at, e.g. a REQ out of turn or a terminated
+    /// context: `error` says which).
+    pub message: Message,
+}
+
+impl std::fmt::Display for Unsent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "message not sent: {}", self.error)
+    }
+}
+
+impl std::error::Error for Unsent {}
+
+/// Leave to send one message now ([`Socket::reserve_async`]): the socket
+/// was writable when it was given. Another thread sending on the same
+/// socket may take the room first; the message then comes back in
+/// [`Unsent`] rather than being lost.
+#[derive(Debug)]
+#[must_use = "a permit does nothing until its send is called"]
+pub struct Permit<'a> {
+    socket: &'a Socket,
+}
+
+impl Permit<'_> {
+    /// Sends `msg` without waiting; gives it back if the room went.
+    #[allow(clippy::result_large_err)] // as `try_send_or_return`
+    pub fn send(self, msg: impl Into<Message>) -> std::result::Result<(), Unsent> {
+        self.socket.try_send_or_return(msg)
     }
 }
 
