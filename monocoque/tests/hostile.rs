@@ -170,3 +170,74 @@ fn an_incompatible_peer_is_refused() {
     wait_for("the good peer", || good.send("fine").is_ok());
     assert_eq!(recv_strs(&pull), ["fine"]);
 }
+
+/// A peer that floods PINGs and never reads costs bounded memory: once
+/// what we owe it (the PONGs) reaches the bound, we stop reading it, so
+/// its own writes stall; a good peer on the same socket is unaffected.
+#[test]
+fn a_ping_flood_that_never_reads_is_stopped_being_read() {
+    let ctx = Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let mon = pull.monitor();
+    let ep = bind(&pull, Tr::Tcp);
+    let mut flood = raw_push(&ep);
+    flood.set_nonblocking(true).unwrap();
+    // PING: command flag, "\x04PING", TTL 0, and a 16-byte context.
+    let mut ping = vec![0x04, 23, 4];
+    ping.extend(b"PING");
+    ping.extend([0, 0]);
+    ping.extend([7u8; 16]);
+    let burst: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 4096)
+        .collect();
+    let good = sock(&ctx, SocketType::Push);
+    good.connect(&ep).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut written = 0usize;
+    let mut at = 0usize; // where in the burst the next write starts
+    let mut stalled_since: Option<Instant> = None;
+    let mut stalled = false;
+    // Writes until they stall for a while (the kernel's buffers full
+    // because we stopped reading), or give up after far more than any
+    // bound plus the kernel's buffers.
+    while written < 512 << 20 && Instant::now() < deadline {
+        match flood.write(&burst[at..]) {
+            Ok(n) => {
+                written += n;
+                at = (at + n) % burst.len();
+                stalled_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    stalled = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                std::thread::sleep(Duration::from_millis(300));
+                let events: Vec<_> = std::iter::from_fn(|| mon.try_recv()).collect();
+                panic!("the flood's connection failed: {e}: {events:?}")
+            }
+        }
+    }
+    assert!(
+        stalled,
+        "{} MiB of PINGs were all read: what we owe the peer is not bounded",
+        written >> 20
+    );
+    // The bound, plus what the kernel buffers both ways.
+    assert!(
+        written < 64 << 20,
+        "{} MiB taken before the stall",
+        written >> 20
+    );
+    eprintln!("the flood stalled after {} KiB", written >> 10);
+    // The good peer still gets through.
+    good.send("still served").unwrap();
+    assert_eq!(recv_strs(&pull), ["still served"]);
+}

@@ -86,7 +86,15 @@ struct Link {
     event: Event,
     /// What the reader's session produced for the wire (PONG, ERROR).
     out: RefCell<Vec<Bytes>>,
+    /// Rung when the writer takes `out`.
+    drained: Event,
 }
+
+/// What the reader may leave in [`Link::out`] for the writer: past this, a
+/// peer that keeps sending commands (PING) and never reads what we answer
+/// is not read any more until the writer has passed it on (the policy:
+/// stop reading until the peer drains, as a full RCVHWM does).
+const OUT_BOUND: usize = 64 * 1024;
 
 impl Link {
     /// Stops both tasks; the first reason given is kept.
@@ -94,6 +102,11 @@ impl Link {
         self.reason.borrow_mut().get_or_insert(why);
         self.done.set(true);
         self.event.notify(usize::MAX);
+    }
+
+    /// Bytes waiting in `out`.
+    fn pending_out(&self) -> usize {
+        self.out.borrow().iter().map(Bytes::len).sum()
     }
 
     /// Whether [`stop`](Self::stop) was called.

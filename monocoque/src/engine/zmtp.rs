@@ -20,7 +20,7 @@ use monocoque_zmtp::{
     SessionConfig, SocketType, ZapReply, ZapRequest,
 };
 
-use super::{sized_slab, slab, write_all, ConnSpec, Link};
+use super::{sized_slab, slab, write_all, ConnSpec, Link, OUT_BOUND};
 use crate::message::{Message, Properties};
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::{Security, SocketOptions};
@@ -450,6 +450,17 @@ where
                 pipe.ready().ring();
             }
         }
+        // What we owe a peer that does not read (its PINGs' PONGs) is
+        // bounded: past the bound, stop reading until the writer drains it.
+        while link.pending_out() > OUT_BOUND {
+            listener!(link.drained => drained);
+            if link.pending_out() <= OUT_BOUND {
+                break;
+            }
+            if let Either::Right(()) = race(drained, stopped(link, pipe, &spec.cancel)).await {
+                return EndReason::Closed;
+            }
+        }
         // A large body that straddles reads is read straight into its own
         // buffer: no copy in the decoder.
         let direct = session.borrow_mut().body_buf();
@@ -609,6 +620,7 @@ async fn write_loop<S>(
                 held += 1;
             }
             out.append(&mut link.out.borrow_mut());
+            link.drained.notify(usize::MAX);
             loop {
                 // Counted before it leaves the queue, so LINGER never sees
                 // an empty queue and no write while a command is between.
