@@ -49,7 +49,7 @@ pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
 pub use options::{ContextOptions, OptionError, ReconnectStop, Security, SocketOptions};
 pub use poller::{poll, Events, PollEvent, PollItem, Poller};
-pub use proxy::proxy;
+pub use proxy::{proxy, proxy_steerable, ProxyCommand, ProxyStatistics, SocketStatistics};
 pub use socket::{Permit, Socket, Unsent};
 
 pub use monocoque_core as core;
