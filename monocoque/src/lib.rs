@@ -36,6 +36,7 @@ mod pattern;
 mod pipe;
 mod poller;
 mod proxy;
+mod readiness;
 mod socket;
 mod socket_core;
 mod sync;

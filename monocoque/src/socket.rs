@@ -13,7 +13,7 @@ use crate::message::Message;
 use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pattern::{self, Core, Pattern, SendError};
-use crate::poller::{Events, ReadinessFd};
+use crate::readiness::{Events, Poller, ReadinessFd};
 use crate::socket_core::{EndpointEntry, Hooks, Inbox, Outbox, Port};
 use crate::sync::{bell_listener, block_on, maybe, race, Cancel, Either, Observer, Sleep};
 use crate::transport::{inproc, net};
@@ -811,8 +811,8 @@ impl Socket {
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }
-        let mut poller = crate::poller::Poller::new();
-        poller.add(self, Events::WRITABLE)?;
+        let mut poller = Poller::new();
+        poller.add_core(self.core_arc(), Events::WRITABLE)?;
         if poller.wait_async(timeout).await?.is_empty() {
             return Err(Error::WouldBlock);
         }
