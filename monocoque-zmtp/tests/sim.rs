@@ -22,7 +22,8 @@
 //!
 //! A failing seed prints itself; `SIM_SEED=n` replays exactly that seed,
 //! `SIM_SEEDS=n` runs n seeds from `SIM_FIRST` (default 0), for long runs
-//! (`scripts/sim.sh`).
+//! (`scripts/sim.sh`); `SIM_TRACE=1` adds every delivery and timer to the
+//! failure's log.
 
 #![allow(clippy::unwrap_used)]
 
@@ -104,6 +105,7 @@ struct Sim {
     /// When the clock last jumped (a session re-arms a deadline that saw
     /// traffic before the jump, so its bound counts from here).
     jumped: Option<Instant>,
+    start: Instant,
 }
 
 const STEPS: usize = 1500;
@@ -230,6 +232,7 @@ impl Sim {
             generation: 1,
             log: Vec::new(),
             jumped: None,
+            start: now,
         };
         sim.log(format!(
             "mechanism {} zmtp30 {} heartbeat {:?} max latency {:?}",
@@ -240,7 +243,7 @@ impl Sim {
 
     fn log(&mut self, s: String) {
         self.log.push(s);
-        if self.log.len() > 60 {
+        if self.log.len() > 600 {
             self.log.remove(0);
         }
     }
@@ -314,6 +317,10 @@ impl Sim {
                     let cut = 1 + self.rng.below(chunk.len() as u64) as usize;
                     let piece = chunk.split_to(cut.min(chunk.len()));
                     self.wires[from].last_delivery = Some(self.now);
+                    if std::env::var("SIM_TRACE").is_ok() {
+                        let t = self.now.duration_since(self.start);
+                        self.log(format!("{t:?} wire {from} delivers {} bytes", piece.len()));
+                    }
                     if let Err(e) = self.ends[to].session.handle_input(piece) {
                         self.fail(&format!("end {to} refused its peer's bytes: {e}"));
                     }
@@ -368,6 +375,10 @@ impl Sim {
             if !due {
                 continue;
             }
+            if std::env::var("SIM_TRACE").is_ok() {
+                let t = self.now.duration_since(self.start);
+                self.log(format!("{t:?} end {i} tick"));
+            }
             if let Err(e) = self.ends[i].session.handle_timeout(self.now) {
                 // The direction that feeds end i was silent long enough.
                 let from = 1 - i;
@@ -376,6 +387,10 @@ impl Sim {
                 let least = self.least_timeout();
                 if !matches!(e, ProtocolError::HeartbeatTimeout) {
                     self.fail(&format!("end {i} timed out: {e}"));
+                }
+                if std::env::var("SIM_TRACE").is_ok() {
+                    let t = self.now.duration_since(self.start);
+                    self.log(format!("{t:?} end {i} timed out: {e}"));
                 }
                 if quiet < least {
                     self.fail(&format!(
@@ -395,8 +410,13 @@ impl Sim {
         let hb = self.setup.heartbeat.unwrap();
         let mut t = hb.timeout.unwrap_or(hb.interval);
         if let Some(ttl) = hb.ttl {
-            // The peer's TTL applies at the other end; either may fire.
-            t = t.min(ttl);
+            // The peer's TTL applies at the other end; either may fire. It
+            // travels in tenths of a second (RFC 37), truncated as libzmq
+            // does: 594 ms is announced as 500 ms.
+            let tenths = Duration::from_millis(ttl.as_millis() as u64 / 100 * 100);
+            if !tenths.is_zero() {
+                t = t.min(tenths);
+            }
         }
         t
     }
