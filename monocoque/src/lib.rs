@@ -48,7 +48,9 @@ pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use message::{Message, Properties};
 pub use monitor::{EndReason, Monitor, MonitorEvent};
-pub use options::{ContextOptions, OptionError, ReconnectStop, Security, SocketOptions};
+pub use options::{
+    ContextOptions, OptionError, ReconnectStop, RouterNotify, Security, SocketOptions,
+};
 pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::{proxy, proxy_steerable, ProxyCommand, ProxyStatistics, SocketStatistics};
 pub use socket::{Permit, Socket, Unsent};

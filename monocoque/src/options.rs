@@ -157,6 +157,69 @@ impl fmt::Debug for ReconnectStop {
     }
 }
 
+/// Which peer events a ROUTER tells its application (`ZMQ_ROUTER_NOTIFY`):
+/// a set of libzmq's `ZMQ_NOTIFY_*` flags, combined with `|`. Each event
+/// arrives as a message of two frames, the peer's routing id and an empty
+/// frame.
+///
+/// ```
+/// use monocoque::RouterNotify;
+/// let both = RouterNotify::CONNECT | RouterNotify::DISCONNECT;
+/// assert!(both.contains(RouterNotify::DISCONNECT));
+/// assert_eq!(both.bits(), 3);
+/// assert_eq!(RouterNotify::from_bits(4), None);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RouterNotify(u8);
+
+impl RouterNotify {
+    /// No notifications (the default, 0).
+    pub const NONE: RouterNotify = RouterNotify(0);
+    /// A peer connected: its handshake completed (`ZMQ_NOTIFY_CONNECT`, 1).
+    pub const CONNECT: RouterNotify = RouterNotify(1);
+    /// A peer's connection ended (`ZMQ_NOTIFY_DISCONNECT`, 2).
+    pub const DISCONNECT: RouterNotify = RouterNotify(2);
+
+    const ALL: u8 = 3;
+
+    /// The flags as libzmq's bits.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The flags from libzmq's bits; `None` if a bit has no meaning.
+    pub fn from_bits(bits: u8) -> Option<RouterNotify> {
+        (bits & !Self::ALL == 0).then_some(RouterNotify(bits))
+    }
+
+    /// Whether every flag of `other` is in `self`.
+    pub fn contains(self, other: RouterNotify) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for RouterNotify {
+    type Output = RouterNotify;
+
+    fn bitor(self, rhs: RouterNotify) -> RouterNotify {
+        RouterNotify(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for RouterNotify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (
+            self.contains(Self::CONNECT),
+            self.contains(Self::DISCONNECT),
+        ) {
+            (false, false) => f.write_str("RouterNotify(NONE)"),
+            (true, false) => f.write_str("RouterNotify(CONNECT)"),
+            (false, true) => f.write_str("RouterNotify(DISCONNECT)"),
+            (true, true) => f.write_str("RouterNotify(CONNECT | DISCONNECT)"),
+        }
+    }
+}
+
 /// Every option of a socket, with libzmq's defaults.
 ///
 /// Options take effect for connections made after they are set, as in
@@ -300,6 +363,68 @@ pub struct SocketOptions {
     /// the default, or a mask naming no thread the context has, spreads
     /// them over all.
     pub affinity: u64,
+    /// Keep only the newest message (`ZMQ_CONFLATE`, default off): a
+    /// PULL, SUB or DEALER holds at most one received message, the last
+    /// one, and a PUSH, DEALER or PUB at most one unsent message per peer,
+    /// the last one sent, which replaces the one still waiting; RCVHWM and
+    /// SNDHWM are then ignored and sends never wait for room. Other socket
+    /// types ignore it, as libzmq's do. Messages must be single-frame: a
+    /// multipart send is refused (libzmq keeps only one of its parts). The
+    /// receive side is fixed by the first bind or connect, as RCVHWM is.
+    pub conflate: bool,
+    /// ROUTER, DEALER, REQ: send an empty message to each peer as its
+    /// connection completes, so a ROUTER on the other side learns the new
+    /// peer's routing id at once (`ZMQ_PROBE_ROUTER`).
+    pub probe_router: bool,
+    /// ROUTER: receive `[routing id, ""]` when a peer connects and/or
+    /// disconnects (`ZMQ_ROUTER_NOTIFY`, a libzmq draft option).
+    pub router_notify: RouterNotify,
+    /// ROUTER, STREAM: the routing id of the peer of the next `connect`
+    /// (`ZMQ_CONNECT_ROUTING_ID`, 1 to 255 bytes). That peer is routable
+    /// under it at once (messages for it queue until it connects) and
+    /// keeps it across reconnections; the next `connect` takes the value,
+    /// so this reads unset again afterwards.
+    pub connect_routing_id: Option<Bytes>,
+    /// PUB, XPUB: when a matching subscriber's queue is full (SNDHWM), a
+    /// send waits (or fails with `WouldBlock`) instead of dropping the
+    /// message for that subscriber (`ZMQ_XPUB_NODROP`). The message goes to
+    /// every matching subscriber or to none.
+    pub xpub_nodrop: bool,
+    /// XPUB: subscriptions are passed up, every one of them, duplicates
+    /// included, and not applied: the application applies one by calling
+    /// [`Socket::subscribe`](crate::Socket::subscribe) (or `unsubscribe`)
+    /// on the XPUB after receiving it; it then applies to the peer whose
+    /// subscription was received last (`ZMQ_XPUB_MANUAL`).
+    pub xpub_manual: bool,
+    /// XPUB: manual subscriptions as [`xpub_manual`](Self::xpub_manual)
+    /// (which it implies), and the first message sent after a subscription
+    /// was received goes to that subscriber alone, if it matches: a
+    /// last-value cache answers a new subscriber without repeating the
+    /// value to the others (`ZMQ_XPUB_MANUAL_LAST_VALUE`, a libzmq draft
+    /// option).
+    pub xpub_manual_last_value: bool,
+    /// XPUB: pass every subscription and every cancel up, duplicates
+    /// included (`ZMQ_XPUB_VERBOSER`; implies `xpub_verbose`).
+    pub xpub_verboser: bool,
+    /// PUB, XPUB: send each message to the subscribers it does not match;
+    /// SUB: receive the messages that match none of its subscriptions
+    /// (`ZMQ_INVERT_MATCHING`). A SUB of an inverting PUB must invert too.
+    pub invert_matching: bool,
+    /// XPUB, XSUB: only the first frame of a multipart message can be a
+    /// subscription (`0x01` or `0x00`, then the prefix); the frames after it
+    /// travel as data (`ZMQ_ONLY_FIRST_SUBSCRIBE`, a libzmq draft option).
+    pub only_first_subscribe: bool,
+    /// STREAM: receive `[routing id, ""]` when a connection opens and when
+    /// it closes (`ZMQ_STREAM_NOTIFY`, default on).
+    pub stream_notify: bool,
+    /// ROUTER, DEALER: a message sent to each peer as its connection
+    /// completes, before the probe of `probe_router` (`ZMQ_HELLO_MSG`, a
+    /// libzmq draft option).
+    pub hello_msg: Option<Bytes>,
+    /// ROUTER: a message received, after the peer's routing id, when a
+    /// peer's connection ends (`ZMQ_DISCONNECT_MSG`, a libzmq draft
+    /// option).
+    pub disconnect_msg: Option<Bytes>,
     /// Unit tests only: the zmtp crate's test mechanism, which transforms
     /// every frame (it is not security).
     #[cfg(test)]
@@ -347,6 +472,19 @@ impl Default for SocketOptions {
             ipv6: false,
             reconnect_stop: ReconnectStop::NEVER,
             affinity: 0,
+            conflate: false,
+            probe_router: false,
+            router_notify: RouterNotify::NONE,
+            connect_routing_id: None,
+            xpub_nodrop: false,
+            xpub_manual: false,
+            xpub_manual_last_value: false,
+            xpub_verboser: false,
+            invert_matching: false,
+            only_first_subscribe: false,
+            stream_notify: true,
+            hello_msg: None,
+            disconnect_msg: None,
             #[cfg(test)]
             test_sealed: false,
         }
@@ -465,6 +603,15 @@ impl SocketOptions {
                 );
             }
         }
+        if let Some(id) = &self.connect_routing_id {
+            if id.is_empty() || id.len() > 255 {
+                return bad(
+                    "connect_routing_id",
+                    format!("{} bytes", id.len()),
+                    "takes 1 to 255 bytes",
+                );
+            }
+        }
         if let Some(ttl) = self.heartbeat_ttl {
             if ttl.as_millis() / 100 > u128::from(u16::MAX) {
                 return bad("heartbeat_ttl", format!("{ttl:?}"), "takes 0 to 6553599 ms");
@@ -496,6 +643,12 @@ impl SocketOptions {
             }
         }
         Ok(())
+    }
+
+    /// Whether XPUB subscriptions wait for the application
+    /// (`xpub_manual` or `xpub_manual_last_value`).
+    pub(crate) fn manual(&self) -> bool {
+        self.xpub_manual || self.xpub_manual_last_value
     }
 
     /// The send queue capacity per peer.

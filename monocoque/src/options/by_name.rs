@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use monocoque_zmtp::{CurvePublicKey, CurveSecretKey, SocketType};
 
-use super::{ReconnectStop, Security, SocketOptions};
+use super::{ReconnectStop, RouterNotify, Security, SocketOptions};
 
 /// Why an option could not be set or read by name. Nothing was changed.
 ///
@@ -81,25 +81,32 @@ pub(crate) const NAMES: &[&str] = &[
     "affinity",
     "backlog",
     "bindtodevice",
+    "conflate",
+    "connect_routing_id",
     "connect_timeout",
     "curve_publickey",
     "curve_secretkey",
     "curve_server",
     "curve_serverkey",
+    "disconnect_msg",
     "handshake_ivl",
     "heartbeat_ivl",
     "heartbeat_timeout",
     "heartbeat_ttl",
+    "hello_msg",
     "immediate",
+    "invert_matching",
     "ipv4only",
     "ipv6",
     "linger",
     "maxmsgsize",
     "mechanism",
     "metadata",
+    "only_first_subscribe",
     "plain_password",
     "plain_server",
     "plain_username",
+    "probe_router",
     "rcvbuf",
     "rcvhwm",
     "rcvmore",
@@ -111,10 +118,12 @@ pub(crate) const NAMES: &[&str] = &[
     "req_relaxed",
     "router_handover",
     "router_mandatory",
+    "router_notify",
     "routing_id",
     "sndbuf",
     "sndhwm",
     "sndtimeo",
+    "stream_notify",
     "tcp_keepalive",
     "tcp_keepalive_cnt",
     "tcp_keepalive_idle",
@@ -123,7 +132,11 @@ pub(crate) const NAMES: &[&str] = &[
     "thread_safe",
     "tos",
     "type",
+    "xpub_manual",
+    "xpub_manual_last_value",
+    "xpub_nodrop",
     "xpub_verbose",
+    "xpub_verboser",
     "xpub_welcome_msg",
     "zap_domain",
     "zap_enforce_domain",
@@ -139,6 +152,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("delay_attach_on_connect", "immediate"),
     ("fail_unroutable", "router_mandatory"),
     ("router_behavior", "router_mandatory"),
+    ("connect_rid", "connect_routing_id"),
 ];
 
 const MULTICAST: &str = "multicast transports (pgm, epgm, norm) are not implemented";
@@ -146,10 +160,6 @@ const NOT_YET: &str = "not yet implemented";
 
 /// libzmq 4.3's socket options this crate does not implement, with why.
 pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
-    ("conflate", NOT_YET),
-    ("connect_rid", NOT_YET),
-    ("connect_routing_id", NOT_YET),
-    ("disconnect_msg", NOT_YET),
     ("events", "not yet: the poller will answer it"),
     ("fd", "not yet: the poller will answer it"),
     (
@@ -173,9 +183,7 @@ pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
         "gssapi_service_principal_nametype",
         "the GSSAPI mechanism is not implemented",
     ),
-    ("hello_msg", NOT_YET),
     ("in_batch_size", "batching is automatic (DESIGN 3)"),
-    ("invert_matching", NOT_YET),
     ("ipc_filter_gid", "deprecated in libzmq: use a ZAP handler"),
     ("ipc_filter_pid", "deprecated in libzmq: use a ZAP handler"),
     ("ipc_filter_uid", "deprecated in libzmq: use a ZAP handler"),
@@ -183,18 +191,14 @@ pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
     ("multicast_hops", MULTICAST),
     ("multicast_loop", MULTICAST),
     ("multicast_maxtpdu", MULTICAST),
-    ("only_first_subscribe", NOT_YET),
     ("out_batch_size", "batching is automatic (DESIGN 3)"),
     ("priority", NOT_YET),
-    ("probe_router", NOT_YET),
     ("rate", MULTICAST),
     ("recovery_ivl", MULTICAST),
-    ("router_notify", NOT_YET),
     ("router_raw", "deprecated in libzmq: use a STREAM socket"),
     ("socks_password", "SOCKS proxies are not implemented"),
     ("socks_proxy", "SOCKS proxies are not implemented"),
     ("socks_username", "SOCKS proxies are not implemented"),
-    ("stream_notify", NOT_YET),
     (
         "tcp_accept_filter",
         "deprecated in libzmq: use a ZAP handler",
@@ -233,20 +237,32 @@ pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
         "wss_trust_system",
         "the WebSocket transports are not implemented",
     ),
-    ("xpub_manual", NOT_YET),
-    ("xpub_manual_last_value", NOT_YET),
-    ("xpub_nodrop", NOT_YET),
-    ("xpub_verboser", NOT_YET),
 ];
 
 /// Options that only some socket types take (libzmq refuses them on the
 /// others with `EINVAL`).
 fn socket_types(name: &str) -> Option<&'static [SocketType]> {
     match name {
-        "router_mandatory" | "router_handover" => Some(&[SocketType::Router]),
-        "xpub_verbose" | "xpub_welcome_msg" => Some(&[SocketType::Xpub]),
+        "router_mandatory" | "router_handover" | "router_notify" => Some(&[SocketType::Router]),
+        "probe_router" => Some(&[SocketType::Router, SocketType::Dealer, SocketType::Req]),
+        "connect_routing_id" => Some(&[SocketType::Router, SocketType::Stream]),
+        "stream_notify" => Some(&[SocketType::Stream]),
+        // libzmq's PUB is an XPUB underneath: it takes every XPUB option.
+        "xpub_verbose"
+        | "xpub_verboser"
+        | "xpub_welcome_msg"
+        | "xpub_nodrop"
+        | "xpub_manual"
+        | "xpub_manual_last_value" => Some(&[SocketType::Pub, SocketType::Xpub]),
+        "only_first_subscribe" => Some(&[SocketType::Pub, SocketType::Xpub, SocketType::Xsub]),
         "req_relaxed" | "req_correlate" => Some(&[SocketType::Req]),
-        "subscribe" | "unsubscribe" => Some(&[SocketType::Sub, SocketType::Xsub]),
+        // An XPUB subscribes its last subscriber with `xpub_manual`.
+        "subscribe" | "unsubscribe" => Some(&[
+            SocketType::Sub,
+            SocketType::Xsub,
+            SocketType::Pub,
+            SocketType::Xpub,
+        ]),
         _ => None,
     }
 }
@@ -584,7 +600,11 @@ impl SocketOptions {
             "bindtodevice" => {
                 self.bindtodevice = Some(v.text.to_owned()).filter(|d| !d.is_empty());
             }
+            "conflate" => self.conflate = v.bool()?,
+            // Its length (1 to 255 bytes) is checked by `validate`.
+            "connect_routing_id" => self.connect_routing_id = Some(v.bytes()),
             "connect_timeout" => self.connect_timeout = v.ms_or_none(0)?,
+            "disconnect_msg" => self.disconnect_msg = Some(v.bytes()).filter(|m| !m.is_empty()),
             "handshake_ivl" => self.handshake_ivl = v.ms_or_none(0)?,
             "heartbeat_ivl" => self.heartbeat_ivl = v.ms_or_none(0)?,
             "heartbeat_timeout" => self.heartbeat_timeout = v.ms_or_none(-1)?,
@@ -592,7 +612,9 @@ impl SocketOptions {
                 let ttl = v.int(0, 6_553_599, "takes 0 to 6553599 ms")?;
                 self.heartbeat_ttl = (ttl != 0).then(|| millis(ttl));
             }
+            "hello_msg" => self.hello_msg = Some(v.bytes()).filter(|m| !m.is_empty()),
             "immediate" => self.immediate = v.bool()?,
+            "invert_matching" => self.invert_matching = v.bool()?,
             "ipv4only" => self.ipv6 = !v.bool()?,
             "ipv6" => self.ipv6 = v.bool()?,
             "linger" => self.linger = v.ms_or_none(-1)?,
@@ -616,6 +638,7 @@ impl SocketOptions {
                     None => self.metadata.push((key.to_owned(), value)),
                 }
             }
+            "only_first_subscribe" => self.only_first_subscribe = v.bool()?,
             "plain_server" => {
                 let on = v.bool()?;
                 match (&self.security, on) {
@@ -643,6 +666,7 @@ impl SocketOptions {
                     self.security = Security::PlainClient { username, password };
                 }
             }
+            "probe_router" => self.probe_router = v.bool()?,
             "rcvbuf" => self.rcvbuf = v.count_or_none()?,
             "rcvhwm" => self.rcvhwm = usize::try_from(v.c_int(0)?).unwrap_or(0),
             "rcvtimeo" => self.rcvtimeo = v.ms_or_none(-1)?,
@@ -664,11 +688,19 @@ impl SocketOptions {
             "req_relaxed" => self.req_relaxed = v.bool()?,
             "router_handover" => self.router_handover = v.bool()?,
             "router_mandatory" => self.router_mandatory = v.bool()?,
+            "router_notify" => {
+                let bits = v.int(0, 3, "takes 0, 1 (connect), 2 (disconnect) or 3 (both)")?;
+                self.router_notify = u8::try_from(bits)
+                    .ok()
+                    .and_then(RouterNotify::from_bits)
+                    .unwrap_or_default();
+            }
             // Its length (1 to 255 bytes) is checked by `validate`.
             "routing_id" => self.routing_id = Some(v.bytes()),
             "sndbuf" => self.sndbuf = v.count_or_none()?,
             "sndhwm" => self.sndhwm = usize::try_from(v.c_int(0)?).unwrap_or(0),
             "sndtimeo" => self.sndtimeo = v.ms_or_none(-1)?,
+            "stream_notify" => self.stream_notify = v.bool()?,
             "tcp_keepalive" => {
                 self.tcp_keepalive = match v.int(-1, 1, "takes -1, 0 or 1")? {
                     -1 => None,
@@ -692,7 +724,29 @@ impl SocketOptions {
             }
             "tcp_maxrt" => self.tcp_maxrt = v.ms_or_none(0)?,
             "tos" => self.tos = u8::try_from(v.int(0, 255, "takes 0 to 255")?).unwrap_or(0),
-            "xpub_verbose" => self.xpub_verbose = v.bool()?,
+            // As libzmq: XPUB_MANUAL_LAST_VALUE sets manual mode too, and
+            // turning manual mode off ends both.
+            "xpub_manual" => {
+                self.xpub_manual = v.bool()?;
+                if !self.xpub_manual {
+                    self.xpub_manual_last_value = false;
+                }
+            }
+            "xpub_manual_last_value" => {
+                self.xpub_manual_last_value = v.bool()?;
+                self.xpub_manual = self.xpub_manual_last_value;
+            }
+            "xpub_nodrop" => self.xpub_nodrop = v.bool()?,
+            // As libzmq: XPUB_VERBOSE passes duplicate subscriptions only,
+            // XPUB_VERBOSER duplicate cancels too; setting either decides both.
+            "xpub_verbose" => {
+                self.xpub_verbose = v.bool()?;
+                self.xpub_verboser = false;
+            }
+            "xpub_verboser" => {
+                self.xpub_verboser = v.bool()?;
+                self.xpub_verbose = self.xpub_verboser;
+            }
             "xpub_welcome_msg" => {
                 self.xpub_welcome_msg = Some(v.bytes()).filter(|m| !m.is_empty());
             }
@@ -725,6 +779,12 @@ impl SocketOptions {
             "affinity" => self.affinity.to_string(),
             "backlog" => self.backlog.to_string(),
             "bindtodevice" => self.bindtodevice.clone().unwrap_or_default(),
+            "conflate" => flag(self.conflate),
+            "connect_routing_id" => self
+                .connect_routing_id
+                .as_ref()
+                .map(text)
+                .unwrap_or_default(),
             "connect_timeout" => opt_ms(self.connect_timeout, 0),
             "curve_publickey" => curve(|s| match s {
                 Security::CurveClient { public, .. } => Some(public.to_z85()),
@@ -742,11 +802,14 @@ impl SocketOptions {
                 Security::CurveClient { server, .. } => Some(server.to_z85()),
                 _ => None,
             }),
+            "disconnect_msg" => self.disconnect_msg.as_ref().map(text).unwrap_or_default(),
             "handshake_ivl" => opt_ms(self.handshake_ivl, 0),
             "heartbeat_ivl" => opt_ms(self.heartbeat_ivl, 0),
             "heartbeat_timeout" => opt_ms(self.heartbeat_timeout, -1),
             "heartbeat_ttl" => opt_ms(self.heartbeat_ttl, 0),
+            "hello_msg" => self.hello_msg.as_ref().map(text).unwrap_or_default(),
             "immediate" => flag(self.immediate),
+            "invert_matching" => flag(self.invert_matching),
             "ipv4only" => flag(!self.ipv6),
             "ipv6" => flag(self.ipv6),
             "linger" => opt_ms(self.linger, -1),
@@ -763,6 +826,7 @@ impl SocketOptions {
                 .map(|(k, v)| format!("{k}:{}", text(v)))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            "only_first_subscribe" => flag(self.only_first_subscribe),
             "plain_password" => match &self.security {
                 Security::PlainClient { password, .. } => text(password),
                 _ => String::new(),
@@ -772,6 +836,7 @@ impl SocketOptions {
                 Security::PlainClient { username, .. } => text(username),
                 _ => String::new(),
             },
+            "probe_router" => flag(self.probe_router),
             "rcvbuf" => self.rcvbuf.map_or("-1".to_owned(), |s| s.to_string()),
             "rcvhwm" => self.rcvhwm.to_string(),
             "rcvmore" => "0".to_owned(),
@@ -783,10 +848,12 @@ impl SocketOptions {
             "req_relaxed" => flag(self.req_relaxed),
             "router_handover" => flag(self.router_handover),
             "router_mandatory" => flag(self.router_mandatory),
+            "router_notify" => self.router_notify.bits().to_string(),
             "routing_id" => self.routing_id.as_ref().map(text).unwrap_or_default(),
             "sndbuf" => self.sndbuf.map_or("-1".to_owned(), |s| s.to_string()),
             "sndhwm" => self.sndhwm.to_string(),
             "sndtimeo" => opt_ms(self.sndtimeo, -1),
+            "stream_notify" => flag(self.stream_notify),
             "tcp_keepalive" => self.tcp_keepalive.map_or("-1".to_owned(), flag),
             "tcp_keepalive_cnt" => self
                 .tcp_keepalive_cnt
@@ -801,7 +868,11 @@ impl SocketOptions {
             "thread_safe" => "1".to_owned(),
             "tos" => self.tos.to_string(),
             "type" => type_number(ty).to_string(),
-            "xpub_verbose" => flag(self.xpub_verbose),
+            "xpub_manual" => flag(self.manual()),
+            "xpub_manual_last_value" => flag(self.xpub_manual_last_value),
+            "xpub_nodrop" => flag(self.xpub_nodrop),
+            "xpub_verbose" => flag(self.xpub_verbose || self.xpub_verboser),
+            "xpub_verboser" => flag(self.xpub_verboser),
             "xpub_welcome_msg" => self.xpub_welcome_msg.as_ref().map(text).unwrap_or_default(),
             "zap_domain" => self.zap_domain.as_ref().map(text).unwrap_or_default(),
             "zap_enforce_domain" => flag(self.zap_enforce_domain),
@@ -860,6 +931,19 @@ mod tests {
             ipv6: _,
             reconnect_stop: _,
             affinity: _,
+            conflate: _,
+            probe_router: _,
+            router_notify: _,
+            connect_routing_id: _,
+            xpub_nodrop: _,
+            xpub_manual: _,
+            xpub_manual_last_value: _,
+            xpub_verboser: _,
+            invert_matching: _,
+            only_first_subscribe: _,
+            stream_notify: _,
+            hello_msg: _,
+            disconnect_msg: _,
             test_sealed: _,
         } = SocketOptions::default();
         for name in [
@@ -902,6 +986,19 @@ mod tests {
             "ipv6",
             "reconnect_stop",
             "affinity",
+            "conflate",
+            "probe_router",
+            "router_notify",
+            "connect_routing_id",
+            "xpub_nodrop",
+            "xpub_manual",
+            "xpub_manual_last_value",
+            "xpub_verboser",
+            "invert_matching",
+            "only_first_subscribe",
+            "stream_notify",
+            "hello_msg",
+            "disconnect_msg",
         ] {
             assert!(NAMES.contains(&name), "{name} is not in NAMES");
         }
@@ -1204,5 +1301,77 @@ mod tests {
         );
         c.set(PUSH, "curve_server", "0").expect("off");
         assert_eq!(c.security, Security::Null);
+    }
+
+    #[test]
+    fn pattern_options_by_name_as_libzmq_sets_them() {
+        let (router, xpub) = (SocketType::Router, SocketType::Xpub);
+        let mut o = SocketOptions::default();
+        o.set_all(
+            router,
+            [
+                ("probe_router", "1"),
+                ("router_notify", "2"),
+                ("connect_rid", "peer"),
+                ("hello_msg", "hi"),
+                ("disconnect_msg", "bye"),
+                ("conflate", "1"),
+                ("invert_matching", "1"),
+            ],
+        )
+        .expect("all valid on a ROUTER");
+        assert!(o.probe_router && o.conflate && o.invert_matching);
+        assert_eq!(o.router_notify, RouterNotify::DISCONNECT);
+        assert_eq!(o.connect_routing_id.as_deref(), Some(&b"peer"[..]));
+        assert_eq!(o.get(router, "connect_routing_id").expect("get"), "peer");
+        assert_eq!(
+            (o.hello_msg.as_deref(), o.disconnect_msg.as_deref()),
+            (Some(&b"hi"[..]), Some(&b"bye"[..]))
+        );
+        o.set(router, "hello_msg", "").expect("empty: none");
+        assert_eq!(o.hello_msg, None);
+
+        // XPUB_VERBOSE and XPUB_VERBOSER each decide both; VERBOSER reads
+        // as VERBOSE too.
+        let mut x = SocketOptions::default();
+        x.set(xpub, "xpub_verboser", "1").expect("verboser");
+        assert!(x.xpub_verbose && x.xpub_verboser);
+        x.set(xpub, "xpub_verbose", "1").expect("verbose");
+        assert!(x.xpub_verbose && !x.xpub_verboser);
+        x.set(xpub, "xpub_verboser", "0").expect("off");
+        assert!(!x.xpub_verbose && !x.xpub_verboser);
+        // XPUB_MANUAL_LAST_VALUE is a manual mode; MANUAL 0 ends both.
+        x.set(xpub, "xpub_manual_last_value", "1")
+            .expect("last value");
+        assert_eq!(x.get(xpub, "xpub_manual").expect("get"), "1");
+        x.set(xpub, "xpub_manual", "0").expect("off");
+        assert!(!x.xpub_manual && !x.xpub_manual_last_value);
+        let typed = SocketOptions {
+            xpub_manual_last_value: true,
+            ..SocketOptions::default()
+        };
+        assert!(typed.manual(), "the typed field implies manual mode too");
+
+        assert!(matches!(
+            o.set(router, "router_notify", "4"),
+            Err(OptionError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            o.set(SocketType::Dealer, "router_notify", "1"),
+            Err(OptionError::WrongSocketType { .. })
+        ));
+        assert!(matches!(
+            o.set(SocketType::Sub, "xpub_nodrop", "1"),
+            Err(OptionError::WrongSocketType { .. })
+        ));
+        o.set(SocketType::Pub, "xpub_nodrop", "1")
+            .expect("libzmq's PUB is an XPUB");
+        assert!(matches!(
+            o.set(router, "connect_routing_id", ""),
+            Err(OptionError::InvalidValue {
+                name: "connect_routing_id",
+                ..
+            })
+        ));
     }
 }
