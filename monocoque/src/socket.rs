@@ -115,6 +115,7 @@ impl Socket {
         let mut st = self.core.lock();
         st.pattern.options_changed(&opts);
         st.base.opts = opts;
+        self.core.refresh_recv_direct(&st);
     }
 
     /// Changes some options in place.
@@ -216,13 +217,13 @@ impl Socket {
             }
         }
         if let Endpoint::Inproc(name) = &ep {
-            let peer = inproc::connect(&self.ctx.names, core, name);
+            let peer = inproc::connect(&self.ctx.names, core, name)?;
             self.record(endpoint, endpoint, Cancel::new(), false, peer);
             return Ok(());
         }
         let cancel = Cancel::new();
         let endpoint_arc: Arc<str> = Arc::from(endpoint);
-        let preset = core.connecter_peer(false);
+        let preset = core.connecter_peer(false)?;
         let peer = preset.as_ref().map(|p| p.0);
         self.record(endpoint, endpoint, cancel.clone(), false, peer);
         net::connect(&self.ctx.io, core.clone(), ep, endpoint_arc, cancel, preset);

@@ -1,9 +1,9 @@
 //! The STREAM socket's engine: raw bytes, no ZMTP. Each connection gets a
-//! routing id; the socket receives `[id, data]`, an empty `data` when the
-//! peer connects and when it goes, and sends `[id, data]` (an empty `data`
-//! closes that connection), as libzmq's ZMQ_STREAM does.
+//! routing id; the socket receives `[id, data]` (and, from its pattern,
+//! an empty `data` when the peer connects and when it goes: STREAM_NOTIFY)
+//! and sends `[id, data]` (an empty `data` closes that connection), as
+//! libzmq's ZMQ_STREAM does.
 
-use bytes::Bytes;
 use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
 use monocoque_core::alloc::WriteBatch;
@@ -23,7 +23,11 @@ where
     let port = &spec.port;
     let inbox = port.inbox().clone();
     let (producer, pipe) = port.pipe(&port.options());
-    let (id, rid) = match port.attach(None, Some(Outbox::Engine(producer)), None) {
+    // A connecter's entry exists when `CONNECT_ROUTING_ID` named its peer:
+    // this connection takes it over, with what was queued for it.
+    let preset = spec.preset.as_ref().map(|(id, _)| *id);
+    let queued = spec.preset.as_ref().map(|(_, early)| early);
+    let (id, rid) = match port.attach(preset, Some(Outbox::Engine(producer.clone())), None) {
         Ok((id, Some(rid))) => (id, rid),
         Ok((id, None)) => {
             port.detach(id, true);
@@ -31,13 +35,17 @@ where
         }
         Err(why) => return why,
     };
+    if let Some(early) = queued {
+        while let Some(mut msgs) = early.pop_batch() {
+            let n = msgs.len();
+            for m in msgs.drain(..) {
+                let _ = producer.enqueue(m);
+            }
+            early.written(n);
+        }
+    }
+    drop(producer);
     port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
-    let notice = |rid: &Bytes| {
-        let mut m = Message::from(rid.clone());
-        m.push_back(Bytes::new());
-        m
-    };
-    let _ = inbox.push_one(id, notice(&rid));
     let writer = compio::runtime::spawn(write_loop(stream.clone(), pipe.clone()));
     let mut r = stream;
     let reason = loop {
@@ -77,8 +85,9 @@ where
     };
     pipe.close();
     let _ = writer.await;
-    let _ = inbox.push_one(id, notice(&rid));
-    port.detach(id, true);
+    // The socket's pattern tells it of the close (`STREAM_NOTIFY`); a
+    // `CONNECT_ROUTING_ID` entry stays for the reconnection.
+    port.detach(id, preset.is_none());
     port.emit(MonitorEvent::Disconnected(
         spec.endpoint.to_string(),
         reason.clone(),

@@ -4,6 +4,7 @@
 use monocoque_core::router::{LoadBalancer, PeerId};
 
 use super::{full, SendError};
+use crate::error::Error;
 use crate::message::Message;
 use crate::socket_core::Base;
 
@@ -60,6 +61,30 @@ impl Lb {
         self.peers
             .ready()
             .any(|id| base.peers.get(id).is_some_and(|p| p.out.has_room()))
+    }
+
+    /// Whether some peer is connected (a conflating socket's POLLOUT: its
+    /// sends never wait for room).
+    pub(crate) fn has_peer(&self) -> bool {
+        self.peers.ready().next().is_some()
+    }
+
+    /// `ZMQ_CONFLATE` (PUSH, DEALER): to the next peer in turn, in place
+    /// of the message still waiting for it; waits only while there is no
+    /// peer at all. Single-frame messages only.
+    #[cold]
+    pub(crate) fn send_latest(&mut self, base: &Base, msg: Message) -> Result<PeerId, SendError> {
+        if msg.len() > 1 {
+            return Err(Error::Invalid("conflate takes single-frame messages only").into());
+        }
+        for _ in 0..self.peers.len() {
+            let Some(id) = self.peers.next() else { break };
+            if let Some(entry) = base.peers.get(id) {
+                entry.out.push_latest(msg);
+                return Ok(id);
+            }
+        }
+        Err(full(msg, None))
     }
 
     /// Round robin over the peers with room; returns the peer used.

@@ -23,7 +23,7 @@ use monocoque_zmtp::SocketType;
 
 use crate::error::Error;
 use crate::message::Message;
-use crate::options::SocketOptions;
+use crate::options::{RouterNotify, SocketOptions};
 use crate::socket_core::{Base, Hooks, Inbox, Outbox, SocketCore, State};
 use lb::Lb;
 use pubsub::{Pub, Sub};
@@ -120,6 +120,9 @@ impl Pattern {
             }
         }
         match self {
+            Pattern::Push(lb) | Pattern::Dealer(lb) if base.opts.conflate => {
+                lb.send_latest(base, msg).map(|_| After::Nothing)
+            }
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => {
                 lb.send(base, msg).map(|_| After::Nothing)
             }
@@ -127,10 +130,7 @@ impl Pattern {
             Pattern::Rep(rep) => rep.send(base, msg).map(|()| After::Nothing),
             Pattern::Router(r) => r.send(base, msg).map(|()| After::Nothing),
             Pattern::Stream(r) => r.send_stream(base, msg).map(|()| After::Nothing),
-            Pattern::Pub(p) | Pattern::Xpub(p) => {
-                p.send(base, msg);
-                Ok(After::Nothing)
-            }
+            Pattern::Pub(p) | Pattern::Xpub(p) => p.send(base, msg).map(|()| After::Nothing),
             Pattern::Xsub(s) => Ok(After::Subscribed(s.send(base, msg))),
             Pattern::Sub(_) | Pattern::Pull => Err(Error::NotSupported(ty.as_str()).into()),
         }
@@ -139,6 +139,7 @@ impl Pattern {
     /// Whether a send would not wait now (POLLOUT), with the lock held.
     fn writable(&self, base: &Base) -> bool {
         match self {
+            Pattern::Push(lb) | Pattern::Dealer(lb) if base.opts.conflate => lb.has_peer(),
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => lb.has_room(base),
             Pattern::Req(req) => base.stash.is_none() && req.writable(base),
             Pattern::Rep(rep) => base.stash.is_none() && rep.is_replying(),
@@ -151,10 +152,22 @@ impl Pattern {
         }
     }
 
-    /// SUB's subscribe and unsubscribe, with the lock held.
-    fn subscribe(&mut self, ty: SocketType, base: &Base, msg: Message) -> Result<After, Error> {
+    /// SUB's subscribe and unsubscribe (and a manual XPUB's), with the
+    /// lock held.
+    fn subscribe(
+        &mut self,
+        ty: SocketType,
+        base: &Base,
+        prefix: &[u8],
+        on: bool,
+    ) -> Result<After, Error> {
         match self {
-            Pattern::Sub(s) => Ok(After::Subscribed(s.send(base, msg))),
+            Pattern::Sub(s) => Ok(After::Subscribed(
+                s.send(base, pubsub::subscription_body(on, prefix)),
+            )),
+            Pattern::Pub(p) | Pattern::Xpub(p) => {
+                p.apply(base, prefix, on).map(|()| After::Nothing)
+            }
             _ => Err(Error::NotSupported(ty.as_str())),
         }
     }
@@ -176,7 +189,7 @@ impl Pattern {
                     return Ok(Some(i.msg));
                 }
             },
-            Pattern::Xpub(p) => Ok(p.recv(inbox)),
+            Pattern::Xpub(p) => Ok(p.recv(base, inbox)),
             Pattern::Req(req) => req.recv(base, inbox),
             Pattern::Rep(rep) => rep.recv(inbox),
             Pattern::Push(_) | Pattern::Pub(_) => Err(Error::NotSupported(ty.as_str())),
@@ -221,23 +234,44 @@ impl Hooks for Pattern {
         matches!(self, Pattern::Router(_) | Pattern::Stream(_))
     }
 
-    fn pending(&mut self, id: PeerId) -> bool {
-        match self {
-            Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => {
+    fn conflatable(&self) -> bool {
+        // libzmq's list: the others would lose envelopes or subscriptions.
+        matches!(
+            self,
+            Pattern::Push(_)
+                | Pattern::Pull
+                | Pattern::Dealer(_)
+                | Pattern::Pub(_)
+                | Pattern::Sub(_)
+        )
+    }
+
+    fn pending(
+        &mut self,
+        base: &Base,
+        id: PeerId,
+        routing_id: Option<Bytes>,
+    ) -> Result<bool, &'static str> {
+        match (self, routing_id) {
+            (Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb), _) => {
                 lb.attach(id);
-                true
+                Ok(true)
             }
-            Pattern::Req(req) => {
+            (Pattern::Req(req), _) => {
                 req.lb.attach(id);
-                true
+                Ok(true)
             }
-            _ => false,
+            (Pattern::Router(r) | Pattern::Stream(r), Some(rid)) => {
+                r.pending(base, id, rid).map(|()| true)
+            }
+            _ => Ok(false),
         }
     }
 
     fn attached(
         &mut self,
         base: &mut Base,
+        inbox: &Inbox,
         id: PeerId,
         fresh: bool,
         identity: Option<Bytes>,
@@ -247,8 +281,20 @@ impl Hooks for Pattern {
                 lb.attached(base, id, fresh).map(|()| None)
             }
             Pattern::Req(req) => req.lb.attached(base, id, fresh).map(|()| None),
-            Pattern::Router(r) => r.attached(base, id, identity),
-            Pattern::Stream(r) => r.attached(base, id, None),
+            Pattern::Router(r) => {
+                let rid = r.attached(base, id, fresh, identity)?;
+                if base.opts.router_notify.contains(RouterNotify::CONNECT) {
+                    notice(base, inbox, id, rid.as_ref(), Bytes::new(), false);
+                }
+                Ok(rid)
+            }
+            Pattern::Stream(r) => {
+                let rid = r.attached(base, id, fresh, None)?;
+                if base.opts.stream_notify {
+                    notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
+                }
+                Ok(rid)
+            }
             Pattern::Pull
             | Pattern::Rep(_)
             | Pattern::Pub(_)
@@ -261,17 +307,34 @@ impl Hooks for Pattern {
     fn greet(&mut self, base: &Base, id: PeerId) {
         match self {
             Pattern::Sub(s) | Pattern::Xsub(s) => s.greet(base, id),
-            Pattern::Xpub(p) => p.greet(base, id),
+            Pattern::Pub(p) | Pattern::Xpub(p) => p.greet(base, id),
+            Pattern::Router(_) | Pattern::Dealer(_) | Pattern::Req(_) => greet_peer(self, base, id),
             _ => {}
         }
     }
 
-    fn detached(&mut self, _base: &mut Base, id: PeerId, keep: bool) {
+    fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool) {
         match self {
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) if !keep => lb.detach(id),
             Pattern::Req(req) if !keep => req.lb.detach(id),
-            Pattern::Router(r) | Pattern::Stream(r) => r.detach(id),
-            Pattern::Pub(p) | Pattern::Xpub(p) => p.detach(id),
+            Pattern::Router(r) => {
+                let Some(rid) = r.detach(id, keep) else {
+                    return;
+                };
+                if base.opts.router_notify.contains(RouterNotify::DISCONNECT) {
+                    notice(base, inbox, id, Some(&rid), Bytes::new(), false);
+                }
+                if let Some(body) = base.opts.disconnect_msg.clone() {
+                    notice(base, inbox, id, Some(&rid), body, false);
+                }
+            }
+            Pattern::Stream(r) => {
+                let rid = r.detach(id, keep);
+                if base.opts.stream_notify {
+                    notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
+                }
+            }
+            Pattern::Pub(p) | Pattern::Xpub(p) => p.detach(base, id),
             _ => {}
         }
     }
@@ -287,9 +350,41 @@ impl Hooks for Pattern {
     }
 
     fn options_changed(&mut self, opts: &SocketOptions) {
-        if let Pattern::Router(r) | Pattern::Stream(r) = self {
-            r.set_handover(opts.router_handover);
+        match self {
+            Pattern::Router(r) | Pattern::Stream(r) => r.set_handover(opts.router_handover),
+            Pattern::Sub(s) => s.set_invert(opts.invert_matching),
+            _ => {}
         }
+    }
+}
+
+/// A message the socket tells itself about peer `id`: `[routing id,
+/// body]` (ROUTER's and STREAM's notifications, `DISCONNECT_MSG`), queued
+/// behind what the peer sent (`single`: a STREAM engine's lane, as its
+/// data; else by the peer's outbox: an engine's runs, an inproc peer's
+/// single messages). Off the hot path: once per connection.
+#[cold]
+fn notice(base: &Base, inbox: &Inbox, id: PeerId, rid: Option<&Bytes>, body: Bytes, single: bool) {
+    let Some(rid) = rid else { return };
+    let after_runs =
+        !single && matches!(base.peers.get(id).map(|p| &p.out), Some(Outbox::Engine(_)));
+    let mut m = Message::from(rid.clone());
+    m.push_back(body);
+    inbox.push_notice(id, m, after_runs);
+}
+
+/// What a ROUTER, DEALER or REQ sends a new peer first: `HELLO_MSG`
+/// (ROUTER, DEALER), then `PROBE_ROUTER`'s empty message.
+#[cold]
+fn greet_peer(pattern: &Pattern, base: &Base, id: PeerId) {
+    let Some(p) = base.peers.get(id) else { return };
+    if !matches!(pattern, Pattern::Req(_)) {
+        if let Some(hello) = &base.opts.hello_msg {
+            let _ = p.out.push(Message::from(hello.clone()));
+        }
+    }
+    if base.opts.probe_router {
+        let _ = p.out.push(Message::from(Bytes::new()));
     }
 }
 
@@ -390,9 +485,7 @@ pub(crate) fn room_inboxes(core: &Core) -> Vec<Arc<Inbox>> {
 pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Error> {
     let mut st = core.lock();
     let State { base, pattern } = &mut *st;
-    if let After::Subscribed(forward) =
-        pattern.subscribe(core.ty, base, pubsub::subscription_body(on, prefix))?
-    {
+    if let After::Subscribed(forward) = pattern.subscribe(core.ty, base, prefix, on)? {
         subscribed(core, st, forward);
     }
     Ok(())
@@ -665,17 +758,25 @@ mod tests {
         );
         subscribe(&core, b"", false).expect("undo");
         assert!(!core.recv_direct());
-        let (pub_, _) = socket(SocketType::Pub, 0);
+        let (push, _) = socket(SocketType::Push, 0);
         assert!(matches!(
-            subscribe(&pub_, b"x", true),
+            subscribe(&push, b"x", true),
             Err(Error::NotSupported(_))
         ));
+        let (pub_, _) = socket(SocketType::Pub, 0);
+        assert!(
+            matches!(subscribe(&pub_, b"x", true), Err(Error::Invalid(_))),
+            "a PUB subscribes its peers only in manual mode"
+        );
     }
 
     #[test]
     fn a_connecters_entry_queues_only_for_load_balancers() {
         let (push, _) = socket(SocketType::Push, 0);
-        let (id, pipe) = push.connecter_peer(true).expect("PUSH queues for it");
+        let (id, pipe) = push
+            .connecter_peer(true)
+            .expect("no routing id to take")
+            .expect("PUSH queues for it");
         send(&push, msg(&["early"])).expect("queued before the connection");
         assert_eq!(drain(&pipe), [["early"]]);
         push.detach(id, false);
@@ -684,11 +785,11 @@ mod tests {
             "kept for the reconnect"
         );
         let (sub, _) = socket(SocketType::Sub, 0);
-        assert!(sub.connecter_peer(true).is_none());
-        assert!(sub.connecter_peer(false).is_some());
+        assert!(sub.connecter_peer(true).expect("ok").is_none());
+        assert!(sub.connecter_peer(false).expect("ok").is_some());
         let (router, _) = socket(SocketType::Router, 0);
         assert!(
-            router.connecter_peer(false).is_none(),
+            router.connecter_peer(false).expect("ok").is_none(),
             "a peer per connection"
         );
     }

@@ -9,21 +9,32 @@ use bytes::Bytes;
 use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet};
 use monocoque_core::router::PeerId;
 
+use super::SendError;
+use crate::error::Error;
 use crate::message::Message;
 use crate::pipe::PipeCmd;
-use crate::socket_core::{Base, Inbox, Outbox, Port};
+use crate::socket_core::{Base, Inbound, Inbox, Outbox, Port};
 
 /// A PUB or XPUB socket.
 #[derive(Debug, Default)]
 pub(crate) struct Pub {
-    /// Who subscribed to what.
+    /// Who subscribed to what: what fan-out follows.
     index: SubscriptionIndex<PeerId>,
-    /// XPUB: subscription messages waiting for `recv`.
-    pending: VecDeque<Message>,
-    /// An XPUB (passes subscriptions up, sends a welcome).
+    /// `XPUB_MANUAL`: the subscriptions as they arrived (not applied), so
+    /// that a departing peer's are passed up as cancels.
+    manual: SubscriptionIndex<PeerId>,
+    /// XPUB: messages waiting for `recv` (subscriptions, and with
+    /// `XPUB_MANUAL` the peer each came from).
+    pending: VecDeque<(Message, Option<PeerId>)>,
+    /// `XPUB_MANUAL`: the peer whose subscription was received last, which
+    /// `subscribe` applies to.
+    last: Option<PeerId>,
+    /// An XPUB (passes subscriptions up).
     xpub: bool,
     /// Reused by fan-out so a send allocates nothing.
     scratch: Vec<PeerId>,
+    /// Reused by `INVERT_MATCHING`.
+    others: Vec<PeerId>,
 }
 
 impl Pub {
@@ -35,11 +46,33 @@ impl Pub {
         }
     }
 
-    /// To every matching subscriber with room; never blocks.
-    pub(crate) fn send(&mut self, base: &Base, msg: Message) {
+    /// To every matching subscriber with room; never blocks, but with
+    /// `XPUB_NODROP` a subscriber without room makes the message wait
+    /// (`Full`) for every one of them.
+    pub(crate) fn send(&mut self, base: &Base, msg: Message) -> Result<(), SendError> {
+        let opts = &base.opts;
         let mut targets = std::mem::take(&mut self.scratch);
         targets.clear();
-        self.index.matches(&msg[0], &mut targets);
+        if opts.xpub_manual_last_value && self.last.is_some() {
+            self.match_last(&msg, &mut targets);
+        } else {
+            self.index.matches(&msg[0], &mut targets);
+        }
+        if opts.invert_matching {
+            self.invert(base, &mut targets);
+        }
+        if opts.xpub_nodrop {
+            if let Some(out) = without_room(base, &targets) {
+                let room = out.room();
+                self.scratch = targets;
+                return Err(SendError::Full(msg, room));
+            }
+        }
+        if opts.conflate && !self.xpub {
+            let sent = send_latest(base, &targets, msg);
+            self.scratch = targets;
+            return sent;
+        }
         if let Some((&last, rest)) = targets.split_last() {
             // One subscriber: a lone message may go inline; more: queued,
             // so the writers batch (see `Pipe::enqueue`).
@@ -57,53 +90,178 @@ impl Pub {
             }
         }
         self.scratch = targets;
+        Ok(())
     }
 
-    /// XPUB: a pending subscription message, else the next message.
-    pub(crate) fn recv(&mut self, inbox: &Inbox) -> Option<Message> {
-        if let Some(m) = self.pending.pop_front() {
-            return Some(m);
+    /// `XPUB_MANUAL_LAST_VALUE`: the first message after a subscription
+    /// goes to that subscriber alone, if it matches.
+    #[cold]
+    fn match_last(&mut self, msg: &Message, targets: &mut Vec<PeerId>) {
+        let last = self.last.take();
+        self.index.for_each_match(&msg[0], |peer| {
+            if Some(peer) == last {
+                targets.push(peer);
+            }
+        });
+    }
+
+    /// `INVERT_MATCHING`: every connected peer but the matching ones.
+    #[cold]
+    fn invert(&mut self, base: &Base, targets: &mut Vec<PeerId>) {
+        targets.sort_unstable();
+        let mut others = std::mem::take(&mut self.others);
+        others.clear();
+        others.extend(
+            base.peers
+                .iter()
+                .filter(|(id, p)| p.ready && targets.binary_search(id).is_err())
+                .map(|(id, _)| id),
+        );
+        std::mem::swap(targets, &mut others);
+        self.others = others;
+    }
+
+    /// XPUB: a pending subscription message, else the next message (with
+    /// `ONLY_FIRST_SUBSCRIBE`, a multipart message whose first frame is a
+    /// subscription is applied, and passed up as the subscription then
+    /// the rest).
+    pub(crate) fn recv(&mut self, base: &Base, inbox: &Inbox) -> Option<Message> {
+        if self.pending.is_empty() {
+            let i = inbox.pop()?;
+            if !(base.opts.only_first_subscribe && self.first_frame_subscription(base, &i)) {
+                return Some(i.msg);
+            }
+            let mut rest = i.msg;
+            rest.pop_front();
+            self.pending.push_back((rest, None));
         }
-        inbox.pop().map(|i| i.msg)
+        let (m, peer) = self.pending.pop_front()?;
+        if base.opts.manual() {
+            self.last = peer;
+        }
+        Some(m)
     }
 
-    /// XPUB: a new subscriber gets the welcome message.
+    /// `ONLY_FIRST_SUBSCRIBE`: whether `i` is a multipart message led by a
+    /// subscription, which is applied if so.
+    #[cold]
+    fn first_frame_subscription(&mut self, base: &Base, i: &Inbound) -> bool {
+        let first = &i.msg[0];
+        if i.msg.len() < 2 || !matches!(first.first(), Some(0 | 1)) {
+            return false;
+        }
+        self.subscription(base, i.peer, first.slice(1..), first[0] == 1);
+        true
+    }
+
+    /// A new subscriber gets the welcome message (XPUB and PUB, as
+    /// libzmq's PUB is an XPUB).
     pub(crate) fn greet(&self, base: &Base, id: PeerId) {
-        if !self.xpub {
-            return;
-        }
         if let (Some(w), Some(p)) = (&base.opts.xpub_welcome_msg, base.peers.get(id)) {
             let _ = p.out.push(Message::from(w.clone()));
         }
     }
 
     /// Peer `id` (un)subscribed to `topic`; XPUB passes it up (duplicates
-    /// of subscriptions too with `XPUB_VERBOSE`, never of cancels: libzmq
-    /// keeps those for `XPUB_VERBOSER`).
+    /// of subscriptions too with `XPUB_VERBOSE`, of cancels with
+    /// `XPUB_VERBOSER`). With `XPUB_MANUAL` nothing is applied and every
+    /// one is passed up.
     pub(crate) fn subscription(&mut self, base: &Base, id: PeerId, topic: Bytes, on: bool) {
+        let opts = &base.opts;
+        if opts.manual() {
+            if on {
+                self.manual.subscribe(id, &topic);
+            } else {
+                self.manual.cancel(id, &topic);
+            }
+            if self.xpub {
+                self.pending
+                    .push_back((subscription_body(on, &topic), Some(id)));
+            }
+            return;
+        }
         let forward = if on {
-            self.index.subscribe(id, &topic).is_first()
+            self.index.subscribe(id, &topic).is_first() || opts.xpub_verbose || opts.xpub_verboser
         } else {
-            self.index.cancel(id, &topic).is_last()
+            self.index.cancel(id, &topic).is_last() || opts.xpub_verboser
         };
-        if self.xpub && (forward || (on && base.opts.xpub_verbose)) {
-            self.pending.push_back(subscription_body(on, &topic));
+        if self.xpub && forward {
+            self.pending
+                .push_back((subscription_body(on, &topic), None));
         }
     }
 
-    /// Peer `id` left: its subscriptions go (XPUB passes up the last ones).
-    pub(crate) fn detach(&mut self, id: PeerId) {
+    /// `XPUB_MANUAL`: applies the application's (un)subscription to
+    /// `prefix` to the peer whose subscription it received last.
+    pub(crate) fn apply(&mut self, base: &Base, prefix: &[u8], on: bool) -> Result<(), Error> {
+        if !base.opts.manual() {
+            return Err(Error::Invalid(
+                "a PUB or XPUB subscribes its peers only with xpub_manual",
+            ));
+        }
+        if let Some(peer) = self.last.filter(|&p| base.peers.contains(p)) {
+            if on {
+                self.index.subscribe(peer, prefix);
+            } else {
+                self.index.cancel(peer, prefix);
+            }
+        }
+        Ok(())
+    }
+
+    /// Peer `id` left: its subscriptions go. XPUB passes up the prefixes
+    /// nobody holds any more (all of the peer's with `XPUB_VERBOSER`, and
+    /// with `XPUB_MANUAL` all it had sent).
+    pub(crate) fn detach(&mut self, base: &Base, id: PeerId) {
         let xpub = self.xpub;
         let mut gone = Vec::new();
-        self.index.remove_peer(id, |prefix, what| {
-            if xpub && what.is_last() {
-                gone.push(prefix.to_vec());
+        if base.opts.manual() {
+            self.manual
+                .remove_peer(id, |prefix, _| gone.push(prefix.to_vec()));
+            self.index.remove_peer(id, |_, _| {});
+            if self.last == Some(id) {
+                self.last = None;
             }
-        });
-        for prefix in gone {
-            self.pending.push_back(subscription_body(false, &prefix));
+        } else {
+            let verboser = base.opts.xpub_verboser;
+            self.index.remove_peer(id, |prefix, what| {
+                if what.is_last() || verboser {
+                    gone.push(prefix.to_vec());
+                }
+            });
+        }
+        if xpub {
+            for prefix in gone {
+                self.pending
+                    .push_back((subscription_body(false, &prefix), None));
+            }
         }
     }
+}
+
+/// `XPUB_NODROP`: the outbox of a subscriber in `targets` without room.
+#[cold]
+fn without_room<'a>(base: &'a Base, targets: &[PeerId]) -> Option<&'a Outbox> {
+    targets
+        .iter()
+        .filter_map(|&id| base.peers.get(id))
+        .map(|p| &p.out)
+        .find(|out| !out.has_room())
+}
+
+/// `ZMQ_CONFLATE` (PUB): to every subscriber in `targets`, in place of
+/// what still waits for it.
+#[cold]
+fn send_latest(base: &Base, targets: &[PeerId], msg: Message) -> Result<(), SendError> {
+    if msg.len() > 1 {
+        return Err(Error::Invalid("conflate takes single-frame messages only").into());
+    }
+    for &id in targets {
+        if let Some(p) = base.peers.get(id) {
+            p.out.push_latest(msg.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A SUB or XSUB socket: what it subscribed to (resent on every
@@ -111,6 +269,8 @@ impl Pub {
 #[derive(Debug, Default)]
 pub(crate) struct Sub {
     subs: SubscriptionSet,
+    /// `INVERT_MATCHING`: receive what matches no subscription.
+    invert: bool,
 }
 
 /// Inproc publishers to tell of a subscription once the lock is released.
@@ -119,12 +279,17 @@ pub(crate) type Forward = Vec<(Arc<dyn Port>, PeerId)>;
 impl Sub {
     /// Whether every message matches (subscribed to the empty prefix).
     pub(crate) fn matches_all(&self) -> bool {
-        self.subs.matches(b"")
+        !self.invert && self.subs.matches(b"")
     }
 
-    /// Whether `msg` matches a subscription.
+    /// Whether `msg` matches a subscription (none, with `INVERT_MATCHING`).
     pub(crate) fn matches(&self, msg: &Message) -> bool {
-        self.subs.matches(&msg[0])
+        self.subs.matches(&msg[0]) != self.invert
+    }
+
+    /// `INVERT_MATCHING` changed.
+    pub(crate) fn set_invert(&mut self, on: bool) {
+        self.invert = on;
     }
 
     /// What we subscribed to, for a new inproc publisher.
@@ -138,6 +303,9 @@ impl Sub {
     /// publishers to tell after the lock is released.
     pub(crate) fn send(&mut self, base: &Base, msg: Message) -> Option<(bool, Bytes, Forward)> {
         let sub = subscription_message(&msg);
+        if sub.is_none() && base.opts.only_first_subscribe && msg.len() > 1 {
+            return self.send_led_by_subscription(base, msg);
+        }
         if let Some((on, topic)) = &sub {
             let forward = if *on {
                 self.subs.subscribe(topic);
@@ -164,6 +332,34 @@ impl Sub {
             }
         }
         sub.map(|(on, topic)| (on, topic, inproc))
+    }
+
+    /// XSUB with `ONLY_FIRST_SUBSCRIBE`: a multipart message whose first
+    /// frame is a subscription updates our set by that frame and goes to
+    /// every peer whole, as data (so the frames after it travel with it);
+    /// a cancel that leaves the prefix held goes nowhere, as libzmq's.
+    #[cold]
+    fn send_led_by_subscription(
+        &mut self,
+        base: &Base,
+        msg: Message,
+    ) -> Option<(bool, Bytes, Forward)> {
+        let first = &msg[0];
+        let held = match first.first() {
+            Some(1) => {
+                self.subs.subscribe(&first[1..]);
+                false
+            }
+            Some(0) => !self.subs.cancel(&first[1..]).is_last(),
+            _ => false,
+        };
+        if held {
+            return None;
+        }
+        for (_, p) in base.peers.iter() {
+            let _ = p.out.push_queued(msg.clone());
+        }
+        None
     }
 
     /// A new ZMTP peer gets every subscription (a reconnect resends the set).

@@ -16,14 +16,42 @@ pub(crate) struct Router {
 }
 
 impl Router {
+    /// A connecter's entry `id`, made before its first connection, to be
+    /// known by `routing_id` (`CONNECT_ROUTING_ID`): routable at once.
+    pub(crate) fn pending(
+        &mut self,
+        base: &Base,
+        id: PeerId,
+        routing_id: Bytes,
+    ) -> Result<(), &'static str> {
+        match self.routing.attach(id, Some(routing_id)) {
+            Attach::Attached { .. } => Ok(()),
+            Attach::HandedOver { evicted, .. } => {
+                if let Some(old) = base.peers.get(evicted) {
+                    old.out.close();
+                }
+                Ok(())
+            }
+            Attach::Refused { .. } => Err("connect_routing_id is already in use"),
+        }
+    }
+
     /// Peer `id` connected, asking for routing id `requested` (a ROUTER's
-    /// peer may; else one is made up). Its routing id, or refused.
+    /// peer may; else one is made up). Its routing id, or refused. A
+    /// connecter's entry (not `fresh`) known by `CONNECT_ROUTING_ID` keeps
+    /// that id, whatever the peer asks for.
     pub(crate) fn attached(
         &mut self,
         base: &Base,
         id: PeerId,
+        fresh: bool,
         requested: Option<Bytes>,
     ) -> Result<Option<Bytes>, &'static str> {
+        if !fresh {
+            if let Some(rid) = self.routing.routing_id(id) {
+                return Ok(Some(rid.as_bytes().clone()));
+            }
+        }
         match self.routing.attach(id, requested.filter(|i| !i.is_empty())) {
             Attach::Attached { routing_id } => Ok(Some(Bytes::from(routing_id))),
             Attach::HandedOver {
@@ -39,9 +67,13 @@ impl Router {
         }
     }
 
-    /// Peer `id` left.
-    pub(crate) fn detach(&mut self, id: PeerId) {
-        self.routing.detach(id);
+    /// Peer `id` left (`keep`: a `CONNECT_ROUTING_ID` entry, which stays
+    /// routable for the reconnection); the routing id it had.
+    pub(crate) fn detach(&mut self, id: PeerId, keep: bool) -> Option<Bytes> {
+        if keep {
+            return self.routing.routing_id(id).map(|r| r.as_bytes().clone());
+        }
+        self.routing.detach(id).map(|r| r.into_bytes())
     }
 
     /// `ROUTER_HANDOVER` changed.
@@ -90,6 +122,11 @@ impl Router {
         let Some(entry) = base.peers.get(peer) else {
             return Err(Error::HostUnreachable.into());
         };
+        // A `CONNECT_ROUTING_ID` entry queues until its first connection,
+        // but a connection that ended takes nothing more.
+        if !entry.ready && entry.out.is_closed() {
+            return Err(Error::HostUnreachable.into());
+        }
         let rid = msg.pop_front().unwrap_or_default();
         match entry.out.push(msg) {
             Ok(()) => Ok(()),

@@ -44,6 +44,17 @@ impl Producer {
         self.0.has_room()
     }
 
+    /// Queues `msg` in place of the message still waiting, if any
+    /// (`ZMQ_CONFLATE`, see [`Pipe::push_latest`]).
+    pub(crate) fn push_latest(&self, msg: Message) {
+        self.0.push_latest(msg);
+    }
+
+    /// Whether the pipe was closed (its connection ended).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
     /// Queues a message for the writer, never inline (fan-out).
     pub(crate) fn enqueue(&self, msg: Message) -> Result<(), Message> {
         self.0.enqueue(msg)

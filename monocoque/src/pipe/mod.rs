@@ -207,6 +207,49 @@ impl Pipe {
         self.stage(msg, false)
     }
 
+    /// Queues `msg` as the one message of a conflating pipe (capacity 1,
+    /// `ZMQ_CONFLATE`): when a message still waits (staged, or queued as a
+    /// batch of its own), `msg` takes its place and the counts stay as
+    /// they are, so the writer sends the newest. Never fails.
+    ///
+    /// The waiting message is replaced with the staged lock held: the
+    /// writer takes queued batches without it, but looks at the queue
+    /// again under it before it gives up, so a batch taken out and put
+    /// back here is never missed.
+    pub(crate) fn push_latest(&self, msg: Message) {
+        let mut msg = msg;
+        loop {
+            msg = match self.stage(msg, true) {
+                Ok(()) => return,
+                Err(m) => m,
+            };
+            {
+                let mut st = self.lock_staged();
+                let size = msg.size();
+                if let Some(last) = st.msgs.last_mut() {
+                    let old = std::mem::replace(last, msg);
+                    st.bytes = st.bytes.saturating_sub(old.size()) + size;
+                    return;
+                }
+                if let Some(q) = self.out.get() {
+                    if let Ok(mut batch) = q.pop() {
+                        match batch.last_mut() {
+                            Some(last) => *last = msg,
+                            None => batch.push(msg),
+                        }
+                        // Room: the batch just came out, and only callers
+                        // queue, one at a time.
+                        let _ = q.push(batch);
+                        return;
+                    }
+                }
+            }
+            // The writer took the waiting message between the looks, and
+            // is counting it: room in a moment.
+            crate::sync::yield_now();
+        }
+    }
+
     /// Queues `msg`: into the staged batch while the writer is busy (it
     /// looks there before it sleeps), as a batch of its own otherwise,
     /// with a wake-up. A lone message therefore goes out at once, and a
@@ -675,6 +718,27 @@ mod tests {
         pin!(f)
             .poll(&mut Context::from_waker(Waker::noop()))
             .is_ready()
+    }
+
+    #[test]
+    fn a_conflating_pipe_sends_the_newest_message_only() {
+        let p = pipe(1);
+        // Queued (no writer yet), then replaced in the queue.
+        for i in 0..10 {
+            p.push_latest(msg(i));
+        }
+        assert_eq!(queued_batches(&p), 1);
+        let b = p.pop_batch().expect("a batch");
+        assert_eq!(b.iter().map(id).collect::<Vec<_>>(), [9]);
+        // The writer is busy with it: the next goes to the staged batch,
+        // and is replaced there.
+        for i in 10..20 {
+            p.push_latest(msg(i));
+        }
+        assert_eq!((queued_batches(&p), staged(&p)), (0, 1));
+        p.written(b.len());
+        assert_eq!(drain(&p), [[19]]);
+        assert!(p.is_flushed(), "the counts stayed right");
     }
 
     #[test]

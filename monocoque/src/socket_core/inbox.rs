@@ -48,6 +48,11 @@ pub(crate) struct Inbox {
     watchers: AtomicUsize,
     /// Written when a message arrives while somebody watches.
     watch: OnceLock<OwnedFd>,
+    /// The socket type may conflate (`ZMQ_CONFLATE`: PULL, SUB, DEALER).
+    conflatable: bool,
+    /// Conflating: `singles` holds one message, the newest, and runs are
+    /// never queued (set once, by [`Inbox::init`]).
+    conflate: AtomicBool,
 }
 
 /// A watching `recv`, counted until dropped.
@@ -87,17 +92,39 @@ impl Default for Inbox {
             closed: AtomicBool::new(false),
             watchers: AtomicUsize::new(0),
             watch: OnceLock::new(),
+            conflatable: false,
+            conflate: AtomicBool::new(false),
         }
     }
 }
 
 impl Inbox {
+    /// The inbound queue of a socket type that conflates when
+    /// `ZMQ_CONFLATE` is set (`conflatable`), or ignores it.
+    pub(crate) fn new(conflatable: bool) -> Inbox {
+        Inbox {
+            conflatable,
+            ..Inbox::default()
+        }
+    }
+
     /// Fixes the queue's size (RCVHWM, with room for a few messages of
-    /// every peer of a ROUTER or REP) at the first bind or connect.
+    /// every peer of a ROUTER or REP) at the first bind or connect; with
+    /// `ZMQ_CONFLATE`, one message.
     pub(crate) fn init(&self, opts: &SocketOptions) {
-        let _ = self
-            .singles
-            .get_or_init(|| crate::options::hwm_queue(opts.recv_capacity().max(16)));
+        let conflate = self.conflatable && opts.conflate;
+        let mut made = false;
+        let _ = self.singles.get_or_init(|| {
+            made = true;
+            if conflate {
+                ConcurrentQueue::bounded(1)
+            } else {
+                crate::options::hwm_queue(opts.recv_capacity().max(16))
+            }
+        });
+        if made && conflate {
+            self.conflate.store(true, Ordering::Release);
+        }
     }
 
     fn singles(&self) -> &ConcurrentQueue<Inbound> {
@@ -164,6 +191,10 @@ impl Inbox {
         if self.is_closed() || run.is_empty() {
             return Ok(());
         }
+        if self.conflate.load(Ordering::Relaxed) {
+            self.conflate_run(run);
+            return Ok(());
+        }
         if self.runs_full() {
             return Err(run);
         }
@@ -186,12 +217,80 @@ impl Inbox {
         if self.is_closed() {
             return Ok(());
         }
+        if self.conflate.load(Ordering::Relaxed) {
+            self.push_latest(Inbound { peer, msg });
+            return Ok(());
+        }
         self.singles()
             .push(Inbound { peer, msg })
             .map_err(|e| e.into_inner().msg)?;
         self.wake.ring();
         self.nudge_watchers();
         Ok(())
+    }
+
+    /// `ZMQ_CONFLATE`: keeps the run's last message in place of whatever
+    /// waited, and gives the run's buffer back for reuse.
+    #[cold]
+    fn conflate_run(&self, mut run: Vec<Inbound>) {
+        if let Some(last) = run.pop() {
+            self.push_latest(last);
+        }
+        run.clear();
+        let _ = self.spare.push(run);
+    }
+
+    /// `ZMQ_CONFLATE`: `item` replaces the message waiting, if any. The
+    /// queue holds one message; whoever finds it full takes the old one
+    /// out first, so the last push to succeed is what stays.
+    #[cold]
+    fn push_latest(&self, item: Inbound) {
+        let q = self.singles();
+        let mut item = item;
+        loop {
+            match q.push(item) {
+                Ok(()) => break,
+                Err(concurrent_queue::PushError::Full(back)) => {
+                    item = back;
+                    let _ = q.pop();
+                }
+                Err(concurrent_queue::PushError::Closed(_)) => return,
+            }
+        }
+        self.wake.ring();
+        self.nudge_watchers();
+    }
+
+    /// A notice the socket itself makes about peer `peer` (ROUTER's and
+    /// STREAM's connect and disconnect notifications, `DISCONNECT_MSG`),
+    /// queued whatever RCVHWM says: as a run of one after what the peer's
+    /// ZMTP engine queued (`after_runs`), else as a single message, so it
+    /// never overtakes what the peer sent before it.
+    pub(crate) fn push_notice(&self, peer: PeerId, msg: Message, after_runs: bool) {
+        if self.is_closed() {
+            return;
+        }
+        let item = Inbound { peer, msg };
+        let item = if after_runs {
+            item
+        } else {
+            match self.singles().push(item) {
+                Ok(()) => {
+                    self.wake.ring();
+                    self.nudge_watchers();
+                    return;
+                }
+                // Full: after the runs instead, still after everything
+                // this peer queued.
+                Err(e) => e.into_inner(),
+            }
+        };
+        let mut run = self.run_buffer();
+        run.push(item);
+        self.in_runs.fetch_add(1, Ordering::AcqRel);
+        let _ = self.runs.push(run);
+        self.wake.ring();
+        self.nudge_watchers();
     }
 
     /// Whether the single-message queue is at capacity.

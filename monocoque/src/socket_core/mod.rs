@@ -29,6 +29,7 @@ pub(crate) use inbox::{Inbound, Inbox, RUN_MSGS};
 pub(crate) use peer::{EndpointEntry, InprocOut, Outbox, PeerEntry};
 pub(crate) use port::{Port, ZapCall, ZapService};
 
+use crate::error::Error;
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pipe::{self, Consumer, Producer};
@@ -45,14 +46,26 @@ pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// Whether each connection is a peer of its own, never a connecter's
     /// entry kept across reconnections (ROUTER, STREAM: routing ids).
     fn peer_per_connection(&self) -> bool;
+    /// Whether the type honours `ZMQ_CONFLATE` (its inbound queue and its
+    /// pipes then hold one message each).
+    fn conflatable(&self) -> bool;
     /// A connecter's entry `id` was made before its first connection;
-    /// whether messages are routed to it meanwhile (load balancers).
-    fn pending(&mut self, id: PeerId) -> bool;
+    /// whether messages are routed to it meanwhile (load balancers, and a
+    /// ROUTER or STREAM given its `routing_id`: `CONNECT_ROUTING_ID`), or
+    /// why that routing id cannot be had.
+    fn pending(
+        &mut self,
+        base: &Base,
+        id: PeerId,
+        routing_id: Option<Bytes>,
+    ) -> Result<bool, &'static str>;
     /// Peer `id` completed its handshake (`fresh`: a new entry, else a
-    /// connecter's); its routing id, or why the socket refuses it.
+    /// connecter's); its routing id, or why the socket refuses it. What
+    /// the socket tells itself of it goes to `inbox`.
     fn attached(
         &mut self,
         base: &mut Base,
+        inbox: &Inbox,
         id: PeerId,
         fresh: bool,
         identity: Option<Bytes>,
@@ -60,8 +73,9 @@ pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// Peer `id`'s outbox is final: send what a new peer gets first (a
     /// subscriber's subscriptions, XPUB's welcome message).
     fn greet(&mut self, base: &Base, id: PeerId);
-    /// Peer `id` left; `keep`: its connecter's entry stays.
-    fn detached(&mut self, base: &mut Base, id: PeerId, keep: bool);
+    /// Peer `id` left; `keep`: its connecter's entry stays. What the
+    /// socket tells itself of it goes to `inbox`.
+    fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool);
     /// Peer `id` (un)subscribed; whether it counts as a subscription.
     fn subscription(&mut self, base: &mut Base, id: PeerId, topic: Bytes, on: bool) -> bool;
     /// The options changed.
@@ -126,21 +140,25 @@ pub(crate) struct SocketCore<P> {
     /// Somebody (the socket's close or its context's termination) is
     /// closing it: the other one leaves it to them.
     closing: AtomicBool,
+    /// The type honours `ZMQ_CONFLATE` (see [`Hooks::conflatable`]).
+    conflatable: bool,
 }
 
 impl<P: Hooks> SocketCore<P> {
     /// A socket of type `ty` whose behaviour is `pattern`, asking `zap`
     /// about its peers' credentials.
     pub(crate) fn new(ty: SocketType, pattern: P, zap: Option<Arc<dyn ZapService>>) -> Arc<Self> {
+        let conflatable = pattern.conflatable();
         Arc::new(Self {
             ty,
             zmtp: pattern.speaks_zmtp(),
             recv_direct: AtomicBool::new(pattern.recv_direct()),
+            conflatable,
             state: Mutex::new(State {
                 base: Base::default(),
                 pattern,
             }),
-            inbox: Arc::default(),
+            inbox: Arc::new(Inbox::new(conflatable)),
             ready_peers: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),
@@ -171,9 +189,15 @@ impl<P: Hooks> SocketCore<P> {
         );
     }
 
-    /// A new outbound pipe, sized by `opts`' SNDHWM.
+    /// A new outbound pipe, sized by `opts`' SNDHWM (one message with
+    /// `ZMQ_CONFLATE`).
     pub(crate) fn new_pipe(&self, opts: &SocketOptions) -> (Producer, Consumer) {
-        pipe::pipe(opts.send_capacity(), self.last_inline.clone())
+        let capacity = if self.conflatable && opts.conflate {
+            1
+        } else {
+            opts.send_capacity()
+        };
+        pipe::pipe(capacity, self.last_inline.clone())
     }
 
     /// Whether the socket was closed.
@@ -220,12 +244,20 @@ impl<P: Hooks> SocketCore<P> {
     /// A connecter's entry, made before its first connection, whose pipe
     /// queues messages until it connects and outlives reconnections.
     /// `None` with `IMMEDIATE`, for a pattern that makes a peer per
-    /// connection, and (`routed_only`) for one that would route nothing to
-    /// it meanwhile.
-    pub(crate) fn connecter_peer(&self, routed_only: bool) -> Option<(PeerId, Consumer)> {
+    /// connection (unless `CONNECT_ROUTING_ID` names this connect's peer),
+    /// and (`routed_only`) for one that would route nothing to it
+    /// meanwhile. Fails, changing nothing, when `CONNECT_ROUTING_ID` names
+    /// a routing id in use.
+    pub(crate) fn connecter_peer(
+        &self,
+        routed_only: bool,
+    ) -> Result<Option<(PeerId, Consumer)>, Error> {
         let mut st = self.lock();
-        if st.base.opts.immediate || st.pattern.peer_per_connection() {
-            return None;
+        if st.pattern.peer_per_connection() {
+            return self.routed_entry(&mut st);
+        }
+        if st.base.opts.immediate {
+            return Ok(None);
         }
         let (producer, consumer) = self.new_pipe(&st.base.opts);
         let id = st.base.peers.insert(PeerEntry {
@@ -233,11 +265,48 @@ impl<P: Hooks> SocketCore<P> {
             ready: false,
             persistent: true,
         });
-        if !st.pattern.pending(id) && routed_only {
+        let State { base, pattern } = &mut *st;
+        if !pattern.pending(base, id, None).unwrap_or(false) && routed_only {
             st.base.peers.remove(id);
-            return None;
+            return Ok(None);
         }
-        Some((id, consumer))
+        Ok(Some((id, consumer)))
+    }
+
+    /// [`connecter_peer`](Self::connecter_peer) for an inproc connect whose
+    /// peer is bound already: an entry only for a ROUTER or STREAM given
+    /// `CONNECT_ROUTING_ID` (load balancers link at once).
+    pub(crate) fn routed_connecter_peer(&self) -> Result<Option<(PeerId, Consumer)>, Error> {
+        let mut st = self.lock();
+        if !st.pattern.peer_per_connection() {
+            return Ok(None);
+        }
+        self.routed_entry(&mut st)
+    }
+
+    /// A ROUTER's or STREAM's entry for the next connect's peer, known by
+    /// `CONNECT_ROUTING_ID` (which it takes), if that is set.
+    fn routed_entry(&self, st: &mut State<P>) -> Result<Option<(PeerId, Consumer)>, Error> {
+        let Some(rid) = st.base.opts.connect_routing_id.clone() else {
+            return Ok(None);
+        };
+        let (producer, consumer) = self.new_pipe(&st.base.opts);
+        let id = st.base.peers.insert(PeerEntry {
+            out: Outbox::Engine(producer),
+            ready: false,
+            persistent: true,
+        });
+        let State { base, pattern } = st;
+        match pattern.pending(base, id, Some(rid)) {
+            Ok(_) => {
+                base.opts.connect_routing_id = None;
+                Ok(Some((id, consumer)))
+            }
+            Err(why) => {
+                base.peers.remove(id);
+                Err(Error::Invalid(why))
+            }
+        }
     }
 
     /// [`Port::attach`] with the lock held (`out` replaces a connecter's
@@ -270,7 +339,7 @@ impl<P: Hooks> SocketCore<P> {
             (None, None) => return Err(EndReason::Closed),
         };
         let State { base, pattern } = st;
-        let routing_id = match pattern.attached(base, id, fresh, identity) {
+        let routing_id = match pattern.attached(base, &self.inbox, id, fresh, identity) {
             Ok(r) => r,
             Err(why) => {
                 if fresh {
@@ -305,7 +374,7 @@ impl<P: Hooks> SocketCore<P> {
             self.ready_peers.fetch_sub(1, Ordering::AcqRel);
         }
         let State { base, pattern } = st;
-        pattern.detached(base, id, keep);
+        pattern.detached(base, &self.inbox, id, keep);
         if !keep {
             if let Some(p) = base.peers.remove(id) {
                 p.out.close();

@@ -65,6 +65,26 @@ impl Outbox {
         }
     }
 
+    /// `ZMQ_CONFLATE`: queues `msg` in place of the message still waiting
+    /// for the peer, if any; never waits. An inproc peer that does not
+    /// conflate itself and is full loses `msg`.
+    pub(crate) fn push_latest(&self, msg: Message) {
+        match self {
+            Outbox::Engine(pipe) => pipe.push_latest(msg),
+            Outbox::Inproc(link) => {
+                let _ = link.push(msg);
+            }
+        }
+    }
+
+    /// Whether the peer's connection was ended (an engine's pipe closed).
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Outbox::Engine(pipe) => pipe.is_closed(),
+            Outbox::Inproc(_) => false,
+        }
+    }
+
     /// Whether a push would find room now (a poller's POLLOUT).
     pub(crate) fn has_room(&self) -> bool {
         match self {

@@ -80,23 +80,32 @@ pub(crate) fn unbind(ns: &Names, core: &Arc<Core>, name: &str) -> bool {
 /// Connects to `name`, now if it is bound, else as soon as it is. Returns
 /// the peer's id in `core`: the linked peer, or the entry where a load
 /// balancer queues messages until the bind (as libzmq does).
-pub(crate) fn connect(ns: &Names, core: &Arc<Core>, name: &str) -> Option<PeerId> {
+/// Fails, changing nothing, when `CONNECT_ROUTING_ID` names a routing id
+/// in use.
+pub(crate) fn connect(ns: &Names, core: &Arc<Core>, name: &str) -> Result<Option<PeerId>> {
     let binder = {
         let mut ns = lock(ns);
         match ns.bound.get(name).and_then(Weak::upgrade) {
-            Some(b) if !b.is_closed() => Some(b),
+            Some(b) if !b.is_closed() => b,
             _ => {
-                let preset = core.connecter_peer(true);
+                let preset = core.connecter_peer(true)?;
                 let id = preset.as_ref().map(|(id, _)| *id);
                 ns.pending
                     .entry(name.to_owned())
                     .or_default()
                     .push((Arc::downgrade(core), preset));
-                return id;
+                return Ok(id);
             }
         }
     };
-    binder.and_then(|b| link(&b, core, name, None).map(|(_, in_connecter)| in_connecter))
+    // A ROUTER's or STREAM's entry when `CONNECT_ROUTING_ID` names the peer.
+    let preset = core.routed_connecter_peer()?;
+    let entry = preset.as_ref().map(|(id, _)| *id);
+    let linked = link(&binder, core, name, preset).map(|(_, in_connecter)| in_connecter);
+    if let (None, Some(id)) = (linked, entry) {
+        core.detach(id, true);
+    }
+    Ok(linked)
 }
 
 /// Locks two sockets' states, in address order (so two links made at once
