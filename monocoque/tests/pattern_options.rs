@@ -362,6 +362,32 @@ fn connect_routing_id_survives_a_reconnect_and_works_over_inproc() {
 }
 
 #[test]
+fn a_connect_routing_id_peer_is_told_gone_once() {
+    let ctx = Context::new();
+    let router = sock(&ctx, SocketType::Router);
+    router.update_options(|o| {
+        o.router_notify = RouterNotify::CONNECT | RouterNotify::DISCONNECT;
+        o.connect_routing_id = Some(Bytes::from("far"));
+    });
+    let far = sock(&ctx, SocketType::Router);
+    let ep = bind(&far, Tr::Tcp);
+    router.connect(&ep).unwrap();
+    assert_eq!(recv_strs(&router), ["far", ""], "connected");
+    drop(far);
+    assert_eq!(recv_strs(&router), ["far", ""], "disconnected");
+    // The entry waits for the reconnection; ending the connect ends it
+    // without another notice.
+    router.disconnect(&ep).unwrap();
+    assert_nothing(&router);
+    // Nor for one that never connected.
+    router.set_option("connect_routing_id", "never").unwrap();
+    let nowhere = format!("tcp://127.0.0.1:{}", free_port());
+    router.connect(&nowhere).unwrap();
+    router.disconnect(&nowhere).unwrap();
+    assert_nothing(&router);
+}
+
+#[test]
 fn connect_routing_id_names_a_stream_connection() {
     let ctx = Context::new();
     let stream = sock(&ctx, SocketType::Stream);

@@ -313,12 +313,22 @@ impl Hooks for Pattern {
         }
     }
 
-    fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool) {
+    fn detached(
+        &mut self,
+        base: &mut Base,
+        inbox: &Inbox,
+        id: PeerId,
+        keep: bool,
+        connected: bool,
+    ) {
         match self {
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) if !keep => lb.detach(id),
             Pattern::Req(req) if !keep => req.lb.detach(id),
             Pattern::Router(r) => {
-                let Some(rid) = r.detach(id, keep) else {
+                let rid = r.detach(id, keep);
+                // Told once, when the connection ends: not again when its
+                // `CONNECT_ROUTING_ID` entry goes.
+                let Some(rid) = rid.filter(|_| connected) else {
                     return;
                 };
                 if base.opts.router_notify.contains(RouterNotify::DISCONNECT) {
@@ -330,7 +340,7 @@ impl Hooks for Pattern {
             }
             Pattern::Stream(r) => {
                 let rid = r.detach(id, keep);
-                if base.opts.stream_notify {
+                if connected && base.opts.stream_notify {
                     notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
                 }
             }

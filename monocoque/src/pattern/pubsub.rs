@@ -61,14 +61,16 @@ impl Pub {
         if opts.invert_matching {
             self.invert(base, &mut targets);
         }
-        if opts.xpub_nodrop {
+        let conflate = opts.conflate && !self.xpub;
+        // A conflating PUB's pipes always take the newest message.
+        if opts.xpub_nodrop && !conflate {
             if let Some(out) = without_room(base, &targets) {
                 let room = out.room();
                 self.scratch = targets;
                 return Err(SendError::Full(msg, room));
             }
         }
-        if opts.conflate && !self.xpub {
+        if conflate {
             let sent = send_latest(base, &targets, msg);
             self.scratch = targets;
             return sent;

@@ -73,9 +73,10 @@ pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// Peer `id`'s outbox is final: send what a new peer gets first (a
     /// subscriber's subscriptions, XPUB's welcome message).
     fn greet(&mut self, base: &Base, id: PeerId);
-    /// Peer `id` left; `keep`: its connecter's entry stays. What the
-    /// socket tells itself of it goes to `inbox`.
-    fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool);
+    /// Peer `id` left; `keep`: its connecter's entry stays; `connected`:
+    /// it was attached (else a connecter's entry that is not, or no longer,
+    /// connected goes). What the socket tells itself of it goes to `inbox`.
+    fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool, connected: bool);
     /// Peer `id` (un)subscribed; whether it counts as a subscription.
     fn subscription(&mut self, base: &mut Base, id: PeerId, topic: Bytes, on: bool) -> bool;
     /// The options changed.
@@ -374,7 +375,7 @@ impl<P: Hooks> SocketCore<P> {
             self.ready_peers.fetch_sub(1, Ordering::AcqRel);
         }
         let State { base, pattern } = st;
-        pattern.detached(base, &self.inbox, id, keep);
+        pattern.detached(base, &self.inbox, id, keep, was_ready);
         if !keep {
             if let Some(p) = base.peers.remove(id) {
                 p.out.close();
