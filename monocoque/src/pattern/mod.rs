@@ -283,8 +283,10 @@ impl Hooks for Pattern {
             Pattern::Req(req) => req.lb.attached(base, id, fresh).map(|()| None),
             Pattern::Router(r) => {
                 let rid = r.attached(base, id, fresh, identity)?;
+                // Single messages go before the next run: ahead of anything
+                // the peer sends.
                 if base.opts.router_notify.contains(RouterNotify::CONNECT) {
-                    notice(base, inbox, id, rid.as_ref(), Bytes::new(), false);
+                    notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
                 }
                 Ok(rid)
             }
@@ -369,10 +371,12 @@ impl Hooks for Pattern {
 }
 
 /// A message the socket tells itself about peer `id`: `[routing id,
-/// body]` (ROUTER's and STREAM's notifications, `DISCONNECT_MSG`), queued
-/// behind what the peer sent (`single`: a STREAM engine's lane, as its
-/// data; else by the peer's outbox: an engine's runs, an inproc peer's
-/// single messages). Off the hot path: once per connection.
+/// body]` (ROUTER's and STREAM's notifications, `DISCONNECT_MSG`).
+/// `single`: queued as a single message (a STREAM engine's lane, as its
+/// data; and any connect notice, which single messages put ahead of the
+/// peer's first run); else behind what the peer sent, by its outbox: an
+/// engine's runs, an inproc peer's single messages. Off the hot path: once
+/// per connection.
 #[cold]
 fn notice(base: &Base, inbox: &Inbox, id: PeerId, rid: Option<&Bytes>, body: Bytes, single: bool) {
     let Some(rid) = rid else { return };
