@@ -38,6 +38,10 @@ impl Opened {
     }
 }
 
+/// How long `--monitor` waits, after the close, for the socket's last
+/// events.
+const LAST_EVENTS: Duration = Duration::from_millis(500);
+
 /// Reads a socket's events on a thread of its own: prints them on stderr
 /// with `--monitor`, and ends `mq` (exit 1) when a peer we connected to
 /// refuses the handshake, since retrying cannot succeed.
@@ -67,7 +71,8 @@ impl Watch {
                     None => writeln!(err, "{ev}"),
                 };
             }
-            if let MonitorEvent::HandshakeFailed(endpoint, reason) = &ev {
+            if let Some(reason) = ev.handshake_failure() {
+                let endpoint = ev.endpoint();
                 if fatal(endpoint) && !closed.load(Ordering::Acquire) {
                     let _ = writeln!(err, "mq: handshake failed: {reason} {endpoint}");
                     let _ = std::io::stdout().flush();
@@ -81,8 +86,19 @@ impl Watch {
                     handle(ev);
                 }
             }
-            while let Some(ev) = monitor.try_recv() {
+            // The socket is closed: with --monitor, print its last events,
+            // up to MONITOR_STOPPED (once its connections are gone).
+            let until = Instant::now() + if print { LAST_EVENTS } else { Duration::ZERO };
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                let Some(ev) = monitor.try_recv().or_else(|| monitor.recv_timeout(left)) else {
+                    break;
+                };
+                let last = matches!(ev, MonitorEvent::MonitorStopped { .. });
                 handle(ev);
+                if last {
+                    break;
+                }
             }
         });
         Watch {

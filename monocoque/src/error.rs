@@ -61,6 +61,10 @@ pub enum Error {
     /// `EMFILE`).
     #[error("too many open sockets in the context (max_sockets {0})")]
     TooManySockets(usize),
+    /// A monitor could not be set up (see
+    /// [`MonitorError`](crate::MonitorError)).
+    #[error(transparent)]
+    Monitor(#[from] crate::monitor::MonitorError),
 }
 
 /// `Result` with [`Error`].
@@ -77,9 +81,11 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         let kind = match &e {
             Error::WouldBlock => io::ErrorKind::WouldBlock,
-            Error::State | Error::Invalid(_) | Error::Endpoint(..) | Error::Option(_) => {
-                io::ErrorKind::InvalidInput
-            }
+            Error::State
+            | Error::Invalid(_)
+            | Error::Endpoint(..)
+            | Error::Option(_)
+            | Error::Monitor(_) => io::ErrorKind::InvalidInput,
             Error::TooManySockets(_) => io::ErrorKind::Other,
             Error::NotSupported(_) => io::ErrorKind::Unsupported,
             Error::HostUnreachable => io::ErrorKind::HostUnreachable,

@@ -47,7 +47,9 @@ pub use context::Context;
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use message::{Message, Properties};
-pub use monitor::{EndReason, Monitor, MonitorEvent};
+pub use monitor::{
+    protocol_error_code, EndReason, EventMask, Monitor, MonitorError, MonitorEvent, WireEvent,
+};
 pub use options::{
     ContextOptions, OptionError, ReconnectStop, RouterNotify, Security, SocketOptions,
 };

@@ -10,7 +10,7 @@ use crate::context::{Context, ContextInner};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::monitor::{Monitor, MonitorEvent, MonitorQueue};
+use crate::monitor::{EventMask, Monitor, MonitorEvent};
 use crate::options::SocketOptions;
 use crate::pattern::{self, Core, Pattern, SendError};
 use crate::readiness::{Events, Poller, ReadinessFd};
@@ -133,9 +133,13 @@ impl Socket {
         self.set_options(opts);
     }
 
-    /// The socket's event stream (listening, accepted, connected,
-    /// handshake results, disconnections). Events before the first call
-    /// are not recorded.
+    /// The socket's event stream: every event libzmq 4.3 reports
+    /// (listening, accepted, connected, handshake results,
+    /// disconnections...; see [`MonitorEvent`]). Each call makes a reader
+    /// of its own, which sees the events from then on;
+    /// [`monitor_events`](Self::monitor_events) takes some events only,
+    /// [`socket_monitor`](Self::socket_monitor) publishes them in libzmq's
+    /// format.
     ///
     /// ```
     /// # use monocoque::{Socket, SocketType, MonitorEvent};
@@ -147,13 +151,7 @@ impl Socket {
     /// assert!(ev.to_string().starts_with("listening tcp://127.0.0.1:"));
     /// ```
     pub fn monitor(&self) -> Monitor {
-        let mut st = self.core.lock();
-        let queue = st
-            .base
-            .monitor
-            .get_or_insert_with(MonitorQueue::new)
-            .clone();
-        Monitor { queue }
+        self.monitor_events(EventMask::ALL)
     }
 
     /// Accepts connections on `endpoint` (`tcp://host:port` with `*` for
@@ -179,7 +177,7 @@ impl Socket {
                 let (bound, resolved) = match net::bind(&ep, &self.options()) {
                     Ok(b) => b,
                     Err(e) => {
-                        core.emit(MonitorEvent::BindFailed(endpoint.to_owned(), e.to_string()));
+                        core.emit(MonitorEvent::bind_failed(endpoint, &e));
                         return Err(e);
                     }
                 };
@@ -241,8 +239,8 @@ impl Socket {
         Ok(ep)
     }
 
-    /// Records a bind (told to the monitor as listening) or a connect; it
-    /// becomes the last endpoint.
+    /// Records a bind or a connect; it becomes the last endpoint (the
+    /// transport tells the monitor).
     fn record(
         &self,
         given: &str,
@@ -259,9 +257,6 @@ impl Socket {
             bind,
             peer,
         });
-        if bind {
-            st.base.emit(MonitorEvent::Listening(resolved.to_owned()));
-        }
     }
 
     fn take_endpoint(&self, endpoint: &str, bind: bool) -> Result<EndpointEntry> {
@@ -905,6 +900,11 @@ impl Socket {
     /// The socket's state, shared (a poller keeps it).
     pub(crate) fn core_arc(&self) -> Arc<Core> {
         self.core.clone()
+    }
+
+    /// The socket's core and context (the monitor methods, `monitor.rs`).
+    pub(crate) fn parts(&self) -> (&Arc<Core>, &Arc<ContextInner>) {
+        (&self.core, &self.ctx)
     }
 
     /// The socket's core (unit tests).

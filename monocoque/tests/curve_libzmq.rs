@@ -199,9 +199,12 @@ fn handshake(events: &Monitor) -> Result<(), EndReason> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match events.recv_timeout(left) {
-            Some(MonitorEvent::HandshakeSucceeded(_)) => return Ok(()),
-            Some(MonitorEvent::HandshakeFailed(_, why)) => return Err(why),
-            Some(_) => {}
+            Some(MonitorEvent::HandshakeSucceeded { .. }) => return Ok(()),
+            Some(ev) => {
+                if let Some(why) = ev.handshake_failure() {
+                    return Err(why.clone());
+                }
+            }
             None => panic!("no handshake result within {T:?}"),
         }
     }

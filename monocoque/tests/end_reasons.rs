@@ -20,9 +20,12 @@ fn first_end(events: &Monitor) -> (bool, EndReason) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match events.recv_timeout(left) {
-            Some(MonitorEvent::Disconnected(_, why)) => return (false, why),
-            Some(MonitorEvent::HandshakeFailed(_, why)) => return (true, why),
-            Some(_) => {}
+            Some(MonitorEvent::Disconnected { reason, .. }) => return (false, reason),
+            Some(ev) => {
+                if let Some(why) = ev.handshake_failure() {
+                    return (true, why.clone());
+                }
+            }
             None => panic!("no connection ended within {T:?}"),
         }
     }
@@ -147,8 +150,11 @@ fn inproc_links_report_their_end_too() {
     let events = pull.monitor();
     let ep = bind(&pull, Tr::Inproc);
     let push = sock(&ctx, SocketType::Push);
+    let push_events = push.monitor();
     push.connect(&ep).unwrap();
     wait_peers(&pull, 1);
     drop(push);
-    assert_eq!(first_end(&events), (false, EndReason::Closed));
+    // The side that closed ended it; its peer saw the peer go.
+    assert_eq!(first_end(&push_events), (false, EndReason::Closed));
+    assert_eq!(first_end(&events), (false, EndReason::PeerClosed));
 }

@@ -167,10 +167,13 @@ fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
             "the silent peer was never declared dead"
         );
         match mon.recv_timeout(Duration::from_millis(100)) {
-            Some(MonitorEvent::Disconnected(_, EndReason::Timeout(_))) => {
-                break stalled_at.elapsed()
+            Some(MonitorEvent::Disconnected {
+                reason: EndReason::Timeout(_),
+                ..
+            }) => break stalled_at.elapsed(),
+            Some(MonitorEvent::Disconnected { reason, .. }) => {
+                panic!("ended for another reason: {reason}")
             }
-            Some(MonitorEvent::Disconnected(_, why)) => panic!("ended for another reason: {why}"),
             _ => {}
         }
     };
@@ -220,7 +223,7 @@ fn a_live_but_slow_link_is_never_declared_dead() {
     }
     while let Some(ev) = mon.try_recv() {
         assert!(
-            !matches!(ev, MonitorEvent::Disconnected(..)),
+            !matches!(ev, MonitorEvent::Disconnected { .. }),
             "a live peer was dropped: {ev:?}"
         );
     }
@@ -346,7 +349,7 @@ fn under_curve_a_corrupted_byte_is_caught_and_the_connection_comes_back() {
     let deadline = Instant::now() + T;
     loop {
         assert!(Instant::now() < deadline, "the tampered box was not caught");
-        if let Some(MonitorEvent::Disconnected(_, why)) =
+        if let Some(MonitorEvent::Disconnected { reason: why, .. }) =
             mon.recv_timeout(Duration::from_millis(100))
         {
             assert!(why.is_peer_fault(), "{why}");

@@ -799,7 +799,7 @@ fn maxmsgsize(tr: Tr) {
         wait_for("the disconnection", || {
             matches!(
                 monitor.try_recv(),
-                Some(monocoque::MonitorEvent::Disconnected(..))
+                Some(monocoque::MonitorEvent::Disconnected { .. })
             )
         });
     };

@@ -14,7 +14,7 @@ mod write;
 pub(crate) mod zmtp;
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,7 +25,7 @@ use monocoque_core::router::PeerId;
 
 pub(crate) use write::write_all;
 
-use crate::monitor::EndReason;
+use crate::monitor::{EndReason, MonitorEvent};
 use crate::pipe::Consumer;
 use crate::socket_core::Port;
 use crate::sync::Cancel;
@@ -54,6 +54,11 @@ pub(crate) struct ConnSpec {
     pub(crate) port: Arc<dyn Port>,
     /// The endpoint, for the monitor.
     pub(crate) endpoint: Arc<str>,
+    /// The peer's address (`tcp://ip:port`, `ipc://path`), for the
+    /// monitor; `None` when unknown (an unnamed ipc peer).
+    pub(crate) peer: Option<Arc<str>>,
+    /// The connection's descriptor, for the monitor.
+    pub(crate) fd: Option<RawFd>,
     /// A connecter's persistent peer and its pipe's engine end (the
     /// socket's end is in the peer's outbox).
     pub(crate) preset: Option<(PeerId, Consumer)>,
@@ -74,6 +79,42 @@ where
         zmtp::run(stream, spec).await
     } else {
         raw::run(stream, spec).await
+    }
+}
+
+impl ConnSpec {
+    /// The peer's address, as the monitor's events carry it.
+    pub(crate) fn peer(&self) -> Option<String> {
+        self.peer.as_deref().map(str::to_owned)
+    }
+
+    /// `DISCONNECTED`, with why and the peer's routing id.
+    pub(crate) fn disconnected(
+        &self,
+        routing_id: Option<Bytes>,
+        reason: EndReason,
+    ) -> MonitorEvent {
+        MonitorEvent::Disconnected {
+            endpoint: self.endpoint.to_string(),
+            peer: self.peer(),
+            routing_id,
+            fd: self.fd,
+            reason,
+        }
+    }
+
+    /// `HANDSHAKE_SUCCEEDED`, with the peer's routing id.
+    pub(crate) fn handshake_succeeded(&self, routing_id: Option<Bytes>) -> MonitorEvent {
+        MonitorEvent::HandshakeSucceeded {
+            endpoint: self.endpoint.to_string(),
+            peer: self.peer(),
+            routing_id,
+        }
+    }
+
+    /// The handshake failure `reason` (NO_DETAIL, PROTOCOL or AUTH).
+    pub(crate) fn handshake_failed(&self, reason: EndReason) -> MonitorEvent {
+        MonitorEvent::handshake_failed(&self.endpoint, self.peer.as_deref(), reason)
     }
 }
 

@@ -10,7 +10,7 @@ use monocoque_core::alloc::WriteBatch;
 
 use super::{slab, write_all, ConnSpec};
 use crate::message::Message;
-use crate::monitor::{EndReason, MonitorEvent};
+use crate::monitor::EndReason;
 use crate::pipe::Consumer;
 use crate::socket_core::Outbox;
 use crate::sync::{race, Either};
@@ -45,7 +45,7 @@ where
         }
     }
     drop(producer);
-    port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    port.emit(spec.handshake_succeeded(Some(rid.clone())));
     let writer = compio::runtime::spawn(write_loop(stream.clone(), pipe.clone()));
     let mut r = stream;
     let reason = loop {
@@ -88,10 +88,7 @@ where
     // The socket's pattern tells it of the close (`STREAM_NOTIFY`); a
     // `CONNECT_ROUTING_ID` entry stays for the reconnection.
     port.detach(id, preset.is_none());
-    port.emit(MonitorEvent::Disconnected(
-        spec.endpoint.to_string(),
-        reason.clone(),
-    ));
+    port.emit(spec.disconnected(Some(rid), reason.clone()));
     reason
 }
 

@@ -22,7 +22,7 @@ use monocoque_zmtp::{
 
 use super::{sized_slab, slab, write_all, ConnSpec, Link, OUT_BOUND};
 use crate::message::{Message, Properties};
-use crate::monitor::{EndReason, MonitorEvent};
+use crate::monitor::EndReason;
 use crate::options::{Security, SocketOptions};
 use crate::pipe::{Consumer, PipeCmd};
 use crate::socket_core::{Inbound, Inbox, Outbox, Port, RUN_MSGS};
@@ -149,32 +149,29 @@ fn zap_failure(req: &ZapRequest, text: &'static str) -> ZapReply {
     reply
 }
 
-/// Runs one connection to its end; returns why it ended (also told to
-/// the monitor).
+/// Runs one connection to its end; returns why it ended. The monitor is
+/// told as libzmq tells it: a failed handshake (NO_DETAIL, PROTOCOL or
+/// AUTH), then `DISCONNECTED` whenever the connection ends.
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
     let port = &spec.port;
     let opts = port.options();
-    match handshake(stream.clone(), spec, &opts).await {
+    let (reason, routing_id) = match handshake(stream.clone(), spec, &opts).await {
         Ok((session, id, pipe, peer)) => {
+            let shown = peer.shown_id.clone();
             let reason = data_phase(stream, spec, session, id, pipe, peer, &opts).await;
             port.detach(id, false);
-            port.emit(MonitorEvent::Disconnected(
-                spec.endpoint.to_string(),
-                reason.clone(),
-            ));
-            reason
+            (reason, shown)
         }
         Err(reason) => {
-            port.emit(MonitorEvent::HandshakeFailed(
-                spec.endpoint.to_string(),
-                reason.clone(),
-            ));
-            reason
+            port.emit(spec.handshake_failed(reason.clone()));
+            (reason, None)
         }
-    }
+    };
+    port.emit(spec.disconnected(routing_id, reason.clone()));
+    reason
 }
 
 /// Moves what the session has for the wire into `batch`; whether it had
@@ -198,6 +195,9 @@ type Handshaken = (Session, PeerId, Consumer, Peer);
 struct Peer {
     routing_id: Option<Bytes>,
     props: Option<Arc<Properties>>,
+    /// The routing id the monitor shows: the socket's for the peer, else
+    /// the one the peer announced.
+    shown_id: Option<Bytes>,
 }
 
 /// The peer's properties, when it has any beyond the handshake's basics
@@ -311,10 +311,17 @@ where
         }
     };
     let props = properties(&info, || peer_address(&w));
+    let announced = info.identity.clone().filter(|i| !i.is_empty());
     let (id, routing_id) = port.attach(preset, out, info.identity)?;
-    port.emit(MonitorEvent::HandshakeSucceeded(spec.endpoint.to_string()));
+    let shown_id = routing_id.clone().or(announced);
+    port.emit(spec.handshake_succeeded(shown_id.clone()));
     spec.greeted.set(true);
-    Ok((session, id, pipe, Peer { routing_id, props }))
+    let peer = Peer {
+        routing_id,
+        props,
+        shown_id,
+    };
+    Ok((session, id, pipe, peer))
 }
 
 async fn data_phase<S>(
@@ -759,14 +766,14 @@ mod tests {
         assert!(!inline, "a sealing session's connection was written inline");
         let failures: Vec<_> = events
             .iter()
-            .filter(|e| matches!(e, MonitorEvent::HandshakeFailed(..)))
+            .filter(|e| e.handshake_failure().is_some())
             .collect();
         assert!(failures.is_empty(), "{failures:?}");
         // One connection, kept until the sender closed: no frame broke it.
         let ends: Vec<_> = events
             .iter()
             .filter_map(|e| match e {
-                MonitorEvent::Disconnected(_, why) => Some(why),
+                MonitorEvent::Disconnected { reason, .. } => Some(reason),
                 _ => None,
             })
             .collect();

@@ -55,6 +55,10 @@ pub(crate) fn bind(ns: &Names, core: &Arc<Core>, name: &str) -> Result<()> {
         ns.bound.insert(name.to_owned(), Arc::downgrade(core));
         ns.pending.remove(name).unwrap_or_default()
     };
+    core.emit(MonitorEvent::Listening {
+        endpoint: format!("inproc://{name}"),
+        fd: None,
+    });
     for (c, preset) in waiting {
         if let Some(c) = c.upgrade() {
             if !c.is_closed() {
@@ -150,7 +154,11 @@ fn link(
             ours: b.ty,
             peer: a.ty,
         };
-        b.emit(MonitorEvent::HandshakeFailed(ep, EndReason::Peer(why)));
+        b.emit(MonitorEvent::handshake_failed(
+            &ep,
+            None,
+            EndReason::Peer(why),
+        ));
         return None;
     }
     let (mut sa, mut sb) = lock_both(a, b);
@@ -169,7 +177,7 @@ fn link(
     let Ok((in_b, rid_in_b)) = b.attach_locked(
         &mut sb,
         preset.as_ref().map(|(id, _)| *id),
-        Some(out_to(a, in_a, rid_in_a)),
+        Some(out_to(a, in_a, rid_in_a.clone())),
         sa.base.opts.routing_id.clone(),
         false,
     ) else {
@@ -177,7 +185,7 @@ fn link(
         return None;
     };
     if let Some(p) = sa.base.peers.get_mut(in_a) {
-        p.out = out_to(b, in_b, rid_in_b);
+        p.out = out_to(b, in_b, rid_in_b.clone());
     }
     if let (Some((_, pipe)), Some(p)) = (preset, sb.base.peers.get(in_b)) {
         // What does not fit in the binder's RCVHWM is dropped.
@@ -204,15 +212,43 @@ fn link(
         let State { base, pattern } = &mut *sb;
         crate::socket_core::Hooks::greet(pattern, base, in_b);
     }
-    sa.base.emit(MonitorEvent::Accepted(ep.clone()));
-    sa.base.emit(MonitorEvent::HandshakeSucceeded(ep.clone()));
-    sb.base.emit(MonitorEvent::Connected(ep.clone()));
-    sb.base.emit(MonitorEvent::HandshakeSucceeded(ep));
+    // Each side's routing id for the other: the one it routes by, else
+    // the one the other set.
+    let b_shown = rid_in_a.or_else(|| sb.base.opts.routing_id.clone());
+    let a_shown = rid_in_b.or_else(|| sa.base.opts.routing_id.clone());
+    sa.base.emit(MonitorEvent::Accepted {
+        endpoint: ep.clone(),
+        peer: None,
+        fd: None,
+    });
+    sa.base.emit(MonitorEvent::HandshakeSucceeded {
+        endpoint: ep.clone(),
+        peer: None,
+        routing_id: b_shown,
+    });
+    sb.base.emit(MonitorEvent::Connected {
+        endpoint: ep.clone(),
+        peer: None,
+        fd: None,
+    });
+    sb.base.emit(MonitorEvent::HandshakeSucceeded {
+        endpoint: ep,
+        peer: None,
+        routing_id: a_shown,
+    });
     Some((in_a, in_b))
 }
 
-/// Unlinks inproc peer `id` of `core` on both sides.
+/// Unlinks inproc peer `id` of `core` on both sides: `core` ended it
+/// ([`EndReason::Closed`]), its peer sees it go ([`EndReason::PeerClosed`]).
 pub(crate) fn unlink(core: &Core, id: PeerId) {
+    let gone = |reason| MonitorEvent::Disconnected {
+        endpoint: "inproc".into(),
+        peer: None,
+        routing_id: None,
+        fd: None,
+        reason,
+    };
     let far = {
         let mut st = core.lock();
         let far = match st.base.peers.get(id).map(|p| &p.out) {
@@ -220,14 +256,14 @@ pub(crate) fn unlink(core: &Core, id: PeerId) {
             _ => None,
         };
         core.detach_locked(&mut st, id, true);
+        if far.is_some() {
+            st.base.emit(gone(EndReason::Closed));
+        }
         far
     };
     if let Some((port, their)) = far {
         port.detach(their, true);
-        port.emit(MonitorEvent::Disconnected(
-            "inproc".into(),
-            EndReason::Closed,
-        ));
+        port.emit(gone(EndReason::PeerClosed));
     }
 }
 

@@ -9,10 +9,11 @@
 
 mod iface;
 
+use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use compio::io::{AsyncRead, AsyncWrite};
 use compio::net::{
-    TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixStream,
+    TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixSocket, UnixStream,
 };
 use monocoque_core::router::PeerId;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket as RawSocket, TcpKeepalive, Type};
@@ -29,7 +30,7 @@ use crate::endpoint::Endpoint;
 use crate::engine::threads::IoThreads;
 use crate::engine::{self, ConnSpec};
 use crate::error::{Error, Result};
-use crate::monitor::MonitorEvent;
+use crate::monitor::{errno_of, MonitorEvent};
 use crate::options::{ReconnectStop, SocketOptions};
 use crate::pipe::Consumer;
 use crate::socket_core::Port;
@@ -49,10 +50,27 @@ pub(crate) struct IpcFile {
 }
 
 impl IpcFile {
-    fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
+    /// Removes the socket file and `ipc://*`'s directory. A file already
+    /// gone is no failure; a directory that cannot go is (libzmq's
+    /// `CLOSE_FAILED`).
+    fn remove(&self) -> io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir(dir);
+            std::fs::remove_dir(dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl Bound {
+    /// The listening descriptor, for the monitor.
+    fn fd(&self) -> RawFd {
+        match self {
+            Bound::Tcp(l, _) => l.as_raw_fd(),
+            Bound::Ipc(l, _) => l.as_raw_fd(),
         }
     }
 }
@@ -388,6 +406,10 @@ pub(crate) fn listen(
     cancel: Arc<Cancel>,
 ) {
     let affinity = port.options().affinity;
+    port.emit(MonitorEvent::Listening {
+        endpoint: endpoint.to_string(),
+        fd: Some(bound.fd()),
+    });
     io.spawn_on(
         affinity,
         Box::new(move || {
@@ -396,7 +418,18 @@ pub(crate) fn listen(
     );
 }
 
+/// How long an accept that failed waits before the next.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
+
 async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, cancel: Arc<Cancel>) {
+    let fd = bound.fd();
+    let failed = |e: &io::Error| {
+        port.emit(MonitorEvent::AcceptFailed {
+            endpoint: endpoint.to_string(),
+            errno: errno_of(e),
+        });
+    };
+    let mut closing = Ok(());
     match bound {
         Bound::Tcp(l, tuning) => {
             let Ok(l) = TcpListener::from_std(l) else {
@@ -404,14 +437,21 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
             };
             loop {
                 match race(l.accept(), cancel.wait()).await {
-                    Either::Left(Ok((s, _))) => {
+                    Either::Left(Ok((s, addr))) => {
                         // A connection the options cannot be applied to is
-                        // dropped, as libzmq drops it.
-                        if tuning.connection(&s, true).is_ok() {
-                            start(s, &port, &endpoint, &cancel);
+                        // dropped, as libzmq drops it (ACCEPT_FAILED).
+                        match tuning.connection(&s, true) {
+                            Ok(()) => {
+                                let peer = Arc::from(format!("tcp://{addr}"));
+                                start(s, Some(peer), &port, &endpoint, &cancel);
+                            }
+                            Err(e) => failed(&e),
                         }
                     }
-                    Either::Left(Err(_)) => compio::time::sleep(Duration::from_millis(10)).await,
+                    Either::Left(Err(e)) => {
+                        failed(&e);
+                        compio::time::sleep(ACCEPT_RETRY).await;
+                    }
                     Either::Right(()) => break,
                 }
             }
@@ -422,32 +462,70 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
             };
             loop {
                 match race(l.accept(), cancel.wait()).await {
-                    Either::Left(Ok((s, _))) => start(s, &port, &endpoint, &cancel),
-                    Either::Left(Err(_)) => compio::time::sleep(Duration::from_millis(10)).await,
+                    Either::Left(Ok((s, addr))) => {
+                        let peer = ipc_name(&addr).map(Arc::from);
+                        start(s, peer, &port, &endpoint, &cancel);
+                    }
+                    Either::Left(Err(e)) => {
+                        failed(&e);
+                        compio::time::sleep(ACCEPT_RETRY).await;
+                    }
                     Either::Right(()) => break,
                 }
             }
+            drop(l);
             if let Some(f) = file {
-                f.remove();
+                closing = f.remove();
             }
         }
     }
-    port.emit(MonitorEvent::Closed(endpoint.to_string()));
+    port.emit(match closing {
+        Ok(()) => MonitorEvent::Closed {
+            endpoint: endpoint.to_string(),
+            fd: Some(fd),
+        },
+        Err(e) => MonitorEvent::CloseFailed {
+            endpoint: endpoint.to_string(),
+            errno: errno_of(&e),
+        },
+    });
 }
 
-/// Spawns the engine of one accepted stream.
-fn start<S>(s: S, port: &Arc<dyn Port>, endpoint: &Arc<str>, cancel: &Arc<Cancel>)
-where
+/// A unix socket's name as an `ipc://` endpoint (`ipc://@name` in the
+/// abstract namespace); `None` for an unnamed one (a connecting peer's).
+fn ipc_name(addr: &SockAddr) -> Option<String> {
+    if let Some(path) = addr.as_pathname() {
+        return Some(format!("ipc://{}", path.display()));
+    }
+    addr.as_abstract_namespace()
+        .map(|name| format!("ipc://@{}", String::from_utf8_lossy(name)))
+}
+
+/// Spawns the engine of one accepted stream from `peer`.
+fn start<S>(
+    s: S,
+    peer: Option<Arc<str>>,
+    port: &Arc<dyn Port>,
+    endpoint: &Arc<str>,
+    cancel: &Arc<Cancel>,
+) where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
+    let fd = s.as_fd().as_raw_fd();
     let spec = ConnSpec {
         port: port.clone(),
         endpoint: endpoint.clone(),
+        peer,
+        fd: Some(fd),
         preset: None,
         cancel: cancel.clone(),
         greeted: Default::default(),
     };
-    port.emit(MonitorEvent::Accepted(endpoint.to_string()));
+    port.emit(MonitorEvent::Accepted {
+        endpoint: endpoint.to_string(),
+        peer: spec.peer(),
+        fd: Some(fd),
+    });
     compio::runtime::spawn(async move {
         engine::run(s, &spec).await;
     })
@@ -488,13 +566,50 @@ async fn targets(host: &str, port: u16, ipv6: bool) -> io::Result<Vec<SocketAddr
     Ok(addrs)
 }
 
+/// What the monitor hears of one connect attempt: the socket it made
+/// (closed again if the attempt fails: libzmq's `CLOSED`), and, once a
+/// tcp connect is under way, `CONNECT_DELAYED`.
+struct Attempt<'a> {
+    port: &'a dyn Port,
+    endpoint: &'a str,
+    fd: Cell<Option<RawFd>>,
+}
+
+impl Attempt<'_> {
+    /// The attempt made the socket `fd`.
+    fn made(&self, fd: RawFd) {
+        self.fd.set(Some(fd));
+    }
+
+    /// A tcp connect was started (libzmq's non-blocking connect returned
+    /// `EINPROGRESS`).
+    fn delayed(&self) {
+        self.port.emit(MonitorEvent::ConnectDelayed {
+            endpoint: self.endpoint.to_owned(),
+            errno: libc::EINPROGRESS,
+        });
+    }
+
+    /// The attempt failed: its socket, if it made one, is closed.
+    fn failed(&self) {
+        if let Some(fd) = self.fd.take() {
+            self.port.emit(MonitorEvent::Closed {
+                endpoint: self.endpoint.to_owned(),
+                fd: Some(fd),
+            });
+        }
+    }
+}
+
 /// One tcp connect to `addr`, from `source` if given.
 async fn connect_tcp(
     addr: SocketAddr,
     source: Option<SocketAddr>,
     t: &Tuning,
+    attempt: &Attempt<'_>,
 ) -> io::Result<TcpStream> {
     let s = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    attempt.made(s.as_raw_fd());
     if addr.is_ipv6() {
         let _ = s.set_only_v6(false);
     }
@@ -506,12 +621,18 @@ async fn connect_tcp(
         s.bind(&src.into())?;
     }
     let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(s))?;
+    attempt.delayed();
     let stream = socket.connect(addr).await?;
     t.connection(&stream, false)?;
     Ok(stream)
 }
 
-async fn connect_once(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
+/// One connect; the stream and the address it reached.
+async fn connect_once(
+    ep: &Endpoint,
+    t: &Tuning,
+    attempt: &Attempt<'_>,
+) -> io::Result<(Stream, String)> {
     match ep {
         Endpoint::Tcp { host, port, source } => {
             let source = match source {
@@ -524,8 +645,8 @@ async fn connect_once(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
                 if source.is_some_and(|s| s.is_ipv4() != addr.is_ipv4()) {
                     continue;
                 }
-                match connect_tcp(addr, source, t).await {
-                    Ok(s) => return Ok(Stream::Tcp(s)),
+                match connect_tcp(addr, source, t, attempt).await {
+                    Ok(s) => return Ok((Stream::Tcp(s), format!("tcp://{addr}"))),
                     Err(e) => last = Some(e),
                 }
             }
@@ -534,25 +655,36 @@ async fn connect_once(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
             }))
         }
         Endpoint::Ipc(path) => {
-            let s = if let Some(name) = path.strip_prefix('@') {
-                use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
-                let std = std::os::unix::net::UnixStream::connect_addr(&addr)?;
-                UnixStream::from_std(std)?
-            } else {
-                UnixStream::connect(path).await?
+            let addr = match path.strip_prefix('@') {
+                Some(name) => {
+                    let mut abstract_name = vec![0u8];
+                    abstract_name.extend_from_slice(name.as_bytes());
+                    SockAddr::unix(
+                        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+                            &abstract_name,
+                        ),
+                    )?
+                }
+                None => SockAddr::unix(path)?,
             };
-            Ok(Stream::Unix(s))
+            let socket = UnixSocket::new_stream().await?;
+            attempt.made(socket.as_raw_fd());
+            let s = socket.connect_addr(&addr).await?;
+            Ok((Stream::Unix(s), format!("ipc://{path}")))
         }
         Endpoint::Inproc(_) => Err(io::Error::other("inproc is not a network transport")),
     }
 }
 
 /// `connect_once`, abandoned after CONNECT_TIMEOUT (tcp only).
-async fn connect_within(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
+async fn connect_within(
+    ep: &Endpoint,
+    t: &Tuning,
+    attempt: &Attempt<'_>,
+) -> io::Result<(Stream, String)> {
     match (t.connect_timeout, ep) {
         (Some(limit), Endpoint::Tcp { .. }) => {
-            match race(connect_once(ep, t), compio::time::sleep(limit)).await {
+            match race(connect_once(ep, t, attempt), compio::time::sleep(limit)).await {
                 Either::Left(r) => r,
                 Either::Right(()) => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -560,10 +692,14 @@ async fn connect_within(ep: &Endpoint, t: &Tuning) -> io::Result<Stream> {
                 )),
             }
         }
-        _ => connect_once(ep, t).await,
+        _ => connect_once(ep, t, attempt).await,
     }
 }
 
+/// Connects, and reconnects after each failure or disconnection, telling
+/// the monitor as libzmq does: a tcp attempt is `CONNECT_DELAYED`, then
+/// `CONNECTED` or (its socket closed) `CLOSED`; every wait before the
+/// next attempt is `CONNECT_RETRIED` with its length.
 async fn connect_loop(
     port: Arc<dyn Port>,
     opts: SocketOptions,
@@ -581,41 +717,62 @@ async fn connect_loop(
         if cancel.is_cancelled() || port.is_closed() {
             break;
         }
-        match race(connect_within(&ep, &tuning), cancel.wait()).await {
-            Either::Right(()) => break,
-            Either::Left(Ok(s)) => {
-                port.emit(MonitorEvent::Connected(endpoint.to_string()));
-                ivl = first;
+        let attempt = Attempt {
+            port: &*port,
+            endpoint: &endpoint,
+            fd: Cell::new(None),
+        };
+        match race(connect_within(&ep, &tuning, &attempt), cancel.wait()).await {
+            Either::Right(()) => {
+                attempt.failed();
+                break;
+            }
+            Either::Left(Ok((s, peer))) => {
+                let fd = attempt.fd.get();
                 let spec = ConnSpec {
                     port: port.clone(),
                     endpoint: endpoint.clone(),
+                    peer: Some(Arc::from(peer)),
+                    fd,
                     preset: preset.clone(),
                     cancel: cancel.clone(),
                     greeted: Default::default(),
                 };
+                port.emit(MonitorEvent::Connected {
+                    endpoint: endpoint.to_string(),
+                    peer: spec.peer(),
+                    fd,
+                });
+                ivl = first;
                 match s {
                     Stream::Tcp(s) => engine::run(s, &spec).await,
                     Stream::Unix(s) => engine::run(s, &spec).await,
                 };
                 let failed = port.speaks_zmtp() && !spec.greeted.get();
                 if failed && stop.contains(ReconnectStop::HANDSHAKE_FAILED) {
-                    port.emit(MonitorEvent::Closed(endpoint.to_string()));
+                    port.emit(MonitorEvent::Closed {
+                        endpoint: endpoint.to_string(),
+                        fd: None,
+                    });
                     break;
                 }
             }
             Either::Left(Err(e)) => {
+                attempt.failed();
                 if e.kind() == io::ErrorKind::ConnectionRefused
                     && stop.contains(ReconnectStop::CONN_REFUSED)
                 {
-                    port.emit(MonitorEvent::Closed(endpoint.to_string()));
                     break;
                 }
-                port.emit(MonitorEvent::ConnectRetried(endpoint.to_string()));
             }
         }
         if cancel.is_cancelled() || port.is_closed() {
             break;
         }
+        port.emit(MonitorEvent::ConnectRetried {
+            endpoint: endpoint.to_string(),
+            interval: ivl,
+        });
         if let Either::Right(()) = race(compio::time::sleep(ivl), cancel.wait()).await {
             break;
         }
