@@ -262,12 +262,19 @@ impl Inbox {
     }
 
     /// A notice the socket itself makes about peer `peer` (ROUTER's and
-    /// STREAM's connect and disconnect notifications, `DISCONNECT_MSG`),
-    /// queued whatever RCVHWM says: as a run of one after what the peer's
-    /// ZMTP engine queued (`after_runs`), else as a single message, so it
-    /// never overtakes what the peer sent before it.
+    /// STREAM's connect and disconnect notifications, `DISCONNECT_MSG`):
+    /// as a run of one after what the peer's ZMTP engine queued
+    /// (`after_runs`), else as a single message, so it never overtakes what
+    /// the peer sent before it. Past RCVHWM it may still go after the runs,
+    /// up to RCVHWM more; beyond that it is dropped (peers that come and go
+    /// while the application does not read cannot grow the queue without
+    /// bound; the STREAM engine dropped its notices at RCVHWM before).
     pub(crate) fn push_notice(&self, peer: PeerId, msg: Message, after_runs: bool) {
         if self.is_closed() {
+            return;
+        }
+        let cap = self.singles().capacity().unwrap_or(usize::MAX);
+        if self.in_runs.load(Ordering::Acquire) >= cap.saturating_mul(2) {
             return;
         }
         let item = Inbound { peer, msg };
