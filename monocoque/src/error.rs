@@ -67,6 +67,20 @@ pub enum Error {
     Monitor(#[from] crate::monitor::MonitorError),
 }
 
+impl Error {
+    /// The errno libzmq's call would set for this error (the monitor's
+    /// `BIND_FAILED` value).
+    pub(crate) fn errno(&self) -> i32 {
+        match self {
+            Error::AddressInUse(_) => libc::EADDRINUSE,
+            Error::Io(e) => crate::monitor::errno_of(e),
+            // An unknown interface or host (libzmq: ENODEV).
+            Error::Endpoint(..) => libc::ENODEV,
+            _ => libc::EINVAL,
+        }
+    }
+}
+
 /// `Result` with [`Error`].
 ///
 /// ```

@@ -39,6 +39,7 @@ mod proxy;
 mod readiness;
 mod socket;
 mod socket_core;
+mod socket_monitor;
 mod sync;
 mod transport;
 

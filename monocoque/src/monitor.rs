@@ -1,7 +1,8 @@
 //! Socket monitoring: the events libzmq 4.3 reports (its `ZMQ_EVENT_*`),
 //! typed as [`MonitorEvent`]s, chosen by an [`EventMask`], and read
 //! through a [`Monitor`] or, in libzmq's own wire format, from a PAIR
-//! socket ([`Socket::socket_monitor`], libzmq's `zmq_socket_monitor`).
+//! socket ([`Socket::socket_monitor`](crate::Socket::socket_monitor),
+//! libzmq's `zmq_socket_monitor`).
 //!
 //! Every reader of a socket's events has a sink (its own queue and mask);
 //! the sinks hang off the socket's hub ([`MonitorQueue`]), which lives in
@@ -10,8 +11,8 @@
 //! `MONITOR_STOPPED`, as libzmq does when it destroys a socket, so that
 //! event is always the last.
 //!
-//! The monitor methods of [`Socket`] beyond [`Socket::monitor`] are in
-//! this file.
+//! A leaf: what ties it to sockets (`Socket::monitor_events`, the
+//! libzmq-format monitor) is in `socket_monitor.rs`.
 
 use std::fmt;
 use std::io;
@@ -24,11 +25,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use concurrent_queue::ConcurrentQueue;
 use event_listener::{Event, Listener};
-use monocoque_zmtp::{Fault, ProtocolError, SocketType};
+use monocoque_zmtp::{Fault, ProtocolError};
 
-use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::socket::Socket;
 
 /// Events kept for a monitor that is not read; older ones are dropped.
 const MONITOR_CAPACITY: usize = 4096;
@@ -37,7 +36,7 @@ const MONITOR_CAPACITY: usize = 4096;
 const ALL_BITS: u32 = 0xFFFF;
 
 /// A set of monitor events, as libzmq's `ZMQ_EVENT_*` bits: which events a
-/// [`Monitor`] or a [`socket_monitor`](Socket::socket_monitor) receives.
+/// [`Monitor`] or a [`socket_monitor`](crate::Socket::socket_monitor) receives.
 ///
 /// Each constant has libzmq's value ([`bits`](Self::bits)), so masks
 /// written for libzmq carry over through [`from_bits`](Self::from_bits).
@@ -638,12 +637,12 @@ impl MonitorEvent {
         }
     }
 
-    /// A failed bind of `endpoint`.
-    pub(crate) fn bind_failed(endpoint: &str, e: &Error) -> MonitorEvent {
+    /// A failed bind of `endpoint`: the errno, and the error as text.
+    pub(crate) fn bind_failed(endpoint: &str, errno: i32, error: String) -> MonitorEvent {
         MonitorEvent::BindFailed {
             endpoint: endpoint.to_owned(),
-            errno: errno_of_error(e),
-            error: e.to_string(),
+            errno,
+            error,
         }
     }
 
@@ -766,20 +765,9 @@ pub(crate) fn errno_of(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or_else(|| errno_of_kind(e.kind()))
 }
 
-/// The errno libzmq's `zmq_bind` sets for what ours returned.
-fn errno_of_error(e: &Error) -> i32 {
-    match e {
-        Error::AddressInUse(_) => libc::EADDRINUSE,
-        Error::Io(e) => errno_of(e),
-        // An unknown interface or host (libzmq: ENODEV).
-        Error::Endpoint(..) => libc::ENODEV,
-        _ => libc::EINVAL,
-    }
-}
-
 /// libzmq's `ZMQ_PROTOCOL_ERROR_*` codes, the value of
 /// [`HandshakeFailedProtocol`](crate::MonitorEvent::HandshakeFailedProtocol),
-/// and [`of`] mapping a [`ProtocolError`] to its code.
+/// and [`of`](self::protocol_error_code::of) mapping a [`ProtocolError`] to its code.
 ///
 /// ```
 /// use monocoque::{protocol_error_code, ProtocolError};
@@ -1059,7 +1047,7 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    fn new(mask: EventMask) -> Arc<Sink> {
+    pub(crate) fn new(mask: EventMask) -> Arc<Sink> {
         Arc::new(Sink {
             mask,
             events: ConcurrentQueue::bounded(MONITOR_CAPACITY),
@@ -1074,6 +1062,24 @@ impl Sink {
         if self.mask.contains(ev.event()) {
             let _ = self.events.force_push(ev.clone());
             self.ready.notify(usize::MAX);
+        }
+    }
+
+    /// The next event, if one is waiting.
+    pub(crate) fn pop(&self) -> Option<MonitorEvent> {
+        self.events.pop().ok()
+    }
+
+    /// Whether no event comes any more (what was queued may still wait).
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Waits until an event is queued or the sink stops.
+    pub(crate) async fn wait(&self) {
+        let l = self.ready.listen();
+        if self.events.is_empty() && !self.is_stopped() {
+            l.await;
         }
     }
 
@@ -1133,7 +1139,7 @@ impl MonitorQueue {
     }
 
     /// Makes `sink` the wire monitor's; the one it replaces is stopped.
-    fn set_wire(&self, sink: Option<Arc<Sink>>) {
+    pub(crate) fn set_wire(&self, sink: Option<Arc<Sink>>) {
         let old = std::mem::replace(&mut self.sinks().wire, sink);
         if let Some(old) = old {
             old.stop();
@@ -1150,8 +1156,8 @@ impl Drop for MonitorQueue {
     }
 }
 
-/// Reads a socket's events: see [`Socket::monitor`] and
-/// [`Socket::monitor_events`].
+/// Reads a socket's events: see [`Socket::monitor`](crate::Socket::monitor)
+/// and [`Socket::monitor_events`](crate::Socket::monitor_events).
 ///
 /// ```
 /// use std::time::Duration;
@@ -1233,125 +1239,6 @@ impl Monitor {
                 return ev;
             }
             l.await;
-        }
-    }
-}
-
-/// Sends what `sink` receives on `pair` in libzmq's wire format until the
-/// sink stops (then the PAIR socket closes), or its context ends. An event
-/// the PAIR cannot take at once (no peer yet, its queue full) is dropped:
-/// an I/O thread never waits for a monitor's reader.
-async fn forward(sink: Arc<Sink>, pair: Socket) {
-    loop {
-        let stopped = sink.stopped.load(Ordering::Acquire);
-        while let Ok(ev) = sink.events.pop() {
-            if let Err(Error::Terminated) = pair.try_send(WireEvent::from(&ev).encode()) {
-                return;
-            }
-        }
-        if stopped {
-            return;
-        }
-        let l = sink.ready.listen();
-        if sink.events.is_empty() && !sink.stopped.load(Ordering::Acquire) {
-            l.await;
-        }
-    }
-}
-
-impl Socket {
-    /// A monitor of the events in `events` only: a reader of its own,
-    /// beside any other, that sees the events from now on. See
-    /// [`monitor`](Self::monitor), which takes every event.
-    ///
-    /// ```
-    /// # use monocoque::{EventMask, MonitorEvent, Socket, SocketType};
-    /// # use std::time::Duration;
-    /// let s = Socket::new(SocketType::Push).unwrap();
-    /// let retries = s.monitor_events(EventMask::CONNECT_RETRIED);
-    /// s.connect("tcp://127.0.0.1:9").unwrap(); // nobody listens
-    /// let ev = retries.recv_timeout(Duration::from_secs(5)).unwrap();
-    /// assert!(matches!(ev, MonitorEvent::ConnectRetried { .. }));
-    /// ```
-    pub fn monitor_events(&self, events: EventMask) -> Monitor {
-        let mut st = self.parts().0.lock();
-        st.base
-            .monitor
-            .get_or_insert_with(MonitorQueue::new)
-            .subscribe(events)
-    }
-
-    /// libzmq's `zmq_socket_monitor`: publishes the events in `events` on
-    /// a PAIR socket bound at `endpoint` (`inproc://`, in this socket's
-    /// context), in libzmq's wire format ([`WireEvent`]), so tools written
-    /// for libzmq's monitor read them. Connect a PAIR to `endpoint` to
-    /// read them. A second call replaces the monitor (the old one gets
-    /// `MONITOR_STOPPED`); so does [`stop_socket_monitor`](Self::stop_socket_monitor).
-    ///
-    /// As in libzmq, a connection this side ended is not reported there,
-    /// and events the PAIR cannot take at once are dropped.
-    ///
-    /// ```
-    /// # use monocoque::{Context, EventMask, SocketType, WireEvent};
-    /// let ctx = Context::new();
-    /// let pull = ctx.socket(SocketType::Pull).unwrap();
-    /// pull.socket_monitor("inproc://pull-events", EventMask::LISTENING).unwrap();
-    /// let reader = ctx.socket(SocketType::Pair).unwrap();
-    /// reader.connect("inproc://pull-events").unwrap();
-    /// pull.bind("tcp://127.0.0.1:*").unwrap();
-    /// let ev = WireEvent::decode(&reader.recv().unwrap()).unwrap();
-    /// assert_eq!(ev.event, EventMask::LISTENING);
-    /// assert_eq!(ev.endpoint, pull.last_endpoint().unwrap());
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`MonitorError::NotInproc`] for another transport; the bind's error
-    /// for an inproc name in use; [`Error::Terminated`] once the socket is
-    /// closed.
-    pub fn socket_monitor(&self, endpoint: &str, events: EventMask) -> Result<()> {
-        if !endpoint.starts_with("inproc://") {
-            return Err(MonitorError::NotInproc(endpoint.to_owned()).into());
-        }
-        let (core, ctx) = self.parts();
-        if core.is_terminated() {
-            return Err(Error::Terminated);
-        }
-        let pair = Socket::open(ctx.clone(), SocketType::Pair)?;
-        // Never hold the context's end for a monitor's reader.
-        pair.update_options(|o| o.linger = Some(Duration::ZERO));
-        pair.bind(endpoint)?;
-        let sink = Sink::new(events);
-        {
-            let mut st = core.lock();
-            st.base
-                .monitor
-                .get_or_insert_with(MonitorQueue::new)
-                .set_wire(Some(sink.clone()));
-        }
-        ctx.io.spawn_on(
-            0,
-            Box::new(move || {
-                compio::runtime::spawn(forward(sink, pair)).detach();
-            }),
-        );
-        Ok(())
-    }
-
-    /// Stops the [`socket_monitor`](Self::socket_monitor): its reader gets
-    /// `MONITOR_STOPPED` (if its mask takes it) and its PAIR closes, as
-    /// `zmq_socket_monitor(socket, NULL, 0)` does. Nothing happens without
-    /// one.
-    ///
-    /// ```
-    /// # use monocoque::{Socket, SocketType};
-    /// let s = Socket::new(SocketType::Pull).unwrap();
-    /// s.stop_socket_monitor();
-    /// ```
-    pub fn stop_socket_monitor(&self) {
-        let st = self.parts().0.lock();
-        if let Some(hub) = &st.base.monitor {
-            hub.set_wire(None);
         }
     }
 }
@@ -1445,7 +1332,7 @@ mod tests {
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect()
         };
-        let code = |r: std::result::Result<ZapReply, ProtocolError>| {
+        let code = |r: Result<ZapReply, ProtocolError>| {
             protocol_error_code::of(&r.expect_err("malformed"))
         };
         use monocoque_zmtp::ZapReply;

@@ -177,7 +177,11 @@ impl Socket {
                 let (bound, resolved) = match net::bind(&ep, &self.options()) {
                     Ok(b) => b,
                     Err(e) => {
-                        core.emit(MonitorEvent::bind_failed(endpoint, &e));
+                        core.emit(MonitorEvent::bind_failed(
+                            endpoint,
+                            e.errno(),
+                            e.to_string(),
+                        ));
                         return Err(e);
                     }
                 };
