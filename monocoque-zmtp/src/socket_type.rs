@@ -6,6 +6,7 @@ use std::fmt;
 
 /// A ZeroMQ socket type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SocketType {
     /// Exclusive pair.
     Pair,

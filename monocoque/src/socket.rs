@@ -59,7 +59,8 @@ const WATCH_SPIN_HOT: Duration = Duration::from_micros(2);
 impl Socket {
     /// A new socket of type `ty` in context `ctx`.
     pub(crate) fn open(ctx: Arc<ContextInner>, ty: SocketType) -> Result<Socket> {
-        let core = Core::new(ty, Pattern::new(ty), Some(ctx.zap.clone()));
+        let pattern = Pattern::try_new(ty).ok_or(Error::NotSupported(ty.as_str()))?;
+        let core = Core::new(ty, pattern, Some(ctx.zap.clone()));
         core.lock().base.opts = SocketOptions::for_type(ty);
         ctx.register(&core)?;
         Ok(Socket {

@@ -110,6 +110,7 @@ fn zmq_type(t: SocketType) -> zmq::SocketType {
         SocketType::Push => zmq::PUSH,
         SocketType::Pull => zmq::PULL,
         SocketType::Stream => zmq::STREAM,
+        other => panic!("no libzmq peer for {other:?}"),
     }
 }
 

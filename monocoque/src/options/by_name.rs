@@ -475,6 +475,8 @@ fn type_number(ty: SocketType) -> u8 {
         SocketType::Xpub => 9,
         SocketType::Xsub => 10,
         SocketType::Stream => 11,
+        // A type this crate has no pattern for cannot make a socket.
+        _ => u8::MAX,
     }
 }
 

@@ -84,9 +84,16 @@ fn full(msg: Message, out: Option<&Outbox>) -> SendError {
 }
 
 impl Pattern {
-    /// The behaviour of `ty`: the one place that matches on a socket type.
+    /// The behaviour of `ty`, a type this crate has a pattern for.
     pub(crate) fn new(ty: SocketType) -> Pattern {
-        match ty {
+        Pattern::try_new(ty).expect("a socket type this crate implements")
+    }
+
+    /// The behaviour of `ty`: the one place that matches on a socket type
+    /// (`SocketType` is `#[non_exhaustive]`: a type the ZMTP crate learns
+    /// before this one has a pattern for it is `None`).
+    pub(crate) fn try_new(ty: SocketType) -> Option<Pattern> {
+        Some(match ty {
             SocketType::Push => Pattern::Push(Lb::default()),
             SocketType::Pull => Pattern::Pull,
             SocketType::Dealer => Pattern::Dealer(Lb::default()),
@@ -99,7 +106,8 @@ impl Pattern {
             SocketType::Xpub => Pattern::Xpub(Pub::xpub()),
             SocketType::Sub => Pattern::Sub(Sub::default()),
             SocketType::Xsub => Pattern::Xsub(Sub::default()),
-        }
+            _ => return None,
+        })
     }
 
     /// Whether the type receives at all (PUSH and PUB do not).
