@@ -97,6 +97,11 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Changes the largest frame accepted from the next header on.
+    pub(crate) fn set_max_size(&mut self, max_size: Option<u64>) {
+        self.max_size = max_size;
+    }
+
     /// A decoder that refuses frames larger than `max_size` bytes (`None`: no limit).
     pub fn new(max_size: Option<u64>) -> Decoder {
         Decoder {

@@ -58,7 +58,9 @@ pub use frame::{Decoder, Encoder, Frame};
 pub use greeting::{Greeting, GreetingParser, MechanismName};
 pub use mechanism::curve::keys::{curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey};
 pub use mechanism::MechanismConfig;
-pub use session::{Event, HeartbeatConfig, PeerInfo, PlainFramer, Session, SessionConfig};
+pub use session::{
+    Event, HeartbeatConfig, PeerInfo, PlainFramer, Session, SessionConfig, HANDSHAKE_MAX_COMMAND,
+};
 pub use socket_type::SocketType;
 pub use z85::Z85Error;
 pub use zap::{ZapReply, ZapRequest};

@@ -67,6 +67,14 @@ pub struct HeartbeatConfig {
     pub timeout: Option<Duration>,
 }
 
+/// The largest handshake command accepted (READY, HELLO, WELCOME, INITIATE
+/// with their metadata), or MAXMSGSIZE if smaller. libzmq has no such
+/// limit (its mechanisms check sizes once a frame is whole); by format a
+/// PLAIN HELLO is at most 517 bytes and CURVE's are 200, 168 and 257 plus
+/// metadata, so 64 KiB leaves metadata room for about a thousand
+/// properties.
+pub const HANDSHAKE_MAX_COMMAND: u64 = 64 * 1024;
+
 /// Everything a [`Session`] needs to know up front.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -218,6 +226,8 @@ pub struct Session {
     mech: Box<dyn Handshake>,
     protects: bool,
     decoder: Decoder,
+    /// MAXMSGSIZE, the decoder's limit once the handshake is done.
+    data_max_size: Option<u64>,
     encoder: Encoder,
     events: VecDeque<Event>,
     /// Bytes ready for the wire: the greeting and handshake commands.
@@ -292,7 +302,15 @@ impl Session {
             greeting: GreetingParser::new(),
             mech,
             protects,
-            decoder: Decoder::new(config.max_msg_size),
+            // Before the peer is authenticated, no command may be larger
+            // than HANDSHAKE_MAX_COMMAND: a lying header costs the
+            // connection at once, not up to HANDSHAKE_IVL of buffering.
+            decoder: Decoder::new(Some(
+                config
+                    .max_msg_size
+                    .map_or(HANDSHAKE_MAX_COMMAND, |m| m.min(HANDSHAKE_MAX_COMMAND)),
+            )),
+            data_max_size: config.max_msg_size,
             encoder: Encoder::new(),
             events: VecDeque::new(),
             tx: vec![Bytes::copy_from_slice(&greeting.encode())],
@@ -485,6 +503,7 @@ impl Session {
             .cloned();
         self.peer_type = Some(st);
         self.phase = Phase::Ready;
+        self.decoder.set_max_size(self.data_max_size);
         self.handshake_deadline = None;
         if self.heartbeat.is_some() && self.minor >= 1 {
             self.needs_tick = true;

@@ -588,11 +588,10 @@ fn xpub_notifications_are_bounded() {
 
 /// Row 12 (handshake command being decoded): before it is authenticated, a
 /// peer may send a READY of any size when MAXMSGSIZE is not set, and it
-/// is buffered for up to HANDSHAKE_IVL. Proposed: a handshake command
-/// over 64 KiB (or MAXMSGSIZE, if smaller) closes the connection at its
-/// header.
+/// is buffered for up to HANDSHAKE_IVL. Bound built: a handshake command
+/// over 64 KiB (`HANDSHAKE_MAX_COMMAND`, or MAXMSGSIZE if smaller) closes
+/// the connection at its header.
 #[test]
-#[ignore = "issue 15: bound not yet built"]
 fn a_handshake_command_is_bounded() {
     isolated("a_handshake_command_is_bounded", || {
         let ctx = Context::new();
@@ -623,10 +622,9 @@ fn a_handshake_command_is_bounded() {
 
 /// Row 13 (peer's metadata): a READY of 500,000 empty properties (3 MB on
 /// the wire) is kept, ten times its size, for the connection's life.
-/// Proposed: the 64 KiB bound on handshake commands (at most about
+/// Bound built: the 64 KiB bound on handshake commands (at most about
 /// 11,000 properties, under 1 MiB).
 #[test]
-#[ignore = "issue 15: bound not yet built"]
 fn the_peers_metadata_is_bounded() {
     isolated("the_peers_metadata_is_bounded", || {
         let ctx = Context::new();
