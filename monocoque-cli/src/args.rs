@@ -85,6 +85,9 @@ pub(crate) struct SocketArgs {
     pub(crate) identity: Option<String>,
     /// `--hwm N`: both high-water marks.
     pub(crate) hwm: Option<usize>,
+    /// `--maxmsgsize N`: the largest message accepted, in bytes
+    /// (`MAXMSGSIZE`); a peer that announces more loses its connection.
+    pub(crate) maxmsgsize: Option<u64>,
     /// `--linger MS`.
     pub(crate) linger: Option<Duration>,
     /// `--heartbeat MS`.
@@ -143,6 +146,7 @@ const OPTIONS: &[(&str, usize)] = &[
     ("subscribe", 1),
     ("identity", 1),
     ("hwm", 1),
+    ("maxmsgsize", 1),
     ("linger", 1),
     ("heartbeat", 1),
     ("plain-server", 0),
@@ -178,6 +182,7 @@ const SOCKET_OPTIONS: &[&str] = &[
     "subscribe",
     "identity",
     "hwm",
+    "maxmsgsize",
     "linger",
     "heartbeat",
     "plain-server",
@@ -483,6 +488,7 @@ fn socket_args(split: &Split) -> Parsed<SocketArgs> {
         subscribe: split.values("subscribe").map(|v| v[0].clone()).collect(),
         identity: split.last("identity").map(str::to_owned),
         hwm: number(split, "hwm")?,
+        maxmsgsize: number(split, "maxmsgsize")?,
         linger: millis(split, "linger")?,
         heartbeat: millis(split, "heartbeat")?,
         plain_server: split.flag("plain-server"),

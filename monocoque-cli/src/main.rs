@@ -61,7 +61,8 @@ TYPE: pair pub sub xpub xsub req rep dealer router push pull stream
        more frames are sent as given, the first being the peer's routing id)
 ENDPOINTS: comma-separated; @ binds, > connects, bare: bind for pub xpub rep router pull
 options: --count N  --timeout MS  --subscribe PREFIX  --identity ID  --hwm N  --linger MS
-         --heartbeat MS  --plain-server  --plain USER:PASS  --monitor  --wait-peers N
+         --heartbeat MS  --maxmsgsize BYTES  --plain-server  --plain USER:PASS  --monitor
+         --wait-peers N
          --curve-server SECRET [--curve-allow PUBLIC]...   a CURVE server (only those clients)
          --curve-serverkey PUBLIC [--curve-secret SECRET]  a CURVE client (else a fresh pair)
          --format text|hex|json  --sep SEP (default TAB; \\t and \\n understood)

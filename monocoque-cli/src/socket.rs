@@ -117,6 +117,9 @@ impl Watch {
 /// The socket options the command line sets.
 pub(crate) fn options(base: SocketOptions, args: &SocketArgs) -> SocketOptions {
     let mut o = base;
+    if let Some(max) = args.maxmsgsize {
+        o.maxmsgsize = Some(max);
+    }
     if let Some(hwm) = args.hwm {
         o.sndhwm = hwm;
         o.rcvhwm = hwm;
@@ -297,6 +300,7 @@ mod tests {
     fn command_line_options_map_to_socket_options() {
         let args = SocketArgs {
             hwm: Some(7),
+            maxmsgsize: Some(4096),
             linger: Some(Duration::from_millis(5)),
             timeout: Some(Duration::from_millis(9)),
             identity: Some("me".to_owned()),
@@ -306,6 +310,7 @@ mod tests {
         };
         let o = options(SocketOptions::default(), &args);
         assert_eq!((o.sndhwm, o.rcvhwm), (7, 7));
+        assert_eq!(o.maxmsgsize, Some(4096));
         assert_eq!(o.linger, Some(Duration::from_millis(5)));
         assert_eq!(o.rcvtimeo, Some(Duration::from_millis(9)));
         assert_eq!(o.sndtimeo, Some(Duration::from_millis(9)));

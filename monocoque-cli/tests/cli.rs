@@ -1779,3 +1779,46 @@ fn curve_options_that_do_not_fit_are_usage_errors() {
         );
     }
 }
+
+/// `--maxmsgsize N`: a libzmq PUSH's message over the limit costs it the
+/// connection and is never printed; what it sends after reconnecting is.
+#[test]
+fn maxmsgsize_drops_a_peer_that_sends_more() {
+    let ep = tcp();
+    let bound = format!("@{ep}");
+    let running = Running::start(&[
+        "recv",
+        "pull",
+        &bound,
+        "--count",
+        "1",
+        "--maxmsgsize",
+        "100",
+    ]);
+    let ctx = zmq::Context::new();
+    let s = zsocket(&ctx, zmq::PUSH);
+    s.set_linger(0).unwrap();
+    s.set_reconnect_ivl(50).unwrap();
+    s.connect(&ep).unwrap();
+    s.send(vec![b'x'; 1000], 0).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            // The first connection is closed for the big message; the
+            // small ones after go out on the next.
+            for _ in 0..100 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(100));
+                let _ = s.send("small", zmq::DONTWAIT);
+            }
+        })
+    };
+    let out = running.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "small\n");
+    sender.join().unwrap();
+}
