@@ -388,17 +388,49 @@ impl Socket {
     /// assert_eq!(b.recv().unwrap().len(), 2);
     /// ```
     pub fn send(&self, msg: impl Into<Message>) -> Result<()> {
-        match pattern::try_send(&self.core, msg.into()) {
+        self.send_within(msg.into(), Self::sndtimeo)
+    }
+
+    /// SNDTIMEO and RCVTIMEO, read only by a call that must wait.
+    fn sndtimeo(&self) -> Option<Duration> {
+        self.core.lock().base.opts.sndtimeo
+    }
+
+    fn rcvtimeo(&self) -> Option<Duration> {
+        self.core.lock().base.opts.rcvtimeo
+    }
+
+    /// A blocking send that waits up to what `timeout` says (asked only
+    /// when it must wait; `None`: for ever, zero: not at all).
+    fn send_within(
+        &self,
+        msg: Message,
+        timeout: impl FnOnce(&Self) -> Option<Duration>,
+    ) -> Result<()> {
+        match pattern::try_send(&self.core, msg) {
             Ok(()) => Ok(()),
             Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(m, t)) => {
-                let timeout = self.core.lock().base.opts.sndtimeo;
-                if timeout == Some(Duration::ZERO) {
-                    return Err(Error::WouldBlock);
-                }
-                let deadline = timeout.map(|d| Instant::now() + d);
-                block_on(self.send_wait(m, t), deadline).unwrap_or(Err(Error::WouldBlock))
-            }
+            Err(SendError::Full(m, t)) => match timeout(self) {
+                Some(d) if d.is_zero() => Err(Error::WouldBlock),
+                d => block_on(self.send_wait(m, t), d.map(|d| Instant::now() + d))
+                    .unwrap_or(Err(Error::WouldBlock)),
+            },
+        }
+    }
+
+    /// [`send_within`](Self::send_within) as a future.
+    async fn send_async_within(
+        &self,
+        msg: Message,
+        timeout: impl FnOnce(&Self) -> Option<Duration>,
+    ) -> Result<()> {
+        match pattern::try_send(&self.core, msg) {
+            Ok(()) => Ok(()),
+            Err(SendError::Fail(e)) => Err(e),
+            Err(SendError::Full(m, t)) => match timeout(self) {
+                Some(d) if d.is_zero() => Err(Error::WouldBlock),
+                d => self.send_until(m, t, d.map(|d| Instant::now() + d)).await,
+            },
         }
     }
 
@@ -434,17 +466,7 @@ impl Socket {
     /// # let _ = fut;
     /// ```
     pub async fn send_async(&self, msg: impl Into<Message>) -> Result<()> {
-        match pattern::try_send(&self.core, msg.into()) {
-            Ok(()) => Ok(()),
-            Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(m, t)) => {
-                let timeout = self.core.lock().base.opts.sndtimeo;
-                match timeout {
-                    Some(d) if d.is_zero() => Err(Error::WouldBlock),
-                    d => self.send_until(m, t, d.map(|d| Instant::now() + d)).await,
-                }
-            }
-        }
+        self.send_async_within(msg.into(), Self::sndtimeo).await
     }
 
     async fn send_wait(&self, mut msg: Message, mut target: Option<Arc<Inbox>>) -> Result<()> {
@@ -491,10 +513,16 @@ impl Socket {
     /// assert_eq!(&pull.recv().unwrap()[0][..], b"job");
     /// ```
     pub fn recv(&self) -> Result<Message> {
+        self.recv_within(Self::rcvtimeo)
+    }
+
+    /// A blocking receive that waits up to what `timeout` says (asked only
+    /// when it must wait; `None`: for ever, zero: not at all).
+    fn recv_within(&self, timeout: impl FnOnce(&Self) -> Option<Duration>) -> Result<Message> {
         if let Some(m) = pattern::try_recv(&self.core)? {
             return Ok(m);
         }
-        let timeout = self.core.lock().base.opts.rcvtimeo;
+        let timeout = timeout(self);
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }
@@ -503,6 +531,20 @@ impl Socket {
             return Ok(m);
         }
         block_on(self.recv_wait(), deadline).unwrap_or(Err(Error::WouldBlock))
+    }
+
+    /// [`recv_within`](Self::recv_within) as a future.
+    async fn recv_async_within(
+        &self,
+        timeout: impl FnOnce(&Self) -> Option<Duration>,
+    ) -> Result<Message> {
+        if let Some(m) = pattern::try_recv(&self.core)? {
+            return Ok(m);
+        }
+        match timeout(self) {
+            Some(t) if t.is_zero() => Err(Error::WouldBlock),
+            t => self.recv_until(t.map(|t| Instant::now() + t)).await,
+        }
     }
 
     /// A blocking `recv` on a socket with one connection first waits on
@@ -601,14 +643,7 @@ impl Socket {
     /// # drop(fut);
     /// ```
     pub async fn recv_async(&self) -> Result<Message> {
-        if let Some(m) = pattern::try_recv(&self.core)? {
-            return Ok(m);
-        }
-        let timeout = self.core.lock().base.opts.rcvtimeo;
-        match timeout {
-            Some(t) if t.is_zero() => Err(Error::WouldBlock),
-            t => self.recv_until(t.map(|t| Instant::now() + t)).await,
-        }
+        self.recv_async_within(Self::rcvtimeo).await
     }
 
     /// Waits for a message, for ever, on any executor.
@@ -669,17 +704,7 @@ impl Socket {
     /// assert!(matches!(r, Err(Error::WouldBlock)));
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Message> {
-        if let Some(m) = pattern::try_recv(&self.core)? {
-            return Ok(m);
-        }
-        if timeout.is_zero() {
-            return Err(Error::WouldBlock);
-        }
-        let deadline = Some(Instant::now() + timeout);
-        if let Some(m) = self.recv_watching(deadline)? {
-            return Ok(m);
-        }
-        block_on(self.recv_wait(), deadline).unwrap_or(Err(Error::WouldBlock))
+        self.recv_within(|_| Some(timeout))
     }
 
     /// [`send`](Self::send) with its own timeout in place of `SNDTIMEO`:
@@ -694,15 +719,7 @@ impl Socket {
     /// assert!(matches!(r, Err(Error::WouldBlock)));
     /// ```
     pub fn send_timeout(&self, msg: impl Into<Message>, timeout: Duration) -> Result<()> {
-        match pattern::try_send(&self.core, msg.into()) {
-            Ok(()) => Ok(()),
-            Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(..)) if timeout.is_zero() => Err(Error::WouldBlock),
-            Err(SendError::Full(m, t)) => {
-                let deadline = Some(Instant::now() + timeout);
-                block_on(self.send_wait(m, t), deadline).unwrap_or(Err(Error::WouldBlock))
-            }
-        }
+        self.send_within(msg.into(), |_| Some(timeout))
     }
 
     /// [`recv_async`](Self::recv_async) with its own timeout in place of
@@ -717,10 +734,7 @@ impl Socket {
     /// # drop(fut);
     /// ```
     pub async fn recv_async_timeout(&self, timeout: Duration) -> Result<Message> {
-        if let Some(m) = pattern::try_recv(&self.core)? {
-            return Ok(m);
-        }
-        self.recv_until(Some(Instant::now() + timeout)).await
+        self.recv_async_within(|_| Some(timeout)).await
     }
 
     /// [`send_async`](Self::send_async) with its own timeout in place of
@@ -739,13 +753,7 @@ impl Socket {
         msg: impl Into<Message>,
         timeout: Duration,
     ) -> Result<()> {
-        match pattern::try_send(&self.core, msg.into()) {
-            Ok(()) => Ok(()),
-            Err(SendError::Fail(e)) => Err(e),
-            Err(SendError::Full(m, t)) => {
-                self.send_until(m, t, Some(Instant::now() + timeout)).await
-            }
-        }
+        self.send_async_within(msg.into(), |_| Some(timeout)).await
     }
 
     /// Sends a message if that can be done without waiting; else gives it
@@ -808,7 +816,7 @@ impl Socket {
         if pattern::writable(&self.core)? {
             return Ok(Permit { socket: self });
         }
-        let timeout = self.core.lock().base.opts.sndtimeo;
+        let timeout = self.sndtimeo();
         if timeout == Some(Duration::ZERO) {
             return Err(Error::WouldBlock);
         }
