@@ -288,17 +288,23 @@ impl Sim {
                 {
                     bytes[11 - self.wires[from].bytes] = 0;
                 }
-                self.wires[from].bytes += bytes.len();
-                let lat = self.rng.ms(0, self.setup.max_latency.as_millis() as u64);
-                let at = self.wires[from]
-                    .in_flight
-                    .back()
-                    .map_or(self.now + lat, |&(t, _)| t.max(self.now + lat));
-                self.wires[from]
-                    .in_flight
-                    .push_back((at, Bytes::from(bytes)));
+                self.put_on_wire(from, bytes);
             }
         }
+    }
+
+    /// Puts `bytes` on wire `from` after a random latency, never ahead of
+    /// what is already on it.
+    fn put_on_wire(&mut self, from: usize, bytes: Vec<u8>) {
+        self.wires[from].bytes += bytes.len();
+        let lat = self.rng.ms(0, self.setup.max_latency.as_millis() as u64);
+        let at = self.wires[from]
+            .in_flight
+            .back()
+            .map_or(self.now + lat, |&(t, _)| t.max(self.now + lat));
+        self.wires[from]
+            .in_flight
+            .push_back((at, Bytes::from(bytes)));
     }
 
     /// Delivers what has arrived on each wire, cut at random points.
@@ -475,16 +481,7 @@ impl Sim {
                     }
                     // What send_message leaves in `out` goes out first.
                     if !out.is_empty() {
-                        let bytes = out.concat();
-                        self.wires[from].bytes += bytes.len();
-                        let lat = self.rng.ms(0, self.setup.max_latency.as_millis() as u64);
-                        let at = self.wires[from]
-                            .in_flight
-                            .back()
-                            .map_or(self.now + lat, |&(t, _)| t.max(self.now + lat));
-                        self.wires[from]
-                            .in_flight
-                            .push_back((at, Bytes::from(bytes)));
+                        self.put_on_wire(from, out.concat());
                     }
                     self.ends[from].sent += 1;
                 }

@@ -189,15 +189,21 @@ fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
     proxy.stall(false);
     proxy.reset_all();
     // The connecter comes back through the proxy; new messages flow.
+    a_new_message_arrives(&push, &pull, 1, 10);
+}
+
+/// Sends numbered messages from `first` on until one reaches `pull` (the
+/// connection came back), failing the test after [`T`].
+fn a_new_message_arrives(push: &Socket, pull: &Socket, first: u64, size: usize) {
     let deadline = Instant::now() + T;
-    let mut i = 1u64;
+    let mut i = first;
     loop {
         assert!(Instant::now() < deadline, "no message after the reconnect");
-        let _ = push.try_send(seq(i, 10));
+        let _ = push.try_send(seq(i, size));
         i += 1;
         if let Ok(m) = pull.recv_timeout(Duration::from_millis(50)) {
             assert!(seq_of(&m) >= 1);
-            break;
+            return;
         }
     }
 }
@@ -361,15 +367,5 @@ fn under_curve_a_corrupted_byte_is_caught_and_the_connection_comes_back() {
         "nothing of the tampered box is delivered"
     );
     // The client reconnects and a new message arrives.
-    let deadline = Instant::now() + T;
-    let mut i = 2;
-    loop {
-        assert!(Instant::now() < deadline, "no message after the reconnect");
-        let _ = push.try_send(seq(i, 1000));
-        i += 1;
-        if let Ok(m) = pull.recv_timeout(Duration::from_millis(50)) {
-            assert!(seq_of(&m) >= 1);
-            break;
-        }
-    }
+    a_new_message_arrives(&push, &pull, 2, 1000);
 }
