@@ -77,6 +77,23 @@ pub enum ProtocolError {
         /// The configured limit.
         max: u64,
     },
+    /// A multipart message of more frames than a connection may send
+    /// (libzmq has no such limit; an empty frame costs nothing on the
+    /// size limit but a frame handle here).
+    #[error("message of more than {max} frames")]
+    TooManyFrames {
+        /// The limit.
+        max: usize,
+    },
+    /// The peer's subscriptions went past their budget (prefix bytes plus
+    /// a fixed cost a prefix; libzmq keeps any number).
+    #[error("subscriptions of {bytes} bytes exceed the budget of {max}")]
+    TooManySubscriptions {
+        /// What the peer's subscriptions would cost.
+        bytes: u64,
+        /// The budget.
+        max: u64,
+    },
 
     // ---- peer faults: commands ----
     /// A command frame whose body does not parse.

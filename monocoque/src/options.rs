@@ -425,6 +425,14 @@ pub struct SocketOptions {
     /// peer's connection ends (`ZMQ_DISCONNECT_MSG`, a libzmq draft
     /// option).
     pub disconnect_msg: Option<Bytes>,
+    /// PUB, XPUB: the most one peer's subscriptions may cost, in bytes,
+    /// counted as each prefix's length plus
+    /// [`PREFIX_COST`](monocoque_core::pubsub::PREFIX_COST) (about what a
+    /// subscription takes in memory); a subscription past it ends the
+    /// peer's connection with `TooManySubscriptions`. Default 64 MiB,
+    /// about 250,000 short prefixes; `None`: no limit, as libzmq (which
+    /// has no such option). See docs/BOUNDS.md row 22.
+    pub subscription_budget: Option<u64>,
     /// Unit tests only: the zmtp crate's test mechanism, which transforms
     /// every frame (it is not security).
     #[cfg(test)]
@@ -485,6 +493,7 @@ impl Default for SocketOptions {
             stream_notify: true,
             hello_msg: None,
             disconnect_msg: None,
+            subscription_budget: Some(64 << 20),
             #[cfg(test)]
             test_sealed: false,
         }

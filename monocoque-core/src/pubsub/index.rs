@@ -99,8 +99,21 @@ struct Hold {
 struct Slot<K> {
     key: Option<K>,
     prefixes: HashMap<Bytes, Hold>,
+    /// What the peer's prefixes cost (see [`SubscriptionIndex::cost`]).
+    cost: u64,
     /// The match stamp this peer was last visited with (de-duplication).
     seen: u32,
+}
+
+/// What one (peer, prefix) subscription costs beyond the prefix's bytes,
+/// as [`SubscriptionIndex::cost`] counts it: about what it takes here (the
+/// peer's map entry, the prefix's own allocation, its share of the trie),
+/// measured with short prefixes.
+pub const PREFIX_COST: u64 = 256;
+
+/// [`SubscriptionIndex::cost`] of one prefix.
+fn prefix_cost(prefix: &[u8]) -> u64 {
+    prefix.len() as u64 + PREFIX_COST
 }
 
 /// Which peers subscribed to which prefixes, for PUB and XPUB fan-out.
@@ -209,9 +222,10 @@ impl<K: PeerKey> SubscriptionIndex<K> {
         let first = subscribers.is_empty();
         let pos = u32::try_from(subscribers.len()).unwrap_or(u32::MAX);
         subscribers.push(peer);
-        self.slots[slot]
-            .prefixes
+        let s = &mut self.slots[slot];
+        s.prefixes
             .insert(Bytes::copy_from_slice(prefix), Hold { count: 1, pos });
+        s.cost += prefix_cost(prefix);
         self.holds += 1;
         if first {
             Subscribed::First
@@ -235,7 +249,9 @@ impl<K: PeerKey> SubscriptionIndex<K> {
             return Cancelled::Held;
         }
         let pos = hold.pos;
-        self.slots[slot].prefixes.remove(prefix);
+        let s = &mut self.slots[slot];
+        s.prefixes.remove(prefix);
+        s.cost -= prefix_cost(prefix);
         self.unhold(prefix, pos)
     }
 
@@ -274,6 +290,7 @@ impl<K: PeerKey> SubscriptionIndex<K> {
         let s = &mut self.slots[slot];
         s.prefixes = prefixes;
         s.key = None;
+        s.cost = 0;
         true
     }
 
@@ -319,6 +336,28 @@ impl<K: PeerKey> SubscriptionIndex<K> {
         self.find(peer)
             .into_iter()
             .flat_map(|slot| self.slots[slot].prefixes.keys())
+    }
+
+    /// What `peer`'s subscriptions cost in memory, as this index counts
+    /// it: each prefix's bytes plus [`PREFIX_COST`] (duplicates not
+    /// counted; a prefix shared with other peers counted for each). A
+    /// publisher caps it per peer, so that a peer that subscribes to
+    /// ever more prefixes cannot grow the index without bound.
+    ///
+    /// ```
+    /// use monocoque_core::pubsub::{SubscriptionIndex, PREFIX_COST};
+    /// use monocoque_core::router::PeerId;
+    ///
+    /// let peer = PeerId::from_parts(0, 0);
+    /// let mut index = SubscriptionIndex::new();
+    /// index.subscribe(peer, b"abc");
+    /// index.subscribe(peer, b"abc");
+    /// assert_eq!(index.cost(peer), 3 + PREFIX_COST);
+    /// index.cancel(peer, b"abc");
+    /// assert_eq!(index.cost(peer), 0);
+    /// ```
+    pub fn cost(&self, peer: K) -> u64 {
+        self.find(peer).map_or(0, |slot| self.slots[slot].cost)
     }
 
     /// How many (peer, prefix) subscriptions are held, duplicates not
@@ -367,6 +406,7 @@ impl<K: PeerKey> SubscriptionIndex<K> {
             self.slots.resize_with(slot + 1, || Slot {
                 key: None,
                 prefixes: HashMap::new(),
+                cost: 0,
                 seen: 0,
             });
         }

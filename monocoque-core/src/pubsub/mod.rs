@@ -19,5 +19,5 @@ mod index;
 mod set;
 mod trie;
 
-pub use index::{Cancelled, Duplicates, Subscribed, SubscriptionIndex};
+pub use index::{Cancelled, Duplicates, Subscribed, SubscriptionIndex, PREFIX_COST};
 pub use set::SubscriptionSet;

@@ -49,6 +49,10 @@ const BIG_READ_SIZE: usize = 256 * 1024;
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// At most this many messages go into one write.
 const MAX_BATCH_MSGS: usize = 512;
+/// The most frames one message may have: an empty frame adds nothing
+/// towards `MAXMSGSIZE` but a 32-byte handle here, so without this a peer
+/// could grow one unfinished message without bound (docs/BOUNDS.md row 5).
+const MAX_FRAMES: usize = 65_536;
 
 fn session_config(ty: SocketType, o: &SocketOptions) -> Result<SessionConfig, ProtocolError> {
     let mut c = SessionConfig::new(ty);
@@ -387,6 +391,8 @@ where
     let mut cur = Message::new();
     let mut size = 0u64;
     let limit = opts.maxmsgsize;
+    // A PUB drops its peers' messages (their subscriptions still count).
+    let takes = spec.port.takes_messages();
     // Frames decoded with the handshake's last chunk are handled first.
     let mut chunk: Option<Bytes> = None;
     let mut read_size = READ_SIZE;
@@ -406,7 +412,9 @@ where
         loop {
             let ev = session.borrow_mut().poll_event();
             let Some(ev) = ev else { break };
+            let mut sub = None;
             match ev {
+                ZEvent::Frame { .. } if !takes => {}
                 ZEvent::Frame { body, more } => {
                     size += body.len() as u64;
                     if let Some(max) = limit.filter(|&l| size > l) {
@@ -416,6 +424,8 @@ where
                         if let Some(rid) = &peer.routing_id {
                             cur.push_back(rid.clone());
                         }
+                    } else if cur.len() >= MAX_FRAMES {
+                        return EndReason::Peer(ProtocolError::TooManyFrames { max: MAX_FRAMES });
                     }
                     cur.push_back(body);
                     if !more {
@@ -438,14 +448,33 @@ where
                         }
                     }
                 }
-                ZEvent::Subscribe(topic) => spec.port.subscription(id, topic, true),
-                ZEvent::Cancel(topic) => spec.port.subscription(id, topic, false),
+                ZEvent::Subscribe(topic) => sub = Some((true, topic)),
+                ZEvent::Cancel(topic) => sub = Some((false, topic)),
                 ZEvent::PeerError { reason } => {
                     return EndReason::Peer(ProtocolError::PeerError {
                         reason: String::from_utf8_lossy(&reason).into_owned(),
                     });
                 }
                 _ => {}
+            }
+            if let Some((on, topic)) = sub {
+                match spec.port.subscription(id, topic, on) {
+                    Err(e) => return EndReason::Peer(e),
+                    // XPUB's notification: behind the messages before it,
+                    // counted towards RCVHWM with them.
+                    Ok(Some(msg)) => {
+                        if run.capacity() == 0 {
+                            run = inbox.run_buffer();
+                        }
+                        run.push(Inbound { peer: id, msg });
+                        if run.len() >= RUN_MSGS
+                            && !queue_run(inbox, &mut run, link, pipe, &spec.cancel).await
+                        {
+                            return EndReason::Closed;
+                        }
+                    }
+                    Ok(None) => {}
+                }
             }
         }
         if !run.is_empty() && !queue_run(inbox, &mut run, link, pipe, &spec.cancel).await {

@@ -124,6 +124,7 @@ pub(crate) const NAMES: &[&str] = &[
     "sndhwm",
     "sndtimeo",
     "stream_notify",
+    "subscription_budget",
     "tcp_keepalive",
     "tcp_keepalive_cnt",
     "tcp_keepalive_idle",
@@ -624,6 +625,10 @@ impl SocketOptions {
                 let max = v.int(-1, i64::MAX, "takes -1 or a size in bytes")?;
                 self.maxmsgsize = u64::try_from(max).ok();
             }
+            "subscription_budget" => {
+                let max = v.int(-1, i64::MAX, "takes -1 or a size in bytes")?;
+                self.subscription_budget = u64::try_from(max).ok();
+            }
             "metadata" => {
                 let (key, value) = v
                     .text
@@ -816,6 +821,9 @@ impl SocketOptions {
             "ipv6" => flag(self.ipv6),
             "linger" => opt_ms(self.linger, -1),
             "maxmsgsize" => self.maxmsgsize.map_or("-1".to_owned(), |m| m.to_string()),
+            "subscription_budget" => self
+                .subscription_budget
+                .map_or("-1".to_owned(), |m| m.to_string()),
             "mechanism" => match self.security {
                 Security::Null => "0",
                 Security::PlainClient { .. } | Security::PlainServer { .. } => "1",
@@ -946,6 +954,7 @@ mod tests {
             stream_notify: _,
             hello_msg: _,
             disconnect_msg: _,
+            subscription_budget: _,
             test_sealed: _,
         } = SocketOptions::default();
         for name in [
@@ -1001,6 +1010,7 @@ mod tests {
             "stream_notify",
             "hello_msg",
             "disconnect_msg",
+            "subscription_budget",
         ] {
             assert!(NAMES.contains(&name), "{name} is not in NAMES");
         }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use monocoque_core::router::PeerId;
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{ProtocolError, SocketType};
 
 use crate::error::Error;
 use crate::message::Message;
@@ -220,6 +220,10 @@ impl Hooks for Pattern {
         !matches!(self, Pattern::Stream(_))
     }
 
+    fn takes_messages(&self) -> bool {
+        !matches!(self, Pattern::Pub(_))
+    }
+
     fn recv_direct(&self) -> bool {
         match self {
             Pattern::Pull
@@ -354,18 +358,23 @@ impl Hooks for Pattern {
                     notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
                 }
             }
-            Pattern::Pub(p) | Pattern::Xpub(p) => p.detach(base, id),
+            Pattern::Pub(p) | Pattern::Xpub(p) => p.detach(base, inbox, id),
             _ => {}
         }
     }
 
-    fn subscription(&mut self, base: &mut Base, id: PeerId, topic: Bytes, on: bool) -> bool {
+    fn subscription(
+        &mut self,
+        base: &mut Base,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) -> Result<(bool, Option<Message>), ProtocolError> {
         match self {
             Pattern::Pub(p) | Pattern::Xpub(p) => {
-                p.subscription(base, id, topic, on);
-                on
+                p.subscription(base, id, topic, on).map(|n| (on, n))
             }
-            _ => false,
+            _ => Ok((false, None)),
         }
     }
 
@@ -432,7 +441,7 @@ fn subscribed(
     drop(st);
     if let Some((on, topic, ports)) = forward {
         for (port, id) in ports {
-            port.subscription(id, topic.clone(), on);
+            port.inproc_subscription(id, topic.clone(), on);
         }
     }
 }
@@ -741,9 +750,9 @@ mod tests {
         let (b, pb) = attach(&core, None);
         assert_eq!(drain(&pa), [["welcome"]]);
         assert_eq!(drain(&pb), [["welcome"]]);
-        core.subscription(a, Bytes::from("news"), true);
-        core.subscription(b, Bytes::from("news"), true);
-        core.subscription(b, Bytes::from("sport"), true);
+        core.inproc_subscription(a, Bytes::from("news"), true);
+        core.inproc_subscription(b, Bytes::from("news"), true);
+        core.inproc_subscription(b, Bytes::from("sport"), true);
         assert_eq!(core.subscriptions(), 3);
         send(&core, msg(&["news: rain"])).expect("sent");
         send(&core, msg(&["sport: goal"])).expect("sent");

@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet};
+use monocoque_core::pubsub::{SubscriptionIndex, SubscriptionSet, PREFIX_COST};
 use monocoque_core::router::PeerId;
+use monocoque_zmtp::ProtocolError;
 
 use super::SendError;
 use crate::error::Error;
@@ -23,9 +24,11 @@ pub(crate) struct Pub {
     /// `XPUB_MANUAL`: the subscriptions as they arrived (not applied), so
     /// that a departing peer's are passed up as cancels.
     manual: SubscriptionIndex<PeerId>,
-    /// XPUB: messages waiting for `recv` (subscriptions, and with
-    /// `XPUB_MANUAL` the peer each came from).
-    pending: VecDeque<(Message, Option<PeerId>)>,
+    /// XPUB with `ONLY_FIRST_SUBSCRIBE`: the rest of a message led by a
+    /// subscription, which `recv` returns after the subscription. (The
+    /// notifications themselves travel in the inbound queue, behind what
+    /// their peer sent before them, and count towards `RCVHWM`.)
+    pending: VecDeque<Message>,
     /// `XPUB_MANUAL`: the peer whose subscription was received last, which
     /// `subscribe` applies to.
     last: Option<PeerId>,
@@ -128,32 +131,43 @@ impl Pub {
     /// subscription is applied, and passed up as the subscription then
     /// the rest).
     pub(crate) fn recv(&mut self, base: &Base, inbox: &Inbox) -> Option<Message> {
-        if self.pending.is_empty() {
-            let i = inbox.pop()?;
-            if !(base.opts.only_first_subscribe && self.first_frame_subscription(base, &i)) {
-                return Some(i.msg);
-            }
-            let mut rest = i.msg;
-            rest.pop_front();
-            self.pending.push_back((rest, None));
+        if let Some(rest) = self.pending.pop_front() {
+            return Some(rest);
         }
-        let (m, peer) = self.pending.pop_front()?;
-        if base.opts.manual() {
-            self.last = peer;
+        let i = inbox.pop()?;
+        if base.opts.only_first_subscribe && led_by_subscription(&i.msg) {
+            return Some(self.first_frame_subscription(base, i));
         }
-        Some(m)
+        // A subscription's notification (one frame, `0x01` or `0x00` first:
+        // a peer's message of that shape is a subscription, see
+        // `Session::on_message_frame`) names the peer `subscribe` applies to.
+        if base.opts.manual() && i.msg.len() == 1 && matches!(i.msg[0].first(), Some(0 | 1)) {
+            self.last = Some(i.peer);
+        }
+        Some(i.msg)
     }
 
-    /// `ONLY_FIRST_SUBSCRIBE`: whether `i` is a multipart message led by a
-    /// subscription, which is applied if so.
+    /// `ONLY_FIRST_SUBSCRIBE`: applies the subscription that leads `i`,
+    /// and returns its notification (the rest waits for the next `recv`),
+    /// or the rest at once when there is none.
     #[cold]
-    fn first_frame_subscription(&mut self, base: &Base, i: &Inbound) -> bool {
-        let first = &i.msg[0];
-        if i.msg.len() < 2 || !matches!(first.first(), Some(0 | 1)) {
-            return false;
+    fn first_frame_subscription(&mut self, base: &Base, i: Inbound) -> Message {
+        let mut rest = i.msg;
+        let Some(first) = rest.pop_front() else {
+            return rest;
+        };
+        // The budget binds peers' commands: this one the application
+        // takes as it receives, at its own pace.
+        match self.subscription(base, i.peer, first.slice(1..), first[0] == 1) {
+            Ok(Some(notice)) => {
+                if base.opts.manual() {
+                    self.last = Some(i.peer);
+                }
+                self.pending.push_back(rest);
+                notice
+            }
+            _ => rest,
         }
-        self.subscription(base, i.peer, first.slice(1..), first[0] == 1);
-        true
     }
 
     /// A new subscriber gets the welcome message (XPUB and PUB, as
@@ -166,31 +180,41 @@ impl Pub {
 
     /// Peer `id` (un)subscribed to `topic`; XPUB passes it up (duplicates
     /// of subscriptions too with `XPUB_VERBOSE`, of cancels with
-    /// `XPUB_VERBOSER`). With `XPUB_MANUAL` nothing is applied and every
-    /// one is passed up.
-    pub(crate) fn subscription(&mut self, base: &Base, id: PeerId, topic: Bytes, on: bool) {
+    /// `XPUB_VERBOSER`): returned, for the caller to queue. With
+    /// `XPUB_MANUAL` nothing is applied and every one is passed up. A
+    /// subscription that would take the peer's past
+    /// `subscription_budget` is refused, and the peer must go.
+    pub(crate) fn subscription(
+        &mut self,
+        base: &Base,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) -> Result<Option<Message>, ProtocolError> {
         let opts = &base.opts;
-        if opts.manual() {
+        let manual = opts.manual();
+        if on {
+            let index = if manual { &self.manual } else { &self.index };
+            let bytes = index.cost(id) + topic.len() as u64 + PREFIX_COST;
+            if let Some(max) = opts.subscription_budget.filter(|&max| bytes > max) {
+                if !index.contains(id, &topic) {
+                    return Err(ProtocolError::TooManySubscriptions { bytes, max });
+                }
+            }
+        }
+        let forward = if manual {
             if on {
                 self.manual.subscribe(id, &topic);
             } else {
                 self.manual.cancel(id, &topic);
             }
-            if self.xpub {
-                self.pending
-                    .push_back((subscription_body(on, &topic), Some(id)));
-            }
-            return;
-        }
-        let forward = if on {
+            true
+        } else if on {
             self.index.subscribe(id, &topic).is_first() || opts.xpub_verbose || opts.xpub_verboser
         } else {
             self.index.cancel(id, &topic).is_last() || opts.xpub_verboser
         };
-        if self.xpub && forward {
-            self.pending
-                .push_back((subscription_body(on, &topic), None));
-        }
+        Ok((self.xpub && forward).then(|| subscription_body(on, &topic)))
     }
 
     /// `XPUB_MANUAL`: applies the application's (un)subscription to
@@ -214,7 +238,7 @@ impl Pub {
     /// Peer `id` left: its subscriptions go. XPUB passes up the prefixes
     /// nobody holds any more (all of the peer's with `XPUB_VERBOSER`, and
     /// with `XPUB_MANUAL` all it had sent).
-    pub(crate) fn detach(&mut self, base: &Base, id: PeerId) {
+    pub(crate) fn detach(&mut self, base: &Base, inbox: &Inbox, id: PeerId) {
         let xpub = self.xpub;
         let mut gone = Vec::new();
         if base.opts.manual() {
@@ -232,11 +256,17 @@ impl Pub {
                 }
             });
         }
-        if xpub {
-            for prefix in gone {
-                self.pending
-                    .push_back((subscription_body(false, &prefix), None));
-            }
+        if xpub && !gone.is_empty() {
+            // Behind what the peer sent before it left; as many as its
+            // budget let it hold.
+            inbox.push_notices(
+                gone.iter()
+                    .map(|prefix| Inbound {
+                        peer: id,
+                        msg: subscription_body(false, prefix),
+                    })
+                    .collect(),
+            );
         }
     }
 }
@@ -382,6 +412,12 @@ pub(crate) fn subscription_body(on: bool, topic: &[u8]) -> Message {
     m.push(u8::from(on));
     m.extend_from_slice(topic);
     Message::from(m)
+}
+
+/// `ONLY_FIRST_SUBSCRIBE`: a multipart message whose first frame is a
+/// subscription (`0x01` or `0x00` first).
+fn led_by_subscription(msg: &Message) -> bool {
+    msg.len() > 1 && matches!(msg[0].first(), Some(0 | 1))
 }
 
 /// The SUBSCRIBE/CANCEL body of an XSUB message: `0x01` or `0x00` then

@@ -300,6 +300,20 @@ impl Inbox {
         self.nudge_watchers();
     }
 
+    /// Notices the socket makes for the application as a run behind what
+    /// every engine queued, whatever RCVHWM says: an XPUB's cancels for a
+    /// departed peer's prefixes (as many as its subscription budget let it
+    /// hold), and an inproc peer's subscriptions (the application's own).
+    pub(crate) fn push_notices(&self, run: Vec<Inbound>) {
+        if self.is_closed() || run.is_empty() {
+            return;
+        }
+        self.in_runs.fetch_add(run.len(), Ordering::AcqRel);
+        let _ = self.runs.push(run);
+        self.wake.ring();
+        self.nudge_watchers();
+    }
+
     /// Whether the single-message queue is at capacity.
     pub(crate) fn is_full(&self) -> bool {
         self.singles().is_full()

@@ -23,13 +23,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use monocoque_core::router::{PeerId, Peers};
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{ProtocolError, SocketType};
 
 pub(crate) use inbox::{Inbound, Inbox, RUN_MSGS};
 pub(crate) use peer::{EndpointEntry, InprocOut, Outbox, PeerEntry};
 pub(crate) use port::{Port, ZapCall, ZapService};
 
 use crate::error::Error;
+use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pipe::{self, Consumer, Producer};
@@ -40,6 +41,9 @@ use crate::pipe::{self, Consumer, Producer};
 pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// Whether connections speak ZMTP (STREAM speaks raw bytes).
     fn speaks_zmtp(&self) -> bool;
+    /// Whether peers' messages are queued for the application (not a
+    /// PUB's: libzmq's PUB drops them as they arrive).
+    fn takes_messages(&self) -> bool;
     /// Whether received messages go to the application as they come,
     /// without the state lock (no filter, no envelope, no state).
     fn recv_direct(&self) -> bool;
@@ -77,8 +81,17 @@ pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// it was attached (else a connecter's entry that is not, or no longer,
     /// connected goes). What the socket tells itself of it goes to `inbox`.
     fn detached(&mut self, base: &mut Base, inbox: &Inbox, id: PeerId, keep: bool, connected: bool);
-    /// Peer `id` (un)subscribed; whether it counts as a subscription.
-    fn subscription(&mut self, base: &mut Base, id: PeerId, topic: Bytes, on: bool) -> bool;
+    /// Peer `id` (un)subscribed: whether it counts as a subscription, and
+    /// the notification for the application (XPUB), which the caller
+    /// queues behind what the peer sent before it; or why the peer must
+    /// go (its subscriptions' budget is spent).
+    fn subscription(
+        &mut self,
+        base: &mut Base,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) -> Result<(bool, Option<Message>), ProtocolError>;
     /// The options changed.
     fn options_changed(&mut self, opts: &SocketOptions);
 }
@@ -94,7 +107,7 @@ pub(crate) struct Base {
     /// A message a poller took to learn that one was deliverable (a SUB's
     /// match, a REQ's reply, a REP's request): the next receive returns
     /// it first.
-    pub(crate) stash: Option<crate::message::Message>,
+    pub(crate) stash: Option<Message>,
 }
 
 impl Base {
@@ -124,6 +137,8 @@ pub(crate) struct State<P> {
 pub(crate) struct SocketCore<P> {
     pub(crate) ty: SocketType,
     zmtp: bool,
+    /// [`Hooks::takes_messages`], fixed with the type.
+    takes: bool,
     state: Mutex<State<P>>,
     pub(crate) inbox: Arc<Inbox>,
     ready_peers: AtomicUsize,
@@ -153,6 +168,7 @@ impl<P: Hooks> SocketCore<P> {
         Arc::new(Self {
             ty,
             zmtp: pattern.speaks_zmtp(),
+            takes: pattern.takes_messages(),
             recv_direct: AtomicBool::new(pattern.recv_direct()),
             conflatable,
             state: Mutex::new(State {
@@ -391,15 +407,32 @@ impl<P: Hooks> SocketCore<P> {
         id: PeerId,
         topic: Bytes,
         on: bool,
-    ) {
+    ) -> Result<Option<Message>, ProtocolError> {
         let State { base, pattern } = st;
         if !base.peers.contains(id) {
-            return;
+            return Ok(None);
         }
-        if pattern.subscription(base, id, topic, on) {
+        let (counted, notice) = pattern.subscription(base, id, topic, on)?;
+        if counted {
             self.subscriptions.fetch_add(1, Ordering::AcqRel);
         }
         self.inbox.wake.ring();
+        Ok(notice)
+    }
+
+    /// An inproc peer's (un)subscription, with the lock held: its
+    /// notification goes straight to the inbound queue (an inproc peer is
+    /// the application's own socket, so no budget applies to it).
+    pub(crate) fn inproc_subscription_locked(
+        &self,
+        st: &mut State<P>,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) {
+        if let Ok(Some(msg)) = self.subscription_locked(st, id, topic, on) {
+            self.inbox.push_notices(vec![Inbound { peer: id, msg }]);
+        }
     }
 
     /// The socket of the one connection a blocking `recv` may watch: when
@@ -428,6 +461,10 @@ impl<P: Hooks> Port for SocketCore<P> {
         self.zmtp
     }
 
+    fn takes_messages(&self) -> bool {
+        self.takes
+    }
+
     fn options(&self) -> SocketOptions {
         self.lock().base.opts.clone()
     }
@@ -450,9 +487,19 @@ impl<P: Hooks> Port for SocketCore<P> {
         self.attach_locked(&mut st, preset, out, identity, true)
     }
 
-    fn subscription(&self, id: PeerId, topic: Bytes, on: bool) {
+    fn subscription(
+        &self,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) -> Result<Option<Message>, ProtocolError> {
         let mut st = self.lock();
-        self.subscription_locked(&mut st, id, topic, on);
+        self.subscription_locked(&mut st, id, topic, on)
+    }
+
+    fn inproc_subscription(&self, id: PeerId, topic: Bytes, on: bool) {
+        let mut st = self.lock();
+        self.inproc_subscription_locked(&mut st, id, topic, on);
     }
 
     fn detach(&self, id: PeerId, remove: bool) {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use monocoque_core::router::PeerId;
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{ProtocolError, SocketType};
 
 use super::inbox::Inbox;
 use super::peer::Outbox;
+use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::options::SocketOptions;
 use crate::pipe::{Consumer, Producer};
@@ -37,6 +38,10 @@ pub(crate) trait Port: Send + Sync + fmt::Debug {
     fn socket_type(&self) -> SocketType;
     /// Whether connections speak ZMTP (else raw bytes: STREAM).
     fn speaks_zmtp(&self) -> bool;
+    /// Whether peers' messages are queued for the application (a PUB
+    /// drops them as they arrive, as libzmq's does, and keeps reading its
+    /// peers' subscriptions).
+    fn takes_messages(&self) -> bool;
     /// A copy of the socket's options, read once per connection.
     fn options(&self) -> SocketOptions;
     /// Where received messages go; the engines' hot path.
@@ -54,8 +59,20 @@ pub(crate) trait Port: Send + Sync + fmt::Debug {
         out: Option<Outbox>,
         identity: Option<Bytes>,
     ) -> Result<(PeerId, Option<Bytes>), EndReason>;
-    /// The peer (un)subscribed to `topic`.
-    fn subscription(&self, id: PeerId, topic: Bytes, on: bool);
+    /// The peer (un)subscribed to `topic`. Returns the notification for
+    /// the application (XPUB), which the engine queues behind the peer's
+    /// messages before it, or why the peer must go (its subscriptions'
+    /// budget is spent: docs/BOUNDS.md row 22).
+    fn subscription(
+        &self,
+        id: PeerId,
+        topic: Bytes,
+        on: bool,
+    ) -> Result<Option<Message>, ProtocolError>;
+    /// An inproc peer (un)subscribed to `topic`: as
+    /// [`subscription`](Self::subscription), with the notification queued
+    /// at once.
+    fn inproc_subscription(&self, id: PeerId, topic: Bytes, on: bool);
     /// The peer's connection ended. A connecter's entry stays (its queue
     /// waits for the reconnect) unless `remove` is set.
     fn detach(&self, id: PeerId, remove: bool);

@@ -199,10 +199,10 @@ fn link(
     }
     // Subscriptions already made travel now; later ones as they happen.
     for topic in sb.pattern.subscriptions() {
-        a.subscription_locked(&mut sa, in_a, topic, true);
+        a.inproc_subscription_locked(&mut sa, in_a, topic, true);
     }
     for topic in sa.pattern.subscriptions() {
-        b.subscription_locked(&mut sb, in_b, topic, true);
+        b.inproc_subscription_locked(&mut sb, in_b, topic, true);
     }
     {
         let State { base, pattern } = &mut *sa;
