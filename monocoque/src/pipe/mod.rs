@@ -19,11 +19,13 @@ use crate::message::Message;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::{lock_spin, Bell, Mutex, OnceLock, Padded, SpinGuard, SpinLock};
 
+mod commands;
 mod direct;
 mod ends;
 #[cfg(all(test, loom))]
 mod loom_models;
 
+use commands::Commands;
 use direct::DirectSocket;
 pub(crate) use ends::{pipe, Consumer, Producer};
 
@@ -56,7 +58,8 @@ pub(crate) struct Pipe {
     /// a warm pipe allocates nothing. Made on the first give-back (an
     /// idle pipe holds none), with room for every batch SNDHWM allows.
     spares: OnceLock<ConcurrentQueue<Vec<Message>>>,
-    cmds: ConcurrentQueue<PipeCmd>,
+    /// Subscription changes for the peer, the latest per prefix.
+    cmds: Commands,
     /// Wakes the engine's writer: a message, a command, or the close.
     pub(crate) ready: Bell,
     /// Wakes the engine's reader when the socket closes the pipe.
@@ -170,7 +173,7 @@ impl Pipe {
             send: Padded::default(),
             took: Padded::default(),
             spares: OnceLock::new(),
-            cmds: ConcurrentQueue::unbounded(),
+            cmds: Commands::default(),
             ready: Bell::default(),
             closing: Event::new(),
             closed: AtomicBool::new(false),
@@ -564,18 +567,18 @@ impl Pipe {
 
     /// Queues a subscription command.
     pub(crate) fn command(&self, cmd: PipeCmd) {
-        let _ = self.cmds.push(cmd);
+        self.cmds.push(cmd);
         self.ready.ring_n(1);
     }
 
     /// Takes the next command.
     pub(crate) fn pop_command(&self) -> Option<PipeCmd> {
-        self.cmds.pop().ok()
+        self.cmds.pop()
     }
 
     /// Drops every queued command (a reconnect resends the whole set).
     pub(crate) fn clear_commands(&self) {
-        while self.cmds.pop().is_ok() {}
+        self.cmds.clear();
     }
 
     /// Asks the engine to end the connection.
