@@ -54,6 +54,11 @@ use crate::mechanism::{
 use crate::socket_type::SocketType;
 use crate::zap::{ZapReply, ZapRequest};
 
+/// Room for events a session keeps once they are taken: past it, the
+/// queue a burst of small frames grew is freed (a 256 KiB read of empty
+/// frames decodes to 131,072 events, 6 MiB).
+const EVENTS_KEPT: usize = 1024;
+
 /// Heartbeat settings (`ZMQ_HEARTBEAT_IVL`, `_TTL`, `_TIMEOUT`). Only used
 /// with ZMTP 3.1 peers: a 3.0 peer has no PING.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -615,9 +620,15 @@ impl Session {
         Ok(())
     }
 
-    /// Next event, if any.
+    /// Next event, if any. Once the events of a read are all taken, a
+    /// queue that one read's many small frames made large is let go, so a
+    /// connection keeps no burst's worth of room (docs/BOUNDS.md row 4).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        if ev.is_none() && self.events.capacity() > EVENTS_KEPT {
+            self.events = VecDeque::new();
+        }
+        ev
     }
 
     /// Appends the bytes the session wants written (greeting, handshake

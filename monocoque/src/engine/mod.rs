@@ -35,6 +35,31 @@ const READ_SIZE: usize = 64 * 1024;
 
 thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
+    /// Whether a sweep of this thread's arena is on its way.
+    static TRIM_SET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How long after a connection ends its arena is swept whole: its last
+/// read's region comes back only once the kernel gave up the cancelled
+/// read, and the connections of a burst of disconnects share one sweep.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A connection ended: soon, every page of this thread's arena whose
+/// regions all came back goes to the pool or to the system
+/// (`Arena::trim`). Otherwise a page is looked at again only when a later
+/// read switches pages, so after a burst of connections that ended the
+/// pages they held would stay reserved while the thread reads nothing
+/// (docs/BOUNDS.md row 27).
+fn trim_soon() {
+    if TRIM_SET.with(|t| t.replace(true)) {
+        return;
+    }
+    compio::runtime::spawn(async {
+        compio::time::sleep(TRIM_AFTER).await;
+        TRIM_SET.with(|t| t.set(false));
+        ARENA.with(|a| a.borrow_mut().trim());
+    })
+    .detach();
 }
 
 /// A read region from this I/O thread's arena.
@@ -75,11 +100,13 @@ pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
-    if spec.port.speaks_zmtp() {
+    let reason = if spec.port.speaks_zmtp() {
         zmtp::run(stream, spec).await
     } else {
         raw::run(stream, spec).await
-    }
+    };
+    trim_soon();
+    reason
 }
 
 impl ConnSpec {
