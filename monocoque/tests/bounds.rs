@@ -720,15 +720,13 @@ fn subscription_changes_for_a_publisher_that_does_not_read_are_bounded() {
     );
 }
 
-/// Row 26 (connections): an idle connection holds a read region (64 KiB)
-/// and keeps its arena page (256 KiB, shared by four regions) from being
-/// reused, so 400 idle peers reserve over 50 MiB. Proposed: a connection
-/// waiting for input holds no region (wait for readiness, then read; or
-/// io_uring's provided buffers), and what outlives a read (a routing id,
-/// properties) is copied out of it: 32 KiB a connection at most, twice
+/// Row 26 (connections): an idle connection held a read region (64 KiB)
+/// and kept its arena page (256 KiB, shared by four regions) from being
+/// reused, so 400 idle peers reserved 140 KiB each. Bound built: a read's
+/// region follows what the connection carries (4 KiB for a quiet one, the
+/// first read too), so an idle connection reserves at most 32 KiB, twice
 /// libzmq's two 8 KiB batch buffers.
 #[test]
-#[ignore = "issue 15: bound not yet built"]
 fn an_idle_connection_costs_little() {
     isolated("an_idle_connection_costs_little", || {
         let ctx = Context::new();

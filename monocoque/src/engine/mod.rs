@@ -30,8 +30,11 @@ use crate::pipe::Consumer;
 use crate::socket_core::Port;
 use crate::sync::Cancel;
 
-/// Bytes offered to each read: one slab region.
+/// Bytes offered to a read that follows a read of most of its region.
 const READ_SIZE: usize = 64 * 1024;
+/// The least offered to a read: what a quiet connection's waiting read
+/// holds of the arena (the first read of a connection is this size too).
+const QUIET_READ: usize = 4 * 1024;
 
 thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
@@ -62,9 +65,28 @@ fn trim_soon() {
     .detach();
 }
 
-/// A read region from this I/O thread's arena.
+/// A read region for a connection's first read (its greeting and
+/// handshake) from this I/O thread's arena.
 fn slab() -> SlabMut {
-    sized_slab(READ_SIZE)
+    sized_slab(QUIET_READ)
+}
+
+/// The size of a connection's next read after one that was offered
+/// `asked` bytes and got `got`: the region a waiting read holds follows
+/// what the connection carries, so an idle connection holds 4 KiB of the
+/// arena and not a burst's 64 or 256 KiB (docs/BOUNDS.md row 26). A read
+/// that filled its region is followed by one of `full` bytes; a shorter
+/// one by twice what it got, from 4 to 64 KiB. A read that got less than
+/// it was offered took all the kernel had, so a smaller next read costs at
+/// most one more read when a burst begins.
+fn next_read(asked: usize, got: usize, full: usize) -> usize {
+    if got >= asked {
+        full
+    } else {
+        got.saturating_mul(2)
+            .next_power_of_two()
+            .clamp(QUIET_READ, READ_SIZE)
+    }
 }
 
 /// A read region of `len` bytes from this I/O thread's arena.

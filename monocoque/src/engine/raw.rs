@@ -8,7 +8,7 @@ use compio::buf::BufResult;
 use compio::io::{AsyncRead, AsyncWrite};
 use monocoque_core::alloc::WriteBatch;
 
-use super::{slab, write_all, ConnSpec};
+use super::{next_read, sized_slab, write_all, ConnSpec, QUIET_READ, READ_SIZE};
 use crate::message::Message;
 use crate::monitor::EndReason;
 use crate::pipe::Consumer;
@@ -48,6 +48,7 @@ where
     port.emit(spec.handshake_succeeded(Some(rid.clone())));
     let writer = compio::runtime::spawn(write_loop(stream.clone(), pipe.clone()));
     let mut r = stream;
+    let mut read_size = QUIET_READ;
     let reason = loop {
         let stop = async {
             loop {
@@ -61,9 +62,12 @@ where
                 let _ = race(l, spec.cancel.wait()).await;
             }
         };
-        let chunk = match race(r.read(slab()), stop).await {
+        let chunk = match race(r.read(sized_slab(read_size)), stop).await {
             Either::Left(BufResult(Ok(0), _)) => break EndReason::PeerClosed,
-            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
+            Either::Left(BufResult(Ok(n), buf)) => {
+                read_size = next_read(read_size, n, READ_SIZE);
+                buf.freeze(n)
+            }
             Either::Left(BufResult(Err(e), _)) => break e.into(),
             Either::Right(()) => break EndReason::Closed,
         };

@@ -20,7 +20,7 @@ use monocoque_zmtp::{
     SessionConfig, SocketType, ZapReply, ZapRequest,
 };
 
-use super::{sized_slab, slab, write_all, ConnSpec, Link, OUT_BOUND};
+use super::{next_read, sized_slab, slab, write_all, ConnSpec, Link, OUT_BOUND, QUIET_READ};
 use crate::message::{Message, Properties};
 use crate::monitor::EndReason;
 use crate::options::{Security, SocketOptions};
@@ -39,8 +39,6 @@ const EAGER_READ: usize = 16 * 1024;
 const HEADER_READ: usize = 4 * 1024;
 /// At most this many bytes go into one read of a body read in place.
 const MAX_DIRECT_READ: usize = 1 << 30;
-/// Bytes offered to each read: one slab region.
-const READ_SIZE: usize = super::READ_SIZE;
 /// Bytes offered after a read that filled its region: a stream of large
 /// messages then straddles (and is copied at) fewer read boundaries. One
 /// arena page, so it never falls back to a one-off allocation.
@@ -395,7 +393,7 @@ where
     let takes = spec.port.takes_messages();
     // Frames decoded with the handshake's last chunk are handled first.
     let mut chunk: Option<Bytes> = None;
-    let mut read_size = READ_SIZE;
+    let mut read_size = QUIET_READ;
     // Complete messages not yet queued for the socket (a buffer is taken
     // when the first one arrives).
     let mut run = Vec::new();
@@ -531,11 +529,7 @@ where
         chunk = Some(match read {
             Either::Left(BufResult(Ok(0), _)) => return EndReason::PeerClosed,
             Either::Left(BufResult(Ok(n), buf)) => {
-                read_size = if n == read_size {
-                    BIG_READ_SIZE
-                } else {
-                    READ_SIZE
-                };
+                read_size = next_read(read_size, n, BIG_READ_SIZE);
                 buf.freeze(n)
             }
             Either::Left(BufResult(Err(e), _)) => return e.into(),
