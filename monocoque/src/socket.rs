@@ -119,7 +119,11 @@ impl Socket {
         self.core.refresh_recv_direct(&st);
     }
 
-    /// Changes some options in place.
+    /// Changes some options in place. Unchecked: a value libzmq refuses
+    /// (a routing id over 255 bytes, say) is taken here and refused by the
+    /// next `bind` or `connect` (`Error::Option`);
+    /// [`try_update_options`](Self::try_update_options) and the by-name
+    /// setters refuse it at once.
     ///
     /// ```
     /// # use monocoque::{Socket, SocketType};
@@ -233,14 +237,19 @@ impl Socket {
         Ok(())
     }
 
-    /// Parses `endpoint` for a bind or connect on an open socket, and fixes
-    /// the inbound queue's size (RCVHWM) if this is the first.
+    /// Parses `endpoint` for a bind or connect on an open socket, checks
+    /// the options (a value libzmq refuses, set through the unchecked
+    /// [`update_options`](Self::update_options), is refused here and not
+    /// at a handshake), and fixes the inbound queue's size (RCVHWM) if this
+    /// is the first.
     fn prepare(&self, endpoint: &str) -> Result<Endpoint> {
         let ep: Endpoint = endpoint.parse()?;
         if self.core.is_terminated() {
             return Err(Error::Terminated);
         }
-        self.core.inbox.init(&self.options());
+        let opts = self.options();
+        opts.validate()?;
+        self.core.inbox.init(&opts);
         Ok(ep)
     }
 

@@ -957,3 +957,35 @@ fn context_options_reach_the_io_threads_and_the_socket_count() {
         drop(push);
     }
 }
+
+/// A value libzmq refuses, set through the unchecked `update_options`, is
+/// refused by the next bind or connect, before any peer could see it; the
+/// checked setters refuse it at once.
+#[test]
+fn a_refused_value_set_unchecked_fails_the_bind_and_the_connect() {
+    let ctx = Context::new();
+    let s = sock(&ctx, SocketType::Dealer, |o| {
+        o.routing_id = Some(bytes::Bytes::from(vec![b'x'; 256]));
+    });
+    for ep in ["tcp://127.0.0.1:0", "inproc://refused-at-bind"] {
+        assert!(
+            matches!(
+                s.bind(ep),
+                Err(Error::Option(OptionError::InvalidValue {
+                    name: "routing_id",
+                    ..
+                }))
+            ),
+            "bind {ep}"
+        );
+    }
+    assert!(matches!(
+        s.connect("tcp://127.0.0.1:1"),
+        Err(Error::Option(OptionError::InvalidValue { .. }))
+    ));
+    assert!(s
+        .try_update_options(|o| o.routing_id = Some(bytes::Bytes::from(vec![b'y'; 300])))
+        .is_err());
+    s.update_options(|o| o.routing_id = Some(bytes::Bytes::from_static(b"ok")));
+    s.bind("tcp://127.0.0.1:0").unwrap();
+}
