@@ -58,8 +58,11 @@ pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::{proxy, proxy_steerable, ProxyCommand, ProxyStatistics, SocketStatistics};
 pub use socket::{Permit, Socket, Unsent};
 
-pub use monocoque_core as core;
-pub use monocoque_zmtp as zmtp;
+/// The `bytes` crate, whose [`Bytes`] every frame is: no `cargo add bytes`
+/// needed to build or take apart a message.
+pub use bytes;
+pub use bytes::Bytes;
 pub use monocoque_zmtp::{
-    curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey, ProtocolError, SocketType,
+    curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey, Fault, ProtocolError,
+    SocketType,
 };

@@ -426,8 +426,7 @@ pub struct SocketOptions {
     /// option).
     pub disconnect_msg: Option<Bytes>,
     /// PUB, XPUB: the most one peer's subscriptions may cost, in bytes,
-    /// counted as each prefix's length plus
-    /// [`PREFIX_COST`](monocoque_core::pubsub::PREFIX_COST) (about what a
+    /// counted as each prefix's length plus 256 bytes (about what a
     /// subscription takes in memory); a subscription past it ends the
     /// peer's connection with `TooManySubscriptions`. Default 64 MiB,
     /// about 250,000 short prefixes; `None`: no limit, as libzmq (which

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque::core::alloc::CountingAlloc;
+use monocoque_core::alloc::CountingAlloc;
 use monocoque::{Context, SocketType};
 
 #[global_allocator]
