@@ -270,7 +270,7 @@ pub enum MonitorError {
 /// [`peer_address`](Self::peer_address), [`reason`](Self::reason) and
 /// [`routing_id`](Self::routing_id).
 ///
-/// `Display` prints the event's name as DESIGN section 6 gives it, then the
+/// `Display` prints the event's name (lower case, words apart), then the
 /// endpoint: `listening tcp://127.0.0.1:5555`,
 /// `handshake failed: security mechanism mismatch: ... tcp://127.0.0.1:5555`.
 ///

@@ -12,7 +12,7 @@ impl Poller {
     /// Registers `socket`, waiting for `interest`; the token that
     /// [`wait`](Self::wait) reports it by. The poller keeps the socket's
     /// state alive, not the socket: a socket closed while registered makes
-    /// the next wait fail with [`Error::Terminated`].
+    /// the next wait fail with [`Error::Terminated`](crate::Error::Terminated).
     ///
     /// ```
     /// # use monocoque::{Events, Poller, Socket, SocketType};

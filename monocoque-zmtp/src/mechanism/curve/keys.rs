@@ -244,7 +244,7 @@ fn z85_text(key: &[u8; KEY_LEN]) -> String {
 mod tests {
     use super::*;
 
-    // libzmq's test keys (tests/testutil_security.cpp), as DESIGN 8 lists them.
+    // libzmq's test keys (its tests/testutil_security.cpp).
     const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
     const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
     const CLIENT_PUBLIC: &str = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
