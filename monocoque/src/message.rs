@@ -320,15 +320,19 @@ impl From<Bytes> for Message {
     }
 }
 
-impl From<&'static str> for Message {
-    fn from(frame: &'static str) -> Self {
-        Bytes::from_static(frame.as_bytes()).into()
+/// A one-frame message; the text is copied (for a `&'static str` without
+/// a copy, send `Bytes::from_static(text.as_bytes())`).
+impl From<&str> for Message {
+    fn from(frame: &str) -> Self {
+        Bytes::copy_from_slice(frame.as_bytes()).into()
     }
 }
 
-impl From<&'static [u8]> for Message {
-    fn from(frame: &'static [u8]) -> Self {
-        Bytes::from_static(frame).into()
+/// A one-frame message; the bytes are copied (for `&'static [u8]` without
+/// a copy, send `Bytes::from_static(bytes)`).
+impl From<&[u8]> for Message {
+    fn from(frame: &[u8]) -> Self {
+        Bytes::copy_from_slice(frame).into()
     }
 }
 
@@ -353,8 +357,45 @@ impl From<Vec<Bytes>> for Message {
     }
 }
 
+/// One frame per inner vector.
+impl From<Vec<Vec<u8>>> for Message {
+    fn from(frames: Vec<Vec<u8>>) -> Self {
+        frames.into_iter().collect()
+    }
+}
+
+/// One frame per element: `Message::from(["key", "value"])`,
+/// `Message::from([id, Bytes::new(), body])`.
+impl<F: Into<Bytes>, const N: usize> From<[F; N]> for Message {
+    fn from(frames: [F; N]) -> Self {
+        frames.into_iter().collect()
+    }
+}
+
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.frames.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(m: &Message) -> Vec<&[u8]> {
+        m.frames().iter().map(|f| &f[..]).collect()
+    }
+
+    #[test]
+    fn the_small_conversions_make_the_frames_they_say() {
+        let text = String::from("not static");
+        assert_eq!(frames(&Message::from(text.as_str())), [b"not static"]);
+        assert_eq!(frames(&Message::from(&text.as_bytes()[..3])), [b"not"]);
+        let m = Message::from(["key", "value"]);
+        assert_eq!(frames(&m), [&b"key"[..], b"value"]);
+        let m = Message::from([Bytes::from("id"), Bytes::new(), Bytes::from("body")]);
+        assert_eq!(frames(&m), [&b"id"[..], b"", b"body"]);
+        let m = Message::from(vec![b"a".to_vec(), b"bc".to_vec()]);
+        assert_eq!(frames(&m), [&b"a"[..], b"bc"]);
     }
 }
