@@ -397,6 +397,10 @@ where
     // Complete messages not yet queued for the socket (a buffer is taken
     // when the first one arrives).
     let mut run = Vec::new();
+    // Why the connection must end, found while decoding: the messages
+    // completed before it are still delivered (as libzmq's
+    // `session_base_t::clean_pipes` flushes them), then it ends.
+    let mut fatal: Option<EndReason> = None;
     loop {
         // The first message of a big read goes at once, so the user side
         // starts while we assemble the rest; a small read is one run.
@@ -404,7 +408,7 @@ where
         if let Some(c) = chunk.take() {
             eager = c.len() >= EAGER_READ;
             if let Err(e) = session.borrow_mut().handle_input(c) {
-                return e.into();
+                fatal = Some(e.into());
             }
         }
         loop {
@@ -416,14 +420,18 @@ where
                 ZEvent::Frame { body, more } => {
                     size += body.len() as u64;
                     if let Some(max) = limit.filter(|&l| size > l) {
-                        return EndReason::Peer(ProtocolError::MessageTooLarge { size, max });
+                        fatal = Some(EndReason::Peer(ProtocolError::MessageTooLarge { size, max }));
+                        break;
                     }
                     if cur.is_empty() {
                         if let Some(rid) = &peer.routing_id {
                             cur.push_back(rid.clone());
                         }
                     } else if cur.len() >= MAX_FRAMES {
-                        return EndReason::Peer(ProtocolError::TooManyFrames { max: MAX_FRAMES });
+                        fatal = Some(EndReason::Peer(ProtocolError::TooManyFrames {
+                            max: MAX_FRAMES,
+                        }));
+                        break;
                     }
                     cur.push_back(body);
                     if !more {
@@ -449,15 +457,19 @@ where
                 ZEvent::Subscribe(topic) => sub = Some((true, topic)),
                 ZEvent::Cancel(topic) => sub = Some((false, topic)),
                 ZEvent::PeerError { reason } => {
-                    return EndReason::Peer(ProtocolError::PeerError {
+                    fatal = Some(EndReason::Peer(ProtocolError::PeerError {
                         reason: String::from_utf8_lossy(&reason).into_owned(),
-                    });
+                    }));
+                    break;
                 }
                 _ => {}
             }
             if let Some((on, topic)) = sub {
                 match spec.port.subscription(id, topic, on) {
-                    Err(e) => return EndReason::Peer(e),
+                    Err(e) => {
+                        fatal = Some(EndReason::Peer(e));
+                        break;
+                    }
                     // XPUB's notification: behind the messages before it,
                     // counted towards RCVHWM with them.
                     Ok(Some(msg)) => {
@@ -477,6 +489,9 @@ where
         }
         if !run.is_empty() && !queue_run(inbox, &mut run, link, pipe, &spec.cancel).await {
             return EndReason::Closed;
+        }
+        if let Some(reason) = fatal {
+            return reason;
         }
         {
             let mut out = link.out.borrow_mut();
@@ -512,7 +527,7 @@ where
                 Either::Left(BufResult(Ok(0), _)) => return EndReason::PeerClosed,
                 Either::Left(BufResult(Ok(_), buf)) => {
                     if let Err(e) = session.borrow_mut().handle_body(buf.into_inner()) {
-                        return e.into();
+                        fatal = Some(e.into());
                     }
                 }
                 Either::Left(BufResult(Err(e), _)) => return e.into(),
