@@ -28,6 +28,13 @@ use crate::transport::{inproc, net};
 /// are cancel-safe: a future dropped before it completes has sent or
 /// received nothing.
 ///
+/// Sharing is safe for every type, but REQ and REP keep one strict
+/// alternation per socket (a REQ sends, then receives its reply; a REP
+/// receives, then replies): two threads sharing one REQ or REP get
+/// [`Error::State`] for the call out of turn, as a single thread would.
+/// Give each thread its own REQ, or share a DEALER or ROUTER, which
+/// have no such state.
+///
 /// ```
 /// use monocoque::{Context, SocketType};
 /// let ctx = Context::new();
