@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use monocoque::{Context, Error, Message, Socket, SocketType};
 
-use crate::args::{ProxyCommand, SocketArgs, SocketCommand};
+use crate::cli::{ProxyCommand, SocketArgs, SocketCommand};
 use crate::format::LineCodec;
 use crate::socket::{io_failure, open, timed_out, wait_for_peers, Opened};
 use crate::Failure;

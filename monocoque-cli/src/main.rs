@@ -1,7 +1,7 @@
 //! `mq`: the ZeroMQ Swiss-army knife built on Monocoque (DESIGN.md section 8).
 //!
 //! ```text
-//! argv ─> args (options anywhere, `--`) ─> send | recv | reply | request | proxy ─> monocoque::Socket
+//! argv ─> cli (clap; options anywhere, `--`) ─> send | recv | reply | request | proxy ─> monocoque::Socket
 //!                                        └> bench ─> re-executes `mq` per role, monocoque and libzmq side by side
 //!                                        └> keygen ─> monocoque::curve_keypair, Z85
 //! ```
@@ -9,17 +9,18 @@
 //! Exit status: 0 done, 1 runtime failure (one line on stderr), 2 usage error.
 #![forbid(unsafe_code)]
 
-mod args;
 mod bench;
+mod cli;
 mod commands;
 mod endpoint;
 mod format;
 mod keygen;
 mod socket;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
-use args::{Command, UsageError};
+use cli::{Command, UsageError};
 
 pub(crate) use monocoque::SocketType;
 
@@ -38,47 +39,13 @@ impl From<UsageError> for Failure {
     }
 }
 
-const USAGE: &str = "\
-mq: a ZeroMQ Swiss-army knife built on Monocoque
-
-usage:
-  mq send    TYPE ENDPOINTS [FRAME...]   FRAMEs form one message; none: one message per stdin line
-  mq recv    TYPE ENDPOINTS              print each message as one line
-  mq reply   TYPE ENDPOINTS              echo server (rep, router keeps the envelope)
-  mq request TYPE ENDPOINTS FRAME...     send one request (req, dealer), print the reply
-  mq proxy   FTYPE FENDPOINTS BTYPE BENDPOINTS [--capture TYPE ENDPOINTS]
-  mq bench   [--cases thr,lat,fanout] [--transports tcp,ipc,inproc] [--sizes 16,64,1k,...]
-             [--subscribers 1,8,64] [--count N] [--reps N] [--json] [--svg FILE]
-             [--curve [--libzmq-perf PATH]]
-             --curve: also CURVE rows over tcp (thr 64,1k,64k and lat 64 unless --sizes),
-               libzmq's side the system libzmq with CURVE, through a perf-role program
-               mq builds with cc -lzmq (Debian: libzmq3-dev), or PATH's (e.g. zperf)
-  mq bench   local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT [curve]
-  mq keygen                              a CURVE key pair in Z85: public, then secret
-
-TYPE: pair pub sub xpub xsub req rep dealer router push pull stream
-      (send/request on stream: a one-frame message goes to the first peer connected;
-       more frames are sent as given, the first being the peer's routing id)
-ENDPOINTS: comma-separated; @ binds, > connects, bare: bind for pub xpub rep router pull
-options: --count N  --timeout MS  --subscribe PREFIX  --identity ID  --hwm N  --linger MS
-         --heartbeat MS  --maxmsgsize BYTES  --plain-server  --plain USER:PASS  --monitor
-         --wait-peers N
-         --curve-server SECRET [--curve-allow PUBLIC]...   a CURVE server (only those clients)
-         --curve-serverkey PUBLIC [--curve-secret SECRET]  a CURVE client (else a fresh pair)
-         --format text|hex|json  --sep SEP (default TAB; \\t and \\n understood)
-         options may stand anywhere; -- ends them
-exit status: 0 done, 1 runtime failure, 2 usage error
-";
-
 fn run(args: &[String]) -> Result<(), Failure> {
-    match args::parse(args)? {
-        Command::Help => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        Command::Version => {
-            println!("mq {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+    match cli::parse(args)? {
+        Command::Show(text) => print(text.as_bytes()),
+        Command::Completions(shell) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "mq", &mut script);
+            print(&script)
         }
         Command::Keygen => keygen::run().map_err(Failure::Runtime),
         Command::Bench(b) => bench::run(&b).map_err(Failure::Runtime),
@@ -88,6 +55,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
         Command::Reply(c) => commands::reply(&c),
         Command::Request(c) => commands::request(&c),
         Command::Proxy(p) => commands::proxy(&p),
+    }
+}
+
+/// Writes `text` to stdout; a reader that went away (`mq --help | head`)
+/// is no failure.
+fn print(text: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::Runtime(format!("stdout: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

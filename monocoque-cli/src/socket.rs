@@ -13,7 +13,7 @@ use monocoque::{
     SocketOptions, SocketType,
 };
 
-use crate::args::{Curve, SocketArgs, SocketSpec};
+use crate::cli::{Curve, SocketArgs, SocketSpec};
 use crate::endpoint::{type_name, Side};
 use crate::Failure;
 

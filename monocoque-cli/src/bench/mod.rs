@@ -186,17 +186,6 @@ pub(crate) enum PerfRole {
 }
 
 impl PerfRole {
-    /// Parses a role name.
-    pub(crate) fn parse(name: &str) -> Option<PerfRole> {
-        match name {
-            "local-thr" => Some(PerfRole::LocalThr),
-            "remote-thr" => Some(PerfRole::RemoteThr),
-            "local-lat" => Some(PerfRole::LocalLat),
-            "remote-lat" => Some(PerfRole::RemoteLat),
-            _ => None,
-        }
-    }
-
     /// The role's name.
     pub(crate) fn name(self) -> &'static str {
         match self {
