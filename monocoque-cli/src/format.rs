@@ -190,13 +190,8 @@ fn json_value(frame: &[u8]) -> Value {
     match std::str::from_utf8(frame) {
         Ok(s) => Value::String(s.to_owned()),
         Err(_) => {
-            let mut hex = Vec::with_capacity(frame.len() * 2);
-            encode_hex(frame, &mut hex);
             let mut map = serde_json::Map::new();
-            map.insert(
-                "hex".to_owned(),
-                Value::String(String::from_utf8_lossy(&hex).into_owned()),
-            );
+            map.insert("hex".to_owned(), Value::String(hex::encode(frame)));
             Value::Object(map)
         }
     }
@@ -204,32 +199,20 @@ fn json_value(frame: &[u8]) -> Value {
 
 /// Lowercase hex of `bytes`, appended to `out`.
 pub(crate) fn encode_hex(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
-    }
+    let start = out.len();
+    out.resize(start + bytes.len() * 2, 0);
+    // The slice is exactly twice as long as `bytes`: this cannot fail.
+    let _ = hex::encode_to_slice(bytes, &mut out[start..]);
 }
 
 /// Decodes hex digits (either case).
-pub(crate) fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, FormatError> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bad = || FormatError(format!("bad hex frame {:?}", String::from_utf8_lossy(hex)));
-    if hex.len() % 2 != 0 {
-        return Err(bad());
-    }
-    hex.chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(bad)
+pub(crate) fn decode_hex(digits: &[u8]) -> Result<Vec<u8>, FormatError> {
+    hex::decode(digits).map_err(|_| {
+        FormatError(format!(
+            "bad hex frame {:?}",
+            String::from_utf8_lossy(digits)
+        ))
+    })
 }
 
 #[cfg(test)]
