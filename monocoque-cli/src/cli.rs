@@ -1,4 +1,4 @@
-//! The command line (DESIGN section 8), declared with clap's derive API.
+//! The command line, declared with clap's derive API: its flags, defaults, exit codes and messages are a contract that outside scripts test (`tests/cli.rs`).
 //!
 //! Options may stand anywhere, before or after positionals, even before the
 //! subcommand (`mq --count 3 send ...`); `--` ends them, so a FRAME may

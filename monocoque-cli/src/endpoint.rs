@@ -21,7 +21,7 @@ pub(crate) struct Endpoint {
     pub(crate) addr: String,
 }
 
-/// The `mq` names of the socket types, in DESIGN order.
+/// The `mq` names of the socket types, in the order of the help.
 pub(crate) const TYPE_NAMES: &str = "pair pub sub xpub xsub req rep dealer router push pull stream";
 
 /// Parses a TYPE argument (lower case, as `mq` spells them).

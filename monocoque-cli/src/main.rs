@@ -1,4 +1,4 @@
-//! `mq`: the ZeroMQ Swiss-army knife built on Monocoque (DESIGN.md section 8).
+//! `mq`: the ZeroMQ Swiss-army knife built on Monocoque; `mq --help` and each command's `--help` describe its command line.
 //!
 //! ```text
 //! argv ─> cli (clap; options anywhere, `--`) ─> send | recv | reply | request | proxy ─> monocoque::Socket

@@ -29,10 +29,9 @@ pub(crate) enum Kind {
 /// How long any single benchmark wait may take before the run fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-/// A library context and its sockets.
-/// libzmq's CURVE test keys (DESIGN 8), as the perf roles' `curve`
-/// argument and `../shared/bench-peers/zperf.c curve` use them: server
-/// public and secret, client public and secret.
+/// libzmq's CURVE test keys (its tests/testutil_security.cpp), as the
+/// perf roles' `curve` argument and libzmq's own perf programs use them:
+/// server public and secret, client public and secret.
 pub(crate) const CURVE_TEST_KEYS: [&str; 4] = [
     "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
     "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",

@@ -211,6 +211,6 @@ pub(crate) struct PerfArgs {
     /// `--lib` (hidden; `MQ_BENCH_LIB` too): the library, Monocoque unless set.
     pub(crate) lib: Option<Lib>,
     /// The optional fifth argument `curve`: both sides over CURVE with
-    /// libzmq's test keys, the local side the server (DESIGN 8).
+    /// libzmq's test keys, the local side the server (its tests/testutil_security.cpp).
     pub(crate) curve: bool,
 }
