@@ -40,6 +40,7 @@ mod readiness;
 mod socket;
 mod socket_core;
 mod socket_monitor;
+mod stats;
 mod sync;
 mod transport;
 
@@ -57,12 +58,12 @@ pub use options::{
 pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::{proxy, proxy_steerable, ProxyCommand, ProxyStatistics, SocketStatistics};
 pub use socket::{Permit, Socket, Unsent};
+pub use stats::SocketStats;
 
 /// The `bytes` crate, whose [`Bytes`] every frame is: no `cargo add bytes`
 /// needed to build or take apart a message.
 pub use bytes;
 pub use bytes::Bytes;
 pub use monocoque_zmtp::{
-    curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey, Fault, ProtocolError,
-    SocketType,
+    curve_keypair, CurveKeyError, CurvePublicKey, CurveSecretKey, Fault, ProtocolError, SocketType,
 };

@@ -459,6 +459,31 @@ pub enum MonitorEvent {
     },
 }
 
+/// Traces a monitor event with the `tracing` crate, under the target
+/// `monocoque`: handshake failures and bind or accept failures as
+/// warnings, disconnections (with their reason) as information, the rest
+/// (listening, connections, handshakes, reconnects) as debug. Inside an
+/// engine the event falls in its connection's span.
+pub(crate) fn trace(ev: &MonitorEvent) {
+    let endpoint = ev.endpoint();
+    let peer = ev.peer_address().unwrap_or("");
+    match ev {
+        MonitorEvent::HandshakeFailedNoDetail { .. }
+        | MonitorEvent::HandshakeFailedProtocol { .. }
+        | MonitorEvent::HandshakeFailedAuth { .. }
+        | MonitorEvent::BindFailed { .. }
+        | MonitorEvent::AcceptFailed { .. }
+        | MonitorEvent::CloseFailed { .. } => {
+            tracing::warn!(target: "monocoque", endpoint, peer, event = %ev);
+        }
+        MonitorEvent::Disconnected { .. } => {
+            let reason = ev.reason().map(ToString::to_string).unwrap_or_default();
+            tracing::info!(target: "monocoque", endpoint, peer, reason, event = %ev);
+        }
+        _ => tracing::debug!(target: "monocoque", endpoint, peer, event = %ev),
+    }
+}
+
 impl MonitorEvent {
     /// Which event this is, as its one bit.
     ///

@@ -367,6 +367,25 @@ impl Socket {
         self.core.subscriptions()
     }
 
+    /// What the socket has carried so far: messages and bytes each way,
+    /// messages dropped at a full peer, reconnection attempts.
+    ///
+    /// ```
+    /// use monocoque::{Context, SocketType};
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("inproc://stats").unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect("inproc://stats").unwrap();
+    /// push.send("hello").unwrap();
+    /// pull.recv().unwrap();
+    /// assert_eq!((push.stats().messages_out, push.stats().bytes_out), (1, 5));
+    /// assert_eq!((pull.stats().messages_in, pull.stats().bytes_in), (1, 5));
+    /// ```
+    pub fn stats(&self) -> crate::SocketStats {
+        self.core.counters.snapshot()
+    }
+
     /// SUB: receive messages that start with `prefix` (empty: everything).
     ///
     /// ```

@@ -22,6 +22,7 @@ use compio::io::{AsyncRead, AsyncWrite};
 use event_listener::Event;
 use monocoque_core::alloc::{Arena, SlabMut};
 use monocoque_core::router::PeerId;
+use tracing::Instrument;
 
 pub(crate) use write::write_all;
 
@@ -122,10 +123,19 @@ pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
+    // One span per connection: its monitor events (handshake, disconnect
+    // with the reason) are traced inside it.
+    let span = tracing::debug_span!(
+        target: "monocoque",
+        "connection",
+        socket = spec.port.socket_type().as_str(),
+        endpoint = &*spec.endpoint,
+        peer = spec.peer.as_deref().unwrap_or(""),
+    );
     let reason = if spec.port.speaks_zmtp() {
-        zmtp::run(stream, spec).await
+        zmtp::run(stream, spec).instrument(span).await
     } else {
-        raw::run(stream, spec).await
+        raw::run(stream, spec).instrument(span).await
     };
     trim_soon();
     reason

@@ -54,14 +54,15 @@ fn io_thread_main(jobs: Arc<Jobs>) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("monocoque: cannot start an I/O runtime: {e}");
+            tracing::error!(target: "monocoque", error = %e, "cannot start an I/O runtime");
             return;
         }
     };
     if !rt.driver_type().is_iouring() && !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "monocoque: io_uring unavailable, using the {:?} driver",
-            rt.driver_type()
+        tracing::warn!(
+            target: "monocoque",
+            driver = ?rt.driver_type(),
+            "io_uring unavailable, using another driver"
         );
     }
     rt.block_on(async {

@@ -420,7 +420,10 @@ where
                 ZEvent::Frame { body, more } => {
                     size += body.len() as u64;
                     if let Some(max) = limit.filter(|&l| size > l) {
-                        fatal = Some(EndReason::Peer(ProtocolError::MessageTooLarge { size, max }));
+                        fatal = Some(EndReason::Peer(ProtocolError::MessageTooLarge {
+                            size,
+                            max,
+                        }));
                         break;
                     }
                     if cur.is_empty() {

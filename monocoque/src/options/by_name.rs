@@ -184,7 +184,10 @@ pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
         "gssapi_service_principal_nametype",
         "the GSSAPI mechanism is not implemented",
     ),
-    ("in_batch_size", "batching is automatic (docs/ARCHITECTURE.md)"),
+    (
+        "in_batch_size",
+        "batching is automatic (docs/ARCHITECTURE.md)",
+    ),
     ("ipc_filter_gid", "deprecated in libzmq: use a ZAP handler"),
     ("ipc_filter_pid", "deprecated in libzmq: use a ZAP handler"),
     ("ipc_filter_uid", "deprecated in libzmq: use a ZAP handler"),
@@ -192,7 +195,10 @@ pub(crate) const UNSUPPORTED: &[(&str, &str)] = &[
     ("multicast_hops", MULTICAST),
     ("multicast_loop", MULTICAST),
     ("multicast_maxtpdu", MULTICAST),
-    ("out_batch_size", "batching is automatic (docs/ARCHITECTURE.md)"),
+    (
+        "out_batch_size",
+        "batching is automatic (docs/ARCHITECTURE.md)",
+    ),
     ("priority", NOT_YET),
     ("rate", MULTICAST),
     ("recovery_ivl", MULTICAST),

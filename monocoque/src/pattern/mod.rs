@@ -454,9 +454,12 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
     if core.is_terminated() {
         return Err(Error::Terminated.into());
     }
+    let bytes = msg.size();
     let mut st = core.lock();
     let State { base, pattern } = &mut *st;
-    if let After::Subscribed(forward) = pattern.send(core.ty, base, msg)? {
+    let after = pattern.send(core.ty, base, msg)?;
+    core.counters.sent(bytes);
+    if let After::Subscribed(forward) = after {
         subscribed(core, st, forward);
     }
     Ok(())
@@ -524,6 +527,14 @@ pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Erro
 
 /// One attempt to receive.
 pub(crate) fn try_recv(core: &Core) -> Result<Option<Message>, Error> {
+    let got = try_recv_uncounted(core)?;
+    if let Some(m) = &got {
+        core.counters.received(m.size());
+    }
+    Ok(got)
+}
+
+fn try_recv_uncounted(core: &Core) -> Result<Option<Message>, Error> {
     if core.is_terminated() {
         return Err(Error::Terminated);
     }

@@ -83,15 +83,20 @@ impl Pub {
             // so the writers batch (see `Pipe::enqueue`).
             for &id in rest {
                 if let Some(p) = base.peers.get(id) {
-                    let _ = p.out.push_queued(msg.clone());
+                    if p.out.push_queued(msg.clone()).is_err() {
+                        base.counters.dropped();
+                    }
                 }
             }
             if let Some(p) = base.peers.get(last) {
-                let _ = if rest.is_empty() {
+                let pushed = if rest.is_empty() {
                     p.out.push(msg)
                 } else {
                     p.out.push_queued(msg)
                 };
+                if pushed.is_err() {
+                    base.counters.dropped();
+                }
             }
         }
         self.scratch = targets;
@@ -359,7 +364,9 @@ impl Sub {
                 }),
                 (Outbox::Inproc(link), Some(_)) => inproc.push((link.port.clone(), link.id)),
                 (out, None) => {
-                    let _ = out.push_queued(msg.clone());
+                    if out.push_queued(msg.clone()).is_err() {
+                        base.counters.dropped();
+                    }
                 }
             }
         }
@@ -389,7 +396,9 @@ impl Sub {
             return None;
         }
         for (_, p) in base.peers.iter() {
-            let _ = p.out.push_queued(msg.clone());
+            if p.out.push_queued(msg.clone()).is_err() {
+                base.counters.dropped();
+            }
         }
         None
     }

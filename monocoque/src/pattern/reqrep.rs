@@ -130,7 +130,9 @@ impl Rep {
         if let Some(entry) = base.peers.get(peer) {
             envelope.extend(msg);
             // A full or departed requester loses the reply, as with libzmq.
-            let _ = entry.out.push(envelope);
+            if entry.out.push(envelope).is_err() {
+                base.counters.dropped();
+            }
         }
         Ok(())
     }

@@ -105,7 +105,10 @@ impl Router {
                 m.push_front(rid);
                 Err(full(m, Some(&entry.out)))
             }
-            Err(_) => Ok(()),
+            Err(_) => {
+                base.counters.dropped();
+                Ok(())
+            }
         }
     }
 

@@ -34,6 +34,7 @@ use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
 use crate::pipe::{self, Consumer, Producer};
+use crate::stats::Counters;
 
 /// A socket type's behaviour where peers come and go (libzmq's
 /// `xattach_pipe`, `xpipe_terminated`...). Implemented by the pattern
@@ -108,6 +109,9 @@ pub(crate) struct Base {
     /// match, a REQ's reply, a REP's request): the next receive returns
     /// it first.
     pub(crate) stash: Option<Message>,
+    /// What the socket carried ([`crate::SocketStats`]), shared with the
+    /// socket's own counting.
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl Base {
@@ -117,8 +121,13 @@ impl Base {
         self.endpoints.push(e);
     }
 
-    /// Records a monitor event, if somebody monitors.
+    /// Records a monitor event, if somebody monitors, and traces it
+    /// (the `tracing` crate: free while no subscriber listens).
     pub(crate) fn emit(&self, ev: MonitorEvent) {
+        if matches!(ev, MonitorEvent::ConnectRetried { .. }) {
+            self.counters.reconnect();
+        }
+        crate::monitor::trace(&ev);
         if let Some(m) = &self.monitor {
             m.emit(ev);
         }
@@ -141,6 +150,9 @@ pub(crate) struct SocketCore<P> {
     takes: bool,
     state: Mutex<State<P>>,
     pub(crate) inbox: Arc<Inbox>,
+    /// What the socket carried: the same counters as `Base::counters`,
+    /// reached without the lock.
+    pub(crate) counters: Arc<Counters>,
     ready_peers: AtomicUsize,
     subscriptions: AtomicUsize,
     /// Received messages need no state (see [`Hooks::recv_direct`]).
@@ -165,6 +177,7 @@ impl<P: Hooks> SocketCore<P> {
     /// about its peers' credentials.
     pub(crate) fn new(ty: SocketType, pattern: P, zap: Option<Arc<dyn ZapService>>) -> Arc<Self> {
         let conflatable = pattern.conflatable();
+        let counters = Arc::new(Counters::default());
         Arc::new(Self {
             ty,
             zmtp: pattern.speaks_zmtp(),
@@ -172,10 +185,14 @@ impl<P: Hooks> SocketCore<P> {
             recv_direct: AtomicBool::new(pattern.recv_direct()),
             conflatable,
             state: Mutex::new(State {
-                base: Base::default(),
+                base: Base {
+                    counters: counters.clone(),
+                    ..Base::default()
+                },
                 pattern,
             }),
             inbox: Arc::new(Inbox::new(conflatable)),
+            counters,
             ready_peers: AtomicUsize::new(0),
             subscriptions: AtomicUsize::new(0),
             last_inline: Arc::new(AtomicU64::new(0)),

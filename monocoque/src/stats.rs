@@ -1,0 +1,81 @@
+//! [`SocketStats`]: what a socket has carried, counted as it goes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a socket has carried since it was made ([`Socket::stats`]).
+///
+/// Messages and bytes count what the application sent and received
+/// (frames' bytes, not the wire's); `dropped` the messages a full peer
+/// queue (`SNDHWM`) made a PUB, XPUB, ROUTER or REP drop, as libzmq's do;
+/// `reconnects` the connecters' attempts after a failure or a lost
+/// connection (`ConnectRetried` on the monitor).
+///
+/// [`Socket::stats`]: crate::Socket::stats
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketStats {
+    /// Messages the application received.
+    pub messages_in: u64,
+    /// Their bytes (every frame's).
+    pub bytes_in: u64,
+    /// Messages the application sent (taken by the socket).
+    pub messages_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Messages dropped because a peer's queue was full.
+    pub dropped: u64,
+    /// Reconnection attempts.
+    pub reconnects: u64,
+}
+
+/// The counters behind [`SocketStats`]: the application's side (one
+/// thread at a time, mostly), and the ones the pattern and the
+/// transports bump (`dropped` under the state lock, `reconnects` from
+/// connecters).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    messages_in: AtomicU64,
+    bytes_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_out: AtomicU64,
+    dropped: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+impl Counters {
+    /// The application received a message of `bytes`.
+    #[inline]
+    pub(crate) fn received(&self, bytes: usize) {
+        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The socket took a message of `bytes` from the application.
+    #[inline]
+    pub(crate) fn sent(&self, bytes: usize) {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A message was dropped at a full peer.
+    pub(crate) fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connecter tries again.
+    pub(crate) fn reconnect(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot.
+    pub(crate) fn snapshot(&self) -> SocketStats {
+        SocketStats {
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+        }
+    }
+}
