@@ -717,17 +717,23 @@ fn long_lived_raw(ep: &str, p: &Progress, who: &str) {
 #[derive(Debug, Default)]
 struct Seen {
     accepted: AtomicUsize,
+    /// Accepted, but the connection's options could not be set (a reset
+    /// one, say): dropped at once, with no other event.
+    accept_failed: AtomicUsize,
     attached: AtomicUsize,
     disconnected: AtomicUsize,
     rejected: AtomicUsize,
 }
 
 impl Seen {
+    /// Accepted (or dropped at accept), attached, disconnected (or dropped
+    /// at accept), refused.
     fn get(&self) -> (usize, usize, usize, usize) {
+        let failed = self.accept_failed.load(Ordering::Acquire);
         (
-            self.accepted.load(Ordering::Acquire),
+            self.accepted.load(Ordering::Acquire) + failed,
             self.attached.load(Ordering::Acquire),
-            self.disconnected.load(Ordering::Acquire),
+            self.disconnected.load(Ordering::Acquire) + failed,
             self.rejected.load(Ordering::Acquire),
         )
     }
@@ -784,6 +790,7 @@ fn churn_case(case: Case, rounds: &[usize], crowds: Crowds) {
                 };
                 let counter = match ev {
                     MonitorEvent::Accepted { .. } => &seen.accepted,
+                    MonitorEvent::AcceptFailed { .. } => &seen.accept_failed,
                     MonitorEvent::HandshakeSucceeded { .. } => &seen.attached,
                     MonitorEvent::Disconnected { reason, .. } => {
                         if matches!(reason, EndReason::Rejected(_)) {
