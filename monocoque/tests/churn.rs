@@ -24,7 +24,8 @@
 //! grown (capacity) is in the baseline; what each connection leaves is not.
 //!
 //! Numbers: every type 2 rounds of 1,000 churners, [`AT_ONCE`] at a
-//! time, after 100 of warm-up: 25,200 connections in all. The ROUTER's
+//! time, after 100 of warm-up: 25,200 connections in all, and 500 more
+//! in the ROUTER's crowds. The ROUTER's
 //! test (row 24 of `docs/BOUNDS.md`, its routing table) adds a crowd of
 //! 250 peers connected at once before the warm-up and again after the
 //! rounds, both with the same 250 routing ids: the second finds every one
@@ -57,11 +58,11 @@ const QUIET: Duration = Duration::from_secs(15);
 /// Resident: what an allocator keeps of a peak (glibc's free lists, a
 /// table's capacity). Reserved: the I/O thread's arena keeps up to 16 idle
 /// pages of 256 KiB (4 MiB) by design, and a few more wait in its
-/// graveyard (row 27 of `docs/BOUNDS.md`). A connection that left its
-/// entry, pipe and session behind would hold several KiB resident and a
-/// 64 KiB read region reserved: 1,000 of them exceed both bounds many
-/// times over.
+/// graveyard (row 27 of `docs/BOUNDS.md`). A peer entry kept after its
+/// connection ended costs 2 KiB resident (a PULL's) to 40 KiB (a
+/// STREAM's): 2,000 of them exceed the resident bound (seen failing).
 const RSS_SLACK_KIB: i64 = 1024;
+/// See [`RSS_SLACK_KIB`].
 const VM_SLACK_KIB: i64 = 6 * 1024;
 /// What the second round of 1,000 may add to the first's (0.5 KiB a
 /// connection resident).
