@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_core::alloc::CountingAlloc;
 use monocoque::{Context, SocketType};
+use monocoque_core::alloc::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();

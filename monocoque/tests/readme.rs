@@ -31,8 +31,7 @@ fn program(snippet: &str) -> String {
     if snippet.contains("fn main") {
         return snippet.to_owned();
     }
-    let (uses, body): (Vec<&str>, Vec<&str>) =
-        snippet.lines().partition(|l| l.starts_with("use "));
+    let (uses, body): (Vec<&str>, Vec<&str>) = snippet.lines().partition(|l| l.starts_with("use "));
     format!(
         "{}\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n{}\nOk(())\n}}\n",
         uses.join("\n"),
@@ -101,10 +100,8 @@ fn every_readme_snippet_builds_and_runs_in_a_crate_of_its_own() {
         if programs.is_empty() {
             continue;
         }
-        let dir: PathBuf = std::env::temp_dir().join(format!(
-            "monocoque-readme-{suffix}-{}",
-            std::process::id()
-        ));
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("monocoque-readme-{suffix}-{}", std::process::id()));
         scratch(&dir, &programs, tokio);
         let built = cargo(&dir, &["build", "--offline", "--bins", "--quiet"]);
         assert!(
