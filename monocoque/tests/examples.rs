@@ -14,6 +14,9 @@ mod hello_server;
 #[path = "../examples/lazy_pirate.rs"]
 mod lazy_pirate;
 #[allow(dead_code)]
+#[path = "../examples/lb_broker.rs"]
+mod lb_broker;
+#[allow(dead_code)]
 #[path = "../examples/poll_loop.rs"]
 mod poll_loop;
 #[allow(dead_code)]
@@ -157,6 +160,29 @@ fn task_pipeline_sink_gets_every_result() {
         assert_eq!(done.iter().map(|d| d.tasks).sum::<usize>(), TASKS);
         assert_eq!(done.iter().map(|d| d.work_ms).sum::<u64>(), batch.work_ms);
     });
+}
+
+#[test]
+fn lb_broker_answers_every_client_with_every_worker() {
+    let report = within(30, || {
+        lb_broker::run(4, 3, 10, Duration::from_millis(2)).unwrap()
+    });
+    assert_eq!(report.replies, vec![10; 4]);
+    assert_eq!(report.served.iter().sum::<usize>(), 40);
+    assert!(report.served.iter().all(|&s| s > 0), "{report:?}");
+}
+
+#[test]
+fn lb_broker_gives_each_request_to_the_longest_free_worker() {
+    // One client, one request at a time: the worker that has waited
+    // longest is the one that did not serve the last requests, so they
+    // take turns (a broker that picked the most recently free one would
+    // give every request to the same worker).
+    let report = within(30, || {
+        lb_broker::run(1, 3, 12, Duration::from_millis(2)).unwrap()
+    });
+    assert_eq!(report.replies, vec![12]);
+    assert!(report.served.iter().all(|&s| s >= 2), "{report:?}");
 }
 
 #[test]
