@@ -29,6 +29,9 @@ mod task_ventilator;
 #[path = "../examples/task_worker.rs"]
 mod task_worker;
 #[allow(dead_code)]
+#[path = "../examples/tokio_server.rs"]
+mod tokio_server;
+#[allow(dead_code)]
 #[path = "../examples/weather_client.rs"]
 mod weather_client;
 #[allow(dead_code)]
@@ -183,6 +186,41 @@ fn lb_broker_gives_each_request_to_the_longest_free_worker() {
     });
     assert_eq!(report.replies, vec![12]);
     assert!(report.served.iter().all(|&s| s >= 2), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_server_serves_until_asked_to_stop() {
+    // Idle for ever, as far as the test goes: only the stop ends it.
+    let run = tokio_server::run("tcp://127.0.0.1:*", 3, 20, true, Duration::from_secs(20));
+    let (answers, served) = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .expect("stopped when asked")
+        .unwrap();
+    assert_eq!(answers, vec![20; 3]);
+    assert_eq!(
+        served,
+        tokio_server::Served {
+            requests: 60,
+            stop: tokio_server::Stop::Asked
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_server_stops_when_idle() {
+    let run = tokio_server::run("tcp://127.0.0.1:*", 2, 5, false, Duration::from_millis(500));
+    let (answers, served) = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answers, vec![5; 2]);
+    assert_eq!(
+        served,
+        tokio_server::Served {
+            requests: 10,
+            stop: tokio_server::Stop::Idle
+        }
+    );
 }
 
 #[test]
