@@ -56,7 +56,7 @@ pub(crate) fn run_broker(
             let mut msg = backend.recv()?;
             let worker = msg.pop_front().ok_or(Error::Invalid("no routing id"))?;
             msg.pop_front(); // the worker REQ's delimiter
-            if !(msg.len() == 1 && msg[0][..] == *READY.as_bytes()) {
+            if !(msg.len() == 1 && msg[0] == READY) {
                 // [client, "", reply]: the frontend routes it by the
                 // client's id.
                 frontend.send(msg)?;

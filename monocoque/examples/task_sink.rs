@@ -40,7 +40,7 @@ pub(crate) fn run_sink(results: &Socket, tasks: usize) -> monocoque::Result<Coll
     // comes until both the signal and every result are in.
     while started.is_none() || collected.results < tasks {
         let m = results.recv()?;
-        if m[0][..] == *START.as_bytes() {
+        if m[0] == START {
             started = Some(Instant::now());
             continue;
         }
