@@ -19,10 +19,10 @@
 //! bytes of its last frame); a sender numbers only what it accepted.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/child.rs"]
 mod child;
+mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/netns.rs"]
 mod netns;
@@ -210,7 +210,11 @@ fn recv_role() {
         }
         if last_report.elapsed() >= Duration::from_millis(50) {
             let last = runs.last().map_or(-1, |r| r.1 as i64);
-            report(format!("n {} {last} {}", count.load(Ordering::SeqCst), rss_kib()));
+            report(format!(
+                "n {} {last} {}",
+                count.load(Ordering::SeqCst),
+                rss_kib()
+            ));
             last_report = Instant::now();
         }
         let Ok(m) = pull.recv_timeout(Duration::from_millis(20)) else {
@@ -251,11 +255,7 @@ impl Cut {
 }
 
 /// A PULL in B and a PUSH in A with these extra settings.
-fn peers(
-    ns: &Netns,
-    send_env: &[(&str, String)],
-    recv_env: &[(&str, String)],
-) -> (Child, Child) {
+fn peers(ns: &Netns, send_env: &[(&str, String)], recv_env: &[(&str, String)]) -> (Child, Child) {
     let exe = std::env::current_exe().unwrap();
     let addr = ("MQ_ADDR", format!("tcp://{ADDR_B}:5555"));
     let mut renv = vec![addr.clone()];
@@ -289,7 +289,10 @@ fn reached(recv: &mut Child, seq: u64, t: Duration) {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = recv.wait("n ", left).unwrap_or_else(|| {
-            panic!("the receiver did not reach message {seq}: {:?}", recv.seen())
+            panic!(
+                "the receiver did not reach message {seq}: {:?}",
+                recv.seen()
+            )
         });
         let last: i64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         if last >= seq as i64 {
@@ -321,7 +324,11 @@ fn finish(send: &mut Child, recv: &mut Child) -> (u64, Vec<(u64, u64)>) {
             (a.parse().unwrap(), b.parse().unwrap())
         })
         .collect();
-    let bad: Vec<&String> = recv.seen().iter().filter(|l| l.starts_with("bad")).collect();
+    let bad: Vec<&String> = recv
+        .seen()
+        .iter()
+        .filter(|l| l.starts_with("bad"))
+        .collect();
     assert!(bad.is_empty(), "reordered or repeated: {bad:?}");
     (accepted, runs)
 }
@@ -360,8 +367,13 @@ fn partition_with_heartbeats(cut: Cut) {
     let at_down: u64 = down.split_whitespace().next().unwrap().parse().unwrap();
     let rdown = recv.expect("ev down", common::T);
     let recv_dead = cut_at.elapsed();
-    assert!(rdown.ends_with("timeout"), "the receiver's connection: {rdown}");
-    eprintln!("{cut:?}: sender declared the peer dead after {send_dead:?}, receiver after {recv_dead:?}");
+    assert!(
+        rdown.ends_with("timeout"),
+        "the receiver's connection: {rdown}"
+    );
+    eprintln!(
+        "{cut:?}: sender declared the peer dead after {send_dead:?}, receiver after {recv_dead:?}"
+    );
     let slack = Duration::from_millis(400);
     assert!(
         send_dead <= Duration::from_millis(ivl + timeout) + slack,
@@ -390,13 +402,19 @@ fn partition_with_heartbeats(cut: Cut) {
     eprintln!("{cut:?}: reconnected {back:?} after the heal");
     // A connect under way at the heal gives up within CONNECT_TIMEOUT
     // (300 ms); the next starts RECONNECT_IVL (50 ms) later.
-    assert!(back < Duration::from_millis(1000), "reconnected after {back:?}");
+    assert!(
+        back < Duration::from_millis(1000),
+        "reconnected after {back:?}"
+    );
     let at_up: u64 = up.split_whitespace().next().unwrap().parse().unwrap();
     reached(&mut recv, at_up + 100, common::T);
     let (accepted, runs) = finish(&mut send, &mut recv);
     assert_eq!(runs.first().map(|r| r.0), Some(0), "{runs:?}");
     assert_eq!(runs.last().map(|r| r.1 + 1), Some(accepted), "{runs:?}");
-    assert!(runs.len() <= 2, "more than one gap for one disconnect: {runs:?}");
+    assert!(
+        runs.len() <= 2,
+        "more than one gap for one disconnect: {runs:?}"
+    );
     if let [first, second] = runs[..] {
         let (lost_from, lost_to) = (first.1 + 1, second.0 - 1);
         eprintln!("{cut:?}: lost {lost_from}..={lost_to} (cut at {at_cut}, down at {at_down})");
@@ -439,7 +457,11 @@ fn short_partition_without_heartbeats(cut: Cut) {
     let (accepted, runs) = finish(&mut send, &mut recv);
     assert_eq!(runs, vec![(0, accepted - 1)], "lost or reordered");
     for c in [&mut send, &mut recv] {
-        let downs: Vec<&String> = c.seen().iter().filter(|l| l.starts_with("ev down")).collect();
+        let downs: Vec<&String> = c
+            .seen()
+            .iter()
+            .filter(|l| l.starts_with("ev down"))
+            .collect();
         assert!(downs.is_empty(), "the connection ended: {downs:?}");
     }
 }
@@ -514,6 +536,79 @@ fn a_slow_reader_behind_a_narrow_link_bounds_what_is_in_flight() {
     let (accepted, runs) = finish(&mut send, &mut recv);
     assert_eq!(accepted, total);
     assert_eq!(runs, vec![(0, total - 1)], "lost or reordered");
+}
+
+/// A hand-written ZMTP 3.1 PUSH (NULL) on `ep`, its handshake done.
+fn raw_push(ep: &str) -> std::net::TcpStream {
+    use std::io::Read;
+    let mut conn = std::net::TcpStream::connect(ep.strip_prefix("tcp://").unwrap()).unwrap();
+    conn.set_read_timeout(Some(common::T)).unwrap();
+    let mut hello = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    hello.extend(b"NULL");
+    hello.resize(64, 0);
+    let mut ready = vec![5];
+    ready.extend(b"READY");
+    ready.push(11);
+    ready.extend(b"Socket-Type");
+    ready.extend(4u32.to_be_bytes());
+    ready.extend(b"PUSH");
+    hello.extend([0x04, ready.len() as u8]);
+    hello.extend(ready);
+    conn.write_all(&hello).unwrap();
+    let mut theirs = [0u8; 66];
+    conn.read_exact(&mut theirs).unwrap();
+    let mut rest = vec![0u8; usize::from(theirs[65])];
+    conn.read_exact(&mut rest).unwrap();
+    conn
+}
+
+/// A peer that announced a TTL and then went silent is declared dead
+/// within about that TTL of its last word (HEARTBEAT_TTL: "if you hear
+/// nothing from me for this long, I am gone").
+///
+/// Fails today: 500 ms TTL, silence from 60 ms after the PING, the
+/// connection ends about 1 s into the silence. The session arms the
+/// TTL deadline when the PING comes; finding traffic at the deadline, it
+/// re-arms it a whole TTL from the deadline rather than from the last
+/// traffic (`monocoque-zmtp/src/session.rs`, `timeout`), so silence that
+/// begins just after arming is seen up to one TTL late: 2 x TTL at
+/// worst. (libzmq does worse here: its TTL timer starts at a PING and
+/// any later message cancels it, so a peer silent after data is never
+/// declared dead by the TTL at all; only the local HEARTBEAT_TIMEOUT
+/// catches it.)
+#[test]
+#[ignore = "fails today: the TTL deadline re-arms a whole TTL after the deadline, so up to 2 x TTL"]
+fn a_peer_silent_past_its_ttl_is_declared_dead_within_the_ttl() {
+    let ctx = Context::new();
+    let pull = common::sock(&ctx, SocketType::Pull);
+    let mon = pull.monitor();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let mut conn = raw_push(&pull.last_endpoint().unwrap());
+    // PING: TTL 5 (tenths of a second), no context.
+    let mut ping = vec![4];
+    ping.extend(b"PING");
+    ping.extend(5u16.to_be_bytes());
+    conn.write_all(&[0x04, ping.len() as u8]).unwrap();
+    conn.write_all(&ping).unwrap();
+    let pinged = Instant::now();
+    while pinged.elapsed() < Duration::from_millis(60) {
+        conn.write_all(&[0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let silent = Instant::now();
+    let dead = loop {
+        assert!(silent.elapsed() < common::T, "never declared dead");
+        if let Some(MonitorEvent::Disconnected { reason, .. }) =
+            mon.recv_timeout(Duration::from_millis(10))
+        {
+            assert!(matches!(reason, EndReason::Timeout(_)), "{reason}");
+            break silent.elapsed();
+        }
+    };
+    assert!(
+        dead <= Duration::from_millis(500 + 150),
+        "declared dead {dead:?} into the silence, TTL 500 ms"
+    );
 }
 
 // ---- crashes: a receiver killed mid-stream and started again ----
@@ -769,15 +864,17 @@ fn kernel_queued(port: u16) -> (u64, bool) {
 /// connection is gone (a killed process's sockets close once the kernel
 /// has torn its io_uring down, some milliseconds later, and until then
 /// the kernel goes on acknowledging what the sender writes).
-fn kill_and_measure(receiver: &mut Child, port: u16) -> u64 {
+/// Also returns how long after the kill that end was still open.
+fn kill_and_measure(receiver: &mut Child, port: u16) -> (u64, Duration) {
     let (mut most, _) = kernel_queued(port);
     receiver.kill();
-    let deadline = Instant::now() + Duration::from_millis(200);
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_millis(500);
     loop {
         let (now, open) = kernel_queued(port);
         most = most.max(now);
         if !open || Instant::now() > deadline {
-            return most;
+            return (most, killed.elapsed());
         }
     }
 }
@@ -805,6 +902,9 @@ struct CrashRun {
     kernel: Vec<u64>,
     /// Messages accepted before each kill.
     at_kill: Vec<u64>,
+    /// How long the killed receiver's end of the connection stayed open
+    /// after its process was reaped (to the next look by `ss`).
+    open_after: Vec<Duration>,
 }
 
 impl CrashRun {
@@ -865,7 +965,13 @@ impl Crash {
                 ("MQ_ADDR", ep.clone()),
                 ("MQ_OUT", dir.join(format!("{n}")).display().to_string()),
             ];
-            let mut c = Child::spawn("receiver", std::process::Command::new(&exe), ENTRY, "crash_recv", &env);
+            let mut c = Child::spawn(
+                "receiver",
+                std::process::Command::new(&exe),
+                ENTRY,
+                "crash_recv",
+                &env,
+            );
             let ms = c.expect("ready", common::T);
             if ms != "0" {
                 eprintln!("receiver {n}: the port was free after {ms} ms");
@@ -901,10 +1007,13 @@ impl Crash {
         };
         let mut kernel = Vec::new();
         let mut at_kill = Vec::new();
+        let mut open_after = Vec::new();
         for k in 0..self.kills {
             std::thread::sleep(self.every);
             at_kill.push(accepted.load(Ordering::SeqCst));
-            kernel.push(kill_and_measure(&mut receiver, port) / self.pat.wire());
+            let (held, open) = kill_and_measure(&mut receiver, port);
+            kernel.push(held / self.pat.wire());
+            open_after.push(open);
             receiver = start_receiver(k + 1);
         }
         std::thread::sleep(self.every);
@@ -942,6 +1051,7 @@ impl Crash {
             lives,
             kernel,
             at_kill,
+            open_after,
         }
     }
 }
@@ -973,15 +1083,217 @@ fn a_crash_restart_loses_only_at_the_crash_and_never_reorders() {
     );
     eprintln!("{summary}");
     assert!(run.ordered(), "reordered or repeated: {summary}");
-    assert!(run.lives.iter().all(|l| !l.is_empty()), "a restarted receiver got nothing: {summary}");
+    assert!(
+        run.lives.iter().all(|l| !l.is_empty()),
+        "a restarted receiver got nothing: {summary}"
+    );
     assert_eq!(run.lives[0][0], 0, "{summary}");
-    assert_eq!(run.lost_within(), 0, "lost while the receiver lived: {summary}");
-    assert_eq!(run.lost_at_end(), 0, "lost after the last restart: {summary}");
+    assert_eq!(
+        run.lost_within(),
+        0,
+        "lost while the receiver lived: {summary}"
+    );
+    assert_eq!(
+        run.lost_at_end(),
+        0,
+        "lost after the last restart: {summary}"
+    );
     for (lost, kernel) in run.lost_at_kills().iter().zip(&run.kernel) {
         // RCVHWM (1,000) and the writer's batch (at most 512) besides
         // the kernel's share.
         assert!(*lost <= kernel + 1000 + 512 + 100, "{summary}");
     }
+}
+
+/// A PUB of `lib` connected to a Monocoque SUB; the SUB goes away, the
+/// PUB publishes 100 messages while it has no connection, then a new
+/// SUB binds the endpoint. Returns how many of the 100 the new SUB got.
+fn published_during_outage(lib: Lib) -> usize {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let ctx = Context::new();
+    let sub = |ctx: &Context| {
+        let s = common::sock(ctx, SocketType::Sub);
+        s.subscribe(b"").unwrap();
+        let start = Instant::now();
+        while s.bind(&ep).is_err() {
+            assert!(start.elapsed() < common::T, "the port stayed taken");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let publisher = {
+        let ep = ep.clone();
+        std::thread::spawn(move || {
+            let sender = Sender::new(lib, Pat::PubSub, &ep);
+            for n in rx {
+                sender.offer(Pat::PubSub, n);
+            }
+        })
+    };
+    let first = sub(&ctx);
+    // Warm: until the first SUB hears the PUB.
+    let deadline = Instant::now() + common::T;
+    let mut n = 0;
+    loop {
+        assert!(Instant::now() < deadline, "the first SUB heard nothing");
+        tx.send(n).unwrap();
+        n += 1;
+        if first.recv_timeout(Duration::from_millis(10)).is_ok() {
+            break;
+        }
+    }
+    drop(first);
+    // The PUB sees its connection end and retries (refused) meanwhile.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..100 {
+        tx.send(1_000_000 + i).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let second = sub(&ctx);
+    let mut during = 0;
+    let deadline = Instant::now() + common::T;
+    let mut after = 2_000_000;
+    'outer: loop {
+        assert!(Instant::now() < deadline, "the second SUB heard nothing");
+        tx.send(after).unwrap();
+        after += 1;
+        while let Ok(m) = second.recv_timeout(Duration::from_millis(10)) {
+            match seq_of(m.frames()) {
+                s if (1_000_000..1_000_100).contains(&s) => during += 1,
+                s if s >= 2_000_000 => break 'outer,
+                _ => {}
+            }
+        }
+    }
+    drop(tx);
+    publisher.join().unwrap();
+    during
+}
+
+/// A connecting PUB keeps its peer's subscriptions while it reconnects,
+/// so what it publishes meanwhile (up to SNDHWM) goes out on the new
+/// connection, as libzmq's PUB does (checked first, as the reference).
+///
+/// Fails today: Monocoque's PUB forgets a peer's subscriptions when its
+/// connection ends (`Pattern::detached` calls `Pub::detach` whether or
+/// not the peer entry is kept for the reconnect), so every message
+/// published until the new connection's SUBSCRIBE arrives matches
+/// nobody and is dropped, though `send` returned Ok. This is the excess
+/// in the PUB->SUB rows of `crash_loss`.
+#[test]
+#[ignore = "fails today: a connecting PUB drops what it publishes while it reconnects"]
+fn a_reconnecting_pub_queues_what_it_publishes_meanwhile() {
+    let zmq = published_during_outage(Lib::Zmq);
+    assert_eq!(zmq, 100, "libzmq's PUB delivered {zmq} of the 100");
+    let mono = published_during_outage(Lib::Mono);
+    assert_eq!(
+        mono, 100,
+        "Monocoque's PUB delivered {mono} of the 100 (libzmq's: {zmq})"
+    );
+}
+
+/// Whether a socket on local `port` is established (the accepted end of
+/// a connection to it), from `/proc/net/tcp` (quicker than `ss`).
+fn established_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let local_port = f[1]
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok());
+        local_port == Some(port) && f[3] == "01"
+    })
+}
+
+/// Whether a receiver of `lib` killed (SIGKILL, and reaped) while a
+/// libzmq PUSH streams to it still has its end of the connection open
+/// at the first look after.
+fn still_open_after_kill(lib: Lib) -> bool {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(common::unique("open"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = [
+        ("MQ_LIB", lib.name().to_owned()),
+        ("MQ_PAT", Pat::PushPull.name().to_owned()),
+        ("MQ_ADDR", ep.clone()),
+        ("MQ_OUT", dir.join("0").display().to_string()),
+    ];
+    let exe = std::env::current_exe().unwrap();
+    let mut receiver = Child::spawn(
+        "receiver",
+        std::process::Command::new(&exe),
+        ENTRY,
+        "crash_recv",
+        &env,
+    );
+    receiver.expect("ready", common::T);
+    // A stream at 20,000 messages a second, as in `crash_loss`.
+    let stop = Arc::new(AtomicBool::new(false));
+    let pump = {
+        let (stop, ep) = (stop.clone(), ep.clone());
+        std::thread::spawn(move || {
+            let sender = Sender::new(Lib::Zmq, Pat::PushPull, &ep);
+            let start = Instant::now();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if n as f64 >= start.elapsed().as_secs_f64() * 20_000.0 {
+                    std::thread::sleep(Duration::from_micros(100));
+                } else if sender.offer(Pat::PushPull, n) {
+                    n += 1;
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::fs::metadata(dir.join("0")).map_or(0, |m| m.len()) > 0,
+        "the receiver got nothing"
+    );
+    receiver.kill();
+    let open = established_on(port);
+    stop.store(true, Ordering::Relaxed);
+    pump.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    open
+}
+
+/// A receiver killed with SIGKILL closes its connections when its
+/// process ends, as a libzmq receiver does (checked first): from then
+/// on the sender's kernel gets a reset, not acknowledgements.
+///
+/// Fails today for a Monocoque receiver: its connection is still
+/// established after the process was reaped, for 10 to 100 ms (more on
+/// a loaded machine; `crash_loss` shows it per kill). The kernel releases a
+/// dead process's io_uring, and the sockets that its pending requests
+/// hold (the listener too: a restarted binder finds its port taken for
+/// a few ms), in deferred work after the exit, not at the exit as it
+/// closes descriptors. Meanwhile it goes on acknowledging what the
+/// sender writes, into a buffer nobody will read: the excess of the
+/// PUSH->PULL and DEALER->ROUTER rows of `crash_loss` (the libzmq ->
+/// Monocoque column has it, the Monocoque -> libzmq one does not).
+#[test]
+#[ignore = "fails today: an io_uring receiver's sockets outlive its killed process"]
+fn a_killed_receiver_closes_its_connection_when_its_process_ends() {
+    let open = |lib| (0..5).filter(|_| still_open_after_kill(lib)).count();
+    let zmq = open(Lib::Zmq);
+    assert_eq!(zmq, 0, "libzmq's was still open in {zmq} of 5 kills");
+    let mono = open(Lib::Mono);
+    assert_eq!(
+        mono, 0,
+        "Monocoque's was still open after its process was reaped in {mono} of 5 kills"
+    );
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -992,12 +1304,17 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// The measurement: for each pattern and rate, Monocoque's sender and
-/// receiver against libzmq's (and Monocoque's sender with libzmq's
-/// receiver, which isolates the sender), `CRASH_REPS` runs of 3 kills
-/// each (default 3), medians of the loss per kill. Prints a markdown
-/// table. `CRASH_PATS` and `CRASH_RATES` narrow it (comma-separated;
-/// rate 0 is unthrottled).
+/// The measurement: for each pattern and rate, four pairings (sender
+/// -> receiver: Monocoque -> Monocoque, libzmq -> libzmq, and the two
+/// mixed ones, which tell the sender's share from the receiver's),
+/// `CRASH_REPS` runs of 3 kills each (default 3), medians. Prints a
+/// markdown table. `CRASH_PATS` and `CRASH_RATES` narrow it
+/// (comma-separated; rate 0 is unthrottled).
+///
+/// Loss per kill: what the sender accepted and no receiver got, over
+/// the kills. "In a life": of that, what went missing between two
+/// messages one receiver got (PUB drops: at SNDHWM, or while it has no
+/// subscription from the peer).
 #[test]
 #[ignore = "a measurement (minutes): scripts/crash_loss.sh"]
 fn crash_loss() {
@@ -1010,14 +1327,21 @@ fn crash_loss() {
     let pats: Vec<Pat> = std::env::var("CRASH_PATS")
         .map(|p| p.split(',').map(Pat::parse).collect())
         .unwrap_or_else(|_| Pat::ALL.to_vec());
-    let stacks = [(Lib::Mono, Lib::Mono), (Lib::Zmq, Lib::Zmq), (Lib::Mono, Lib::Zmq)];
-    println!("| pattern | rate (msg/s) | Monocoque loss/kill | libzmq loss/kill | ratio | Monocoque sender, libzmq receiver | kernel held at kill (mono / zmq) | lost in a life (mono / zmq) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    use Lib::{Mono, Zmq};
+    let stacks = [(Mono, Mono), (Zmq, Zmq), (Mono, Zmq), (Zmq, Mono)];
+    let kills = 3;
+    println!(
+        "| pattern | rate (msg/s) | Monocoque loss/kill | libzmq loss/kill | ratio \
+         | Monocoque -> libzmq | libzmq -> Monocoque | of which in a life (mono / zmq) \
+         | kernel held at kill (mono / zmq) | receiver's socket open after kill, ms (mono / zmq) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &pat in &pats {
         for &rate in &rates {
-            let mut loss = [Vec::new(), Vec::new(), Vec::new()];
-            let mut kernel = [Vec::new(), Vec::new(), Vec::new()];
-            let mut within = [0u64; 3];
+            let mut loss = vec![Vec::new(); stacks.len()];
+            let mut within = vec![Vec::new(); stacks.len()];
+            let mut kernel = vec![Vec::new(); stacks.len()];
+            let mut open = vec![Vec::new(); stacks.len()];
             for _ in 0..reps {
                 for (i, &(send, recv)) in stacks.iter().enumerate() {
                     let run = Crash {
@@ -1025,42 +1349,63 @@ fn crash_loss() {
                         send,
                         recv,
                         rate,
-                        kills: 3,
+                        kills,
                         every: Duration::from_millis(500),
                     }
                     .run();
-                    let at = run.lost_at_kills();
+                    let got: u64 = run.lives.iter().map(|l| l.len() as u64).sum();
+                    // What never arrived, less what the first receiver
+                    // missed before its first message (a PUB's messages
+                    // before the first subscription).
+                    let before = run.lives[0].first().copied().unwrap_or(0);
+                    let lost = run.accepted.saturating_sub(got + before);
                     eprintln!(
-                        "{} {rate}/s {}->{}: accepted {} at kills {:?}, lost at kills {at:?}, kernel {:?}, within {}, at end {}, ordered {}",
+                        "{} {rate}/s {}->{}: accepted {} at kills {:?}, lost {lost}: at kills {:?}, in a life {}, at end {}; kernel {:?}, open after {:?}, ordered {}",
                         pat.name(),
                         send.name(),
                         recv.name(),
                         run.accepted,
                         run.at_kill,
-                        run.kernel,
+                        run.lost_at_kills(),
                         run.lost_within(),
                         run.lost_at_end(),
+                        run.kernel,
+                        run.open_after,
                         run.ordered()
                     );
-                    loss[i].push(at.iter().sum::<u64>() as f64 / at.len().max(1) as f64);
+                    loss[i].push(lost as f64 / kills as f64);
+                    within[i].push(run.lost_within() as f64 / kills as f64);
                     kernel[i].extend(run.kernel.iter().map(|&k| k as f64));
-                    within[i] += run.lost_within();
+                    open[i].extend(run.open_after.iter().map(|d| d.as_secs_f64() * 1e3));
                 }
             }
             let m: Vec<f64> = loss.iter_mut().map(|l| median(l)).collect();
+            let w: Vec<f64> = within.iter_mut().map(|l| median(l)).collect();
             let k: Vec<f64> = kernel.iter_mut().map(|l| median(l)).collect();
-            let ratio = if m[1] > 0.0 { format!("{:.2}", m[0] / m[1]) } else { "-".into() };
-            let rate_s = if rate == 0 { "unthrottled".to_owned() } else { rate.to_string() };
+            let o: Vec<f64> = open.iter_mut().map(|l| median(l)).collect();
+            let ratio = if m[1] > 0.0 {
+                format!("{:.1}", m[0] / m[1])
+            } else {
+                "-".into()
+            };
+            let rate_s = if rate == 0 {
+                "unthrottled".to_owned()
+            } else {
+                rate.to_string()
+            };
             println!(
-                "| {} | {rate_s} | {:.0} | {:.0} | {ratio} | {:.0} | {:.0} / {:.0} | {} / {} |",
+                "| {} | {rate_s} | {:.0} | {:.0} | {ratio} | {:.0} | {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} / {:.0} |",
                 pat.name(),
                 m[0],
                 m[1],
                 m[2],
+                m[3],
+                w[0],
+                w[1],
                 k[0],
                 k[1],
-                within[0],
-                within[1]
+                o[0],
+                o[1]
             );
         }
     }

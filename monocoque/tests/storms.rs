@@ -7,10 +7,10 @@
 //! `memory_stays_flat_over_forty_storms` shows a slow growth.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/child.rs"]
 mod child;
+mod common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -95,9 +95,14 @@ fn binder_sees(binder: &mut Child, peers: usize, got: usize, t: Duration) -> Dur
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(line) = binder.wait("peers", left) else {
-            panic!("the binder saw only `{last}` (want {peers} connected, {got} sending) after {t:?}");
+            panic!(
+                "the binder saw only `{last}` (want {peers} connected, {got} sending) after {t:?}"
+            );
         };
-        let v: Vec<usize> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let v: Vec<usize> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
         if v[0] >= peers && v[1] >= got {
             return start.elapsed();
         }
@@ -140,7 +145,13 @@ fn storms(n: usize, rss_slack: i64) {
     let exe = std::env::current_exe().unwrap();
     let start_binder = || {
         let env = [("MQ_ADDR", ep.clone())];
-        let mut b = Child::spawn("binder", std::process::Command::new(&exe), ENTRY, "binder", &env);
+        let mut b = Child::spawn(
+            "binder",
+            std::process::Command::new(&exe),
+            ENTRY,
+            "binder",
+            &env,
+        );
         b.expect("ready", common::T);
         b
     };

@@ -4,7 +4,6 @@
 //! commands, one a line, to the child's stdin; the child reports on its
 //! stdout in lines marked `@@` (the test harness's own lines are left
 //! aside).
-#![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, Command, Stdio};
@@ -59,7 +58,13 @@ pub struct Child {
 impl Child {
     /// Starts `cmd` (the test binary, or `ip netns exec ... <it>`) running
     /// the test `entry` alone with `role` and `env` in its environment.
-    pub fn spawn(name: &str, mut cmd: Command, entry: &str, role: &str, env: &[(&str, String)]) -> Child {
+    pub fn spawn(
+        name: &str,
+        mut cmd: Command,
+        entry: &str,
+        role: &str,
+        env: &[(&str, String)],
+    ) -> Child {
         cmd.args([entry, "--exact", "--nocapture", "--test-threads=1"])
             .env(ROLE, role)
             .stdin(Stdio::piped())
@@ -72,7 +77,10 @@ impl Child {
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
         let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take().unwrap_or_else(|| panic!("{name}: no stdout"));
+        let out = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("{name}: no stdout"));
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
@@ -86,7 +94,10 @@ impl Child {
             }
         });
         let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap_or_else(|| panic!("{name}: no stderr"));
+        let mut err = child
+            .stderr
+            .take()
+            .unwrap_or_else(|| panic!("{name}: no stderr"));
         let keep = stderr.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -95,7 +106,9 @@ impl Child {
                     break;
                 }
                 let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                keep.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
+                keep.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&text);
             }
         });
         Child {
@@ -117,9 +130,14 @@ impl Child {
     /// Writes a command line to the child.
     pub fn say(&mut self, line: &str) {
         let name = &self.name;
-        let stdin = self.stdin.as_mut().unwrap_or_else(|| panic!("{name}: stdin closed"));
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{name}: stdin closed"));
         writeln!(stdin, "{line}").unwrap_or_else(|e| panic!("{name}: cannot write: {e}"));
-        stdin.flush().unwrap_or_else(|e| panic!("{name}: cannot write: {e}"));
+        stdin
+            .flush()
+            .unwrap_or_else(|e| panic!("{name}: cannot write: {e}"));
     }
 
     /// Waits up to `t` for the next report that starts with `prefix`
@@ -176,7 +194,10 @@ impl Child {
 
     /// What the child wrote on stderr so far.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Kills the child (SIGKILL) and reaps it.

@@ -13,7 +13,6 @@
 //! counter), and deletes its namespaces (and with them the veth pair) on
 //! drop, a panicking test included; namespaces left by a process that was
 //! killed are deleted by the next run.
-#![allow(dead_code, unreachable_pub)]
 
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -117,8 +116,8 @@ impl Netns {
         run(
             "ip",
             &[
-                "link", "add", "va", "netns", &ns.a, "type", "veth", "peer", "name", "vb",
-                "netns", &ns.b,
+                "link", "add", "va", "netns", &ns.a, "type", "veth", "peer", "name", "vb", "netns",
+                &ns.b,
             ],
         );
         for (side, dev, addr) in [(Side::A, "va", ADDR_A), (Side::B, "vb", ADDR_B)] {
@@ -175,8 +174,8 @@ impl Netns {
         run(
             "ip",
             &[
-                "netns", "exec", &self.a, "tc", "qdisc", "add", "dev", "va", "root", "tbf",
-                "rate", rate, "burst", burst, "latency", latency,
+                "netns", "exec", &self.a, "tc", "qdisc", "add", "dev", "va", "root", "tbf", "rate",
+                rate, "burst", burst, "latency", latency,
             ],
         );
     }
