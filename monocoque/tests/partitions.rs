@@ -671,15 +671,18 @@ impl Pat {
         }
     }
 
-    /// Bytes one 16-byte message takes on the wire (a REQ adds its
-    /// empty delimiter frame).
+    /// Bytes one message of [`crash_size`] takes on the wire (a REQ
+    /// adds its empty delimiter frame).
     fn wire(self) -> u64 {
-        if self == Pat::ReqRep {
-            20
-        } else {
-            18
-        }
+        let size = crash_size() as u64;
+        let header = if size < 256 { 2 } else { 9 };
+        size + header + if self == Pat::ReqRep { 2 } else { 0 }
     }
+}
+
+/// The size of a crash run's messages: `CRASH_SIZE` bytes (default 16).
+fn crash_size() -> usize {
+    env_num("CRASH_SIZE", 16) as usize
 }
 
 fn zmq_type(t: SocketType) -> zmq::SocketType {
@@ -810,7 +813,7 @@ impl Sender {
     /// (300 ms at most) for the reply: a request whose REP was killed is
     /// never answered, and the next one goes out regardless.
     fn offer(&self, pat: Pat, seq: u64) -> bool {
-        let m = payload(seq, 16);
+        let m = payload(seq, crash_size());
         match self {
             Sender::Mono { s, .. } => {
                 let ok = s.send_timeout(m, Duration::from_millis(20)).is_ok();
@@ -972,7 +975,9 @@ impl Crash {
                 "crash_recv",
                 &env,
             );
-            let ms = c.expect("ready", common::T);
+            // (Generous: on a loaded machine a process may take seconds
+            // to start.)
+            let ms = c.expect("ready", common::T * 6);
             if ms != "0" {
                 eprintln!("receiver {n}: the port was free after {ms} ms");
             }
@@ -1309,7 +1314,8 @@ fn median(v: &mut [f64]) -> f64 {
 /// mixed ones, which tell the sender's share from the receiver's),
 /// `CRASH_REPS` runs of 3 kills each (default 3), medians. Prints a
 /// markdown table. `CRASH_PATS` and `CRASH_RATES` narrow it
-/// (comma-separated; rate 0 is unthrottled).
+/// (comma-separated; rate 0 is unthrottled); `CRASH_SIZE` sets the
+/// message size (16 bytes).
 ///
 /// Loss per kill: what the sender accepted and no receiver got, over
 /// the kills. "In a life": of that, what went missing between two
