@@ -703,6 +703,8 @@ fn zmq_type(t: SocketType) -> zmq::SocketType {
 /// appends the number of every message it receives to the file
 /// `MQ_OUT`, 8 bytes with one write each, so that what it had received
 /// when it was killed is on record. A REP answers each request with it.
+/// `MQ_RCVHWM` and `MQ_BUF` (SO_RCVBUF) when set; with `MQ_STALL` it
+/// stops receiving after the first message (a reader that hangs).
 fn crash_recv_role() {
     let lib = Lib::parse(&env("MQ_LIB"));
     let (_, ty) = Pat::parse(&env("MQ_PAT")).types();
@@ -723,14 +725,23 @@ fn crash_recv_role() {
         Lib::Mono => {
             let ctx = Context::new();
             let s = common::sock(&ctx, ty);
+            s.update_options(|o| {
+                o.rcvhwm = env_num("MQ_RCVHWM", 1000) as usize;
+                o.rcvbuf = env("MQ_BUF").parse().ok();
+            });
             if ty == SocketType::Sub {
                 s.subscribe(b"").unwrap();
             }
             rebind(|| s.bind(&addr).is_ok());
+            let mut got = 0;
             while !gone() {
+                if stalled(got) {
+                    continue;
+                }
                 let Ok(m) = s.recv_timeout(Duration::from_millis(100)) else {
                     continue;
                 };
+                got += 1;
                 out.write_all(&seq_of(m.frames()).to_le_bytes()).unwrap();
                 if ty == SocketType::Rep {
                     let _ = s.send_timeout(m, Duration::from_millis(100));
@@ -743,12 +754,21 @@ fn crash_recv_role() {
             s.set_linger(0).unwrap();
             s.set_rcvtimeo(100).unwrap();
             s.set_sndtimeo(100).unwrap();
+            s.set_rcvhwm(env_num("MQ_RCVHWM", 1000) as i32).unwrap();
+            if let Ok(b) = env("MQ_BUF").parse() {
+                s.set_rcvbuf(b).unwrap();
+            }
             if ty == SocketType::Sub {
                 s.set_subscribe(b"").unwrap();
             }
             rebind(|| s.bind(&addr).is_ok());
+            let mut got = 0;
             while !gone() {
+                if stalled(got) {
+                    continue;
+                }
                 let Ok(m) = s.recv_multipart(0) else { continue };
+                got += 1;
                 out.write_all(&seq_of(&m).to_le_bytes()).unwrap();
                 if ty == SocketType::Rep {
                     let _ = s.send(m.last().unwrap().as_slice(), 0);
@@ -756,6 +776,16 @@ fn crash_recv_role() {
             }
         }
     }
+}
+
+/// Whether a receiver that got `got` messages stops here (`MQ_STALL`):
+/// then it only sleeps a little.
+fn stalled(got: u64) -> bool {
+    let stall = got >= 1 && !env("MQ_STALL").is_empty();
+    if stall {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stall
 }
 
 /// Binds (`bind` says whether it could), trying again while the port
@@ -780,6 +810,11 @@ enum Sender {
 
 impl Sender {
     fn new(lib: Lib, pat: Pat, ep: &str) -> Sender {
+        Sender::with_sndbuf(lib, pat, ep, None)
+    }
+
+    /// With SO_SNDBUF set.
+    fn with_sndbuf(lib: Lib, pat: Pat, ep: &str, sndbuf: Option<usize>) -> Sender {
         let (ty, _) = pat.types();
         match lib {
             Lib::Mono => {
@@ -788,6 +823,7 @@ impl Sender {
                 s.update_options(|o| {
                     o.req_relaxed = true;
                     o.req_correlate = true;
+                    o.sndbuf = sndbuf;
                 });
                 s.connect(ep).unwrap();
                 Sender::Mono { _ctx: ctx, s }
@@ -799,6 +835,9 @@ impl Sender {
                 s.set_reconnect_ivl(20).unwrap();
                 s.set_sndtimeo(20).unwrap();
                 s.set_rcvtimeo(300).unwrap();
+                if let Some(b) = sndbuf {
+                    s.set_sndbuf(b as i32).unwrap();
+                }
                 if ty == SocketType::Req {
                     s.set_req_relaxed(true).unwrap();
                     s.set_req_correlate(true).unwrap();
@@ -812,8 +851,8 @@ impl Sender {
     /// Offers message `seq`; whether it was accepted. A REQ then waits
     /// (300 ms at most) for the reply: a request whose REP was killed is
     /// never answered, and the next one goes out regardless.
-    fn offer(&self, pat: Pat, seq: u64) -> bool {
-        let m = payload(seq, crash_size());
+    fn offer(&self, pat: Pat, seq: u64, size: usize) -> bool {
+        let m = payload(seq, size);
         match self {
             Sender::Mono { s, .. } => {
                 let ok = s.send_timeout(m, Duration::from_millis(20)).is_ok();
@@ -1002,7 +1041,7 @@ impl Crash {
                         std::thread::sleep(Duration::from_micros(100));
                         continue;
                     }
-                    if sender.offer(pat, n) {
+                    if sender.offer(pat, n, crash_size()) {
                         n += 1;
                         accepted.store(n, Ordering::SeqCst);
                     }
@@ -1137,7 +1176,7 @@ fn published_during_outage(lib: Lib) -> usize {
         std::thread::spawn(move || {
             let sender = Sender::new(lib, Pat::PubSub, &ep);
             for n in rx {
-                sender.offer(Pat::PubSub, n);
+                sender.offer(Pat::PubSub, n, 16);
             }
         })
     };
@@ -1255,7 +1294,7 @@ fn still_open_after_kill(lib: Lib) -> bool {
             while !stop.load(Ordering::Relaxed) {
                 if n as f64 >= start.elapsed().as_secs_f64() * 20_000.0 {
                     std::thread::sleep(Duration::from_micros(100));
-                } else if sender.offer(Pat::PushPull, n) {
+                } else if sender.offer(Pat::PushPull, n, 16) {
                     n += 1;
                 }
             }
@@ -1298,6 +1337,120 @@ fn a_killed_receiver_closes_its_connection_when_its_process_ends() {
     assert_eq!(
         mono, 0,
         "Monocoque's was still open after its process was reaped in {mono} of 5 kills"
+    );
+}
+
+/// What a PUSH of `lib` loses when its receiver (libzmq's PULL, the
+/// same for both), hung with every buffer full, is killed and started
+/// again: 64 KiB messages, SO_SNDBUF and SO_RCVBUF of 64 KiB, the
+/// receiver's RCVHWM 1, so that little is in the kernel. Returns
+/// (lost, messages the kernel held at the kill).
+fn hung_receiver_loss(lib: Lib) -> (u64, u64) {
+    let size = 65_536;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(common::unique("hung"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let start = |n: usize, stall: bool| {
+        let mut env = vec![
+            ("MQ_LIB", "zmq".to_owned()),
+            ("MQ_PAT", Pat::PushPull.name().to_owned()),
+            ("MQ_ADDR", ep.clone()),
+            ("MQ_OUT", dir.join(n.to_string()).display().to_string()),
+            ("MQ_RCVHWM", "1".to_owned()),
+            ("MQ_BUF", "65536".to_owned()),
+        ];
+        if stall {
+            env.push(("MQ_STALL", "1".to_owned()));
+        }
+        let mut c = Child::spawn(
+            "receiver",
+            std::process::Command::new(&exe),
+            ENTRY,
+            "crash_recv",
+            &env,
+        );
+        c.expect("ready", common::T * 6);
+        c
+    };
+    let mut receiver = start(0, true);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let pump = {
+        let (accepted, stop, ep) = (accepted.clone(), stop.clone(), ep.clone());
+        std::thread::spawn(move || {
+            let sender = Sender::with_sndbuf(lib, Pat::PushPull, &ep, Some(65_536));
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                if sender.offer(Pat::PushPull, n, size) {
+                    n += 1;
+                    accepted.store(n, Ordering::SeqCst);
+                }
+            }
+            let _ = released.recv();
+        })
+    };
+    // Until the sender is held back (SNDHWM reached): every buffer full.
+    std::thread::sleep(Duration::from_secs(1));
+    let (held, _) = kill_and_measure(&mut receiver, port);
+    receiver = start(1, false);
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(100));
+    let total = accepted.load(Ordering::SeqCst);
+    let deadline = Instant::now() + common::T * 2;
+    let count = |n: usize| std::fs::metadata(dir.join(n.to_string())).map_or(0, |m| m.len() / 8);
+    // Until the new receiver's record stops growing.
+    let mut seen = 0;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = count(1);
+        if now == seen && now > 0 {
+            break;
+        }
+        seen = now;
+    }
+    let lost = total - count(0) - count(1);
+    receiver.kill();
+    drop(release);
+    pump.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (lost, held / (size as u64 + 9))
+}
+
+/// A sender whose receiver hangs (every buffer full) and is then killed
+/// loses no more than libzmq's does in the same place.
+///
+/// Fails today: with 64 KiB messages Monocoque's PUSH loses 15 where
+/// libzmq's loses 6 (the kernel holding 3 of them for either); the 9
+/// more are what the kernel had not taken of the writer's batch. The writer takes a whole batch off the pipe, up to 512
+/// messages or 1 MiB (`MAX_BATCH_MSGS`, `MAX_BATCH_BYTES` in
+/// `engine/zmtp.rs`), frames it and waits in `write_all` while the
+/// kernel's buffer is full; when the connection fails, the batch is
+/// dropped with it, though those messages had never reached the kernel.
+/// libzmq's engine takes a message off its pipe only when its 8 KiB
+/// output buffer has room (a large message is written from the message
+/// itself), so it holds at most one message outside the pipe. A
+/// connecter's pipe survives the reconnect in both. With 16-byte
+/// messages the two are alike (512 of them are 9 KiB), so `crash_loss`
+/// does not show it.
+#[test]
+#[ignore = "fails today: the writer's batch (up to 1 MiB) is lost with the connection"]
+fn a_hung_receiver_killed_costs_no_more_than_libzmq() {
+    let (zmq, zmq_held) = hung_receiver_loss(Lib::Zmq);
+    let (mono, mono_held) = hung_receiver_loss(Lib::Mono);
+    eprintln!(
+        "lost: libzmq {zmq} (kernel held {zmq_held}), Monocoque {mono} (kernel held {mono_held})"
+    );
+    assert!(
+        mono <= zmq + 2,
+        "Monocoque's PUSH lost {mono} messages of 64 KiB, libzmq's {zmq}"
     );
 }
 
