@@ -357,42 +357,56 @@ fn partition_with_heartbeats(cut: Cut) {
     received_at_least(&mut recv, 100, common::T);
     send.say("mark");
     let at_cut: u64 = send.expect("mark", common::T).parse().unwrap();
-    let cut_at = Instant::now();
+    // The cut takes effect somewhere in `apply` (an `ip` command, slow
+    // on a loaded machine): upper bounds count from before it, lower
+    // bounds from after it.
+    let cutting = Instant::now();
     cut.apply(&ns, true);
+    let cut_at = Instant::now();
     // The sender: no PONG within timeout of a ping (at most ivl after
     // the cut). The receiver: silence past the TTL.
     let down = send.expect("ev down", common::T);
-    let send_dead = cut_at.elapsed();
+    let send_dead = Instant::now();
     assert!(down.ends_with("timeout"), "the sender's connection: {down}");
     let at_down: u64 = down.split_whitespace().next().unwrap().parse().unwrap();
     let rdown = recv.expect("ev down", common::T);
-    let recv_dead = cut_at.elapsed();
+    let recv_dead = Instant::now();
     assert!(
         rdown.ends_with("timeout"),
         "the receiver's connection: {rdown}"
     );
+    let most = |at: Instant| at - cutting;
+    let least = |at: Instant| at - cut_at;
     eprintln!(
-        "{cut:?}: sender declared the peer dead after {send_dead:?}, receiver after {recv_dead:?}"
+        "{cut:?}: sender declared the peer dead after {:?}, receiver after {:?}",
+        send_dead - cut_at,
+        recv_dead - cut_at
     );
-    let slack = Duration::from_millis(400);
+    // Scheduling and the reports' way through a pipe, on a loaded
+    // machine.
+    let slack = Duration::from_millis(600);
     assert!(
-        send_dead <= Duration::from_millis(ivl + timeout) + slack,
-        "the sender took {send_dead:?} (interval {ivl} ms + timeout {timeout} ms)"
+        most(send_dead) <= Duration::from_millis(ivl + timeout) + slack,
+        "the sender took {:?} (interval {ivl} ms + timeout {timeout} ms)",
+        most(send_dead)
     );
     assert!(
-        send_dead >= Duration::from_millis(timeout - 50),
-        "the sender gave up before the timeout: {send_dead:?}"
+        least(send_dead) >= Duration::from_millis(timeout - 50),
+        "the sender gave up before the timeout: {:?}",
+        least(send_dead)
     );
     // 2 x TTL: the session re-arms its TTL deadline when it finds
     // traffic at the deadline, so silence that began just after arming
     // is seen one TTL late (see the ignored test below).
     assert!(
-        recv_dead <= Duration::from_millis(2 * ttl) + slack,
-        "the receiver took {recv_dead:?} (TTL {ttl} ms)"
+        most(recv_dead) <= Duration::from_millis(2 * ttl) + slack,
+        "the receiver took {:?} (TTL {ttl} ms)",
+        most(recv_dead)
     );
     assert!(
-        recv_dead >= Duration::from_millis(ttl - 50),
-        "the receiver gave up before the TTL: {recv_dead:?}"
+        least(recv_dead) >= Duration::from_millis(ttl - 50),
+        "the receiver gave up before the TTL: {:?}",
+        least(recv_dead)
     );
     std::thread::sleep(Duration::from_millis(200));
     let healed_at = Instant::now();
@@ -509,24 +523,27 @@ fn a_slow_reader_behind_a_narrow_link_bounds_what_is_in_flight() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while got < total as i64 {
         assert!(Instant::now() < deadline, "stalled at {got} of {total}");
-        if let Some(l) = send.wait("n ", Duration::from_millis(5)) {
+        std::thread::sleep(Duration::from_millis(10));
+        while let Some(l) = send.wait("n ", Duration::ZERO) {
             let v: Vec<i64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
             sent = v[0];
             rss.push(v[1]);
         }
-        if let Some(l) = recv.wait("n ", Duration::from_millis(5)) {
+        while let Some(l) = recv.wait("n ", Duration::ZERO) {
             got = l.split_whitespace().next().unwrap().parse().unwrap();
         }
         worst = worst.max(sent - got);
     }
-    // Held: SNDHWM and RCVHWM, the kernel's two buffers (which it
-    // doubles), the token bucket's queue and burst (50 ms at 2 MB/s,
-    // 4 KB), and a message or two being framed and decoded on each side.
-    // The two reports paired may be up to 50 ms apart: 13 messages at
-    // 2 MB/s, counted twice for safety. An unbounded sender would have
-    // all 1,000 in flight within a second.
+    // Held: on the sender, SNDHWM in the pipe and as many again in the
+    // batch its writer took off it; the kernel's two buffers (which it
+    // doubles) and the token bucket's queue and burst (50 ms at 2 MB/s,
+    // 4 KB); on the receiver, RCVHWM and one read's worth (64 KiB); a
+    // message being read. The two reports paired may be up to 50 ms
+    // apart: 13 messages at 2 MB/s, counted twice for safety. A sender
+    // that SNDHWM did not hold back would have all 1,000 in flight
+    // within a second.
     let kernel = (4 * buf + 100_000 + 4096).div_ceil(size);
-    let bound = (2 * hwm + kernel + 4 + 26) as i64;
+    let bound = (3 * hwm + kernel + 65_536 / size + 1 + 26) as i64;
     eprintln!("in flight at most {worst} messages (bound {bound}); sender RSS {rss:?} KiB");
     assert!(worst <= bound, "{worst} messages in flight, bound {bound}");
     let grown = rss.iter().max().unwrap() - rss.iter().min().unwrap();
