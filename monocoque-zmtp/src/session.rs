@@ -252,8 +252,20 @@ pub struct Session {
     next_ping: Option<Instant>,
     pong_deadline: Option<(Instant, u64)>,
     peer_ttl: Option<Duration>,
-    ttl_deadline: Option<(Instant, u64)>,
+    ttl_watch: Option<TtlWatch>,
     rx_count: u64,
+}
+
+/// Watching the peer's TTL: when we last knew it spoke, and when to look
+/// again. The session learns of traffic only when time is given to it,
+/// so `heard` is the first look that found new input (never before the
+/// input came: the peer is never declared dead early), and looks come
+/// every eighth of the TTL, so it is declared dead at most that late.
+#[derive(Debug, Clone, Copy)]
+struct TtlWatch {
+    heard: Instant,
+    count: u64,
+    next: Instant,
 }
 
 impl Session {
@@ -332,7 +344,7 @@ impl Session {
             next_ping: None,
             pong_deadline: None,
             peer_ttl: None,
-            ttl_deadline: None,
+            ttl_watch: None,
             rx_count: 0,
         })
     }
@@ -597,7 +609,7 @@ impl Session {
                 let ttl = (ttl > 0).then(|| Duration::from_millis(u64::from(ttl) * 100));
                 if ttl.is_some() && ttl != self.peer_ttl {
                     self.peer_ttl = ttl;
-                    self.ttl_deadline = None;
+                    self.ttl_watch = None;
                     self.needs_tick = true;
                 }
                 self.events.push_back(Event::Ping { ttl, context });
@@ -822,16 +834,23 @@ impl Session {
             }
             return Ok(());
         }
-        // Peer TTL: traffic since arming re-arms, silence past it fails.
+        // Peer TTL: silence for a whole TTL since we last knew it spoke
+        // fails; looked at every eighth of it.
         if let Some(ttl) = self.peer_ttl {
-            match self.ttl_deadline {
-                Some((d, seen)) if self.rx_count == seen => {
-                    if now >= d {
-                        return Err(ProtocolError::HeartbeatTimeout);
-                    }
-                }
-                Some((d, _)) if now < d => {}
-                _ => self.ttl_deadline = Some((now + ttl, self.rx_count)),
+            let step = (ttl / 8).max(Duration::from_millis(10));
+            let w = self.ttl_watch.get_or_insert(TtlWatch {
+                heard: now,
+                count: self.rx_count,
+                next: now,
+            });
+            if w.count != self.rx_count {
+                w.heard = now;
+                w.count = self.rx_count;
+            } else if now >= w.heard + ttl {
+                return Err(ProtocolError::HeartbeatTimeout);
+            }
+            if now >= w.next {
+                w.next = (now + step).min(w.heard + ttl);
             }
         }
         let Some(hb) = self.heartbeat.filter(|_| self.minor >= 1) else {
@@ -880,7 +899,7 @@ impl Session {
         [
             self.next_ping,
             self.pong_deadline.map(|d| d.0),
-            self.ttl_deadline.map(|d| d.0),
+            self.ttl_watch.map(|w| w.next),
         ]
         .into_iter()
         .flatten()
