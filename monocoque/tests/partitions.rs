@@ -1266,14 +1266,14 @@ fn published_during_outage(lib: Lib) -> usize {
 /// so what it publishes meanwhile (up to SNDHWM) goes out on the new
 /// connection, as libzmq's PUB does (checked first, as the reference).
 ///
-/// Fails today: Monocoque's PUB forgets a peer's subscriptions when its
-/// connection ends (`Pattern::detached` calls `Pub::detach` whether or
-/// not the peer entry is kept for the reconnect), so every message
-/// published until the new connection's SUBSCRIBE arrives matches
-/// nobody and is dropped, though `send` returned Ok. This is the excess
-/// in the PUB->SUB rows of `crash_loss`.
+/// This failed (libzmq delivered 100 of 100, Monocoque 0) while the PUB
+/// forgot a peer's subscriptions when its connection ended
+/// (`Pattern::detached` called `Pub::detach` whether or not the peer
+/// entry was kept for the reconnect), so every message published until
+/// the new connection's SUBSCRIBE arrived matched nobody and was dropped,
+/// though `send` returned Ok: the excess in the PUB->SUB rows of
+/// `crash_loss` before the fix.
 #[test]
-#[ignore = "fails today: a connecting PUB drops what it publishes while it reconnects"]
 fn a_reconnecting_pub_queues_what_it_publishes_meanwhile() {
     let zmq = published_during_outage(Lib::Zmq);
     assert_eq!(zmq, 100, "libzmq's PUB delivered {zmq} of the 100");

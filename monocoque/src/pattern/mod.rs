@@ -358,7 +358,11 @@ impl Hooks for Pattern {
                     notice(base, inbox, id, rid.as_ref(), Bytes::new(), true);
                 }
             }
-            Pattern::Pub(p) | Pattern::Xpub(p) => p.detach(base, inbox, id),
+            // A connecter's peer keeps its subscriptions while it
+            // reconnects, so what is published meanwhile waits in its
+            // pipe (SNDHWM), as libzmq's PUB keeps the pipe and its
+            // subscriptions; the new connection's SUBSCRIBEs are repeats.
+            Pattern::Pub(p) | Pattern::Xpub(p) if !keep => p.detach(base, inbox, id),
             _ => {}
         }
     }
