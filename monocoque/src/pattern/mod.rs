@@ -117,7 +117,13 @@ impl Pattern {
 
     /// One attempt to send `msg` with the lock held; what to do once it
     /// is released comes back (see [`After`]).
-    fn send(&mut self, ty: SocketType, base: &mut Base, msg: Message) -> Result<After, SendError> {
+    fn send(
+        &mut self,
+        ty: SocketType,
+        base: &mut Base,
+        inbox: &Inbox,
+        msg: Message,
+    ) -> Result<After, SendError> {
         // A reply or request a poller took is still the application's to
         // receive: the state machine has not moved on for it.
         if base.stash.is_some() && matches!(self, Pattern::Req(_) | Pattern::Rep(_)) {
@@ -134,7 +140,7 @@ impl Pattern {
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) => {
                 lb.send(base, msg).map(|_| After::Nothing)
             }
-            Pattern::Req(req) => req.send(base, msg).map(|()| After::Nothing),
+            Pattern::Req(req) => req.send(base, inbox, msg).map(|()| After::Nothing),
             Pattern::Rep(rep) => rep.send(base, msg).map(|()| After::Nothing),
             Pattern::Router(r) => r.send(base, msg).map(|()| After::Nothing),
             Pattern::Stream(r) => r.send_stream(base, msg).map(|()| After::Nothing),
@@ -337,7 +343,12 @@ impl Hooks for Pattern {
     ) {
         match self {
             Pattern::Push(lb) | Pattern::Dealer(lb) | Pattern::Pair(lb) if !keep => lb.detach(id),
-            Pattern::Req(req) if !keep => req.lb.detach(id),
+            Pattern::Req(req) => {
+                req.detached(base, id, keep);
+                if !keep {
+                    req.lb.detach(id);
+                }
+            }
             Pattern::Router(r) => {
                 let rid = r.detach(id, keep);
                 // Told once, when the connection ends: not again when its
@@ -461,7 +472,7 @@ pub(crate) fn try_send(core: &Core, msg: Message) -> Result<(), SendError> {
     let bytes = msg.size();
     let mut st = core.lock();
     let State { base, pattern } = &mut *st;
-    let after = pattern.send(core.ty, base, msg)?;
+    let after = pattern.send(core.ty, base, &core.inbox, msg)?;
     core.counters.sent(bytes);
     if let After::Subscribed(forward) = after {
         subscribed(core, st, forward);

@@ -22,6 +22,11 @@ enum Awaiting {
         peer: PeerId,
         /// The request's id (`REQ_CORRELATE`).
         id: u32,
+        /// The connection that took the request ended without the
+        /// request still waiting in the peer's queue for a reconnect: no
+        /// reply can come but one that connection queued already, and a
+        /// new request may go (the REQ never wedges).
+        lost: bool,
     },
 }
 
@@ -37,9 +42,21 @@ pub(crate) struct Req {
 impl Req {
     /// Sends a request: to the next peer with room, after the delimiter
     /// (and with `REQ_CORRELATE` the request id).
-    pub(crate) fn send(&mut self, base: &Base, mut msg: Message) -> Result<(), SendError> {
-        if self.awaiting != Awaiting::Nothing && !base.opts.req_relaxed {
+    /// A request given up because its connection ended takes what that
+    /// connection queued with it (a reply the application did not read):
+    /// it answers the old request, not this one.
+    pub(crate) fn send(
+        &mut self,
+        base: &Base,
+        inbox: &Inbox,
+        mut msg: Message,
+    ) -> Result<(), SendError> {
+        let lost = matches!(self.awaiting, Awaiting::Reply { lost: true, .. });
+        if self.awaiting != Awaiting::Nothing && !lost && !base.opts.req_relaxed {
             return Err(Error::State.into());
+        }
+        if lost {
+            while inbox.pop().is_some() {}
         }
         let correlate = base.opts.req_correlate;
         let id = self.last_id.wrapping_add(1);
@@ -50,7 +67,11 @@ impl Req {
         match self.lb.send(base, msg) {
             Ok(peer) => {
                 self.last_id = id;
-                self.awaiting = Awaiting::Reply { peer, id };
+                self.awaiting = Awaiting::Reply {
+                    peer,
+                    id,
+                    lost: false,
+                };
                 Ok(())
             }
             Err(SendError::Full(mut m, t)) => {
@@ -64,15 +85,36 @@ impl Req {
         }
     }
 
-    /// Whether a request may go now (POLLOUT): none is out (or
-    /// `REQ_RELAXED`), and a peer has room.
+    /// Whether a request may go now (POLLOUT): none is out (or it was
+    /// lost, or `REQ_RELAXED`), and a peer has room.
     pub(crate) fn writable(&self, base: &Base) -> bool {
-        (self.awaiting == Awaiting::Nothing || base.opts.req_relaxed) && self.lb.has_room(base)
+        let free = matches!(
+            self.awaiting,
+            Awaiting::Nothing | Awaiting::Reply { lost: true, .. }
+        );
+        (free || base.opts.req_relaxed) && self.lb.has_room(base)
+    }
+
+    /// Peer `id`'s connection ended (`keep`: its connecter's entry stays
+    /// for the reconnect). A request out to it that no longer waits in its
+    /// queue is lost: the connection took it, and a reply can come only
+    /// from what that connection queued before it ended (a REP answers
+    /// on the connection it was asked on, which is gone). libzmq's REQ
+    /// waits for ever then (unless `REQ_RELAXED`); this one lets the next
+    /// request go.
+    pub(crate) fn detached(&mut self, base: &Base, id: PeerId, keep: bool) {
+        let Awaiting::Reply { peer, lost, .. } = &mut self.awaiting else {
+            return;
+        };
+        let queued = keep && base.peers.get(id).is_some_and(|p| !p.out.is_drained());
+        if *peer == id && !queued {
+            *lost = true;
+        }
     }
 
     /// Takes the reply to the request out, dropping anything else.
     pub(crate) fn recv(&mut self, base: &Base, inbox: &Inbox) -> Result<Option<Message>, Error> {
-        let Awaiting::Reply { peer, id } = self.awaiting else {
+        let Awaiting::Reply { peer, id, .. } = self.awaiting else {
             return Err(Error::State);
         };
         loop {
