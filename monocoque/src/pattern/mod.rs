@@ -694,19 +694,29 @@ mod tests {
         core.lock().base.opts.req_relaxed = true;
         send(&core, msg(&["one"])).expect("sent");
         send(&core, msg(&["two"])).expect("relaxed: sent again");
-        let sent = drain(&peers[0].1);
-        assert_eq!(sent.len(), 2);
-        let id = |i: u32| Bytes::copy_from_slice(&i.to_be_bytes());
-        let reply = |i: u32, body: &'static str| -> Message {
-            [id(i), Bytes::new(), Bytes::from_static(body.as_bytes())]
-                .into_iter()
-                .collect()
+        // The ids lead the requests; they start anywhere (as libzmq's).
+        let mut ids = Vec::new();
+        while let Some(batch) = peers[0].1.pop_batch() {
+            peers[0].1.written(batch.len());
+            ids.extend(batch.iter().map(|m| m[0].clone()));
+        }
+        assert_eq!(ids.len(), 2);
+        let next = |b: &Bytes| u32::from_be_bytes(b[..].try_into().expect("4 bytes"));
+        assert_eq!(next(&ids[0]).wrapping_add(1), next(&ids[1]));
+        let reply = |id: &Bytes, body: &'static str| -> Message {
+            [
+                id.clone(),
+                Bytes::new(),
+                Bytes::from_static(body.as_bytes()),
+            ]
+            .into_iter()
+            .collect()
         };
         core.inbox
-            .push_one(peers[0].0, reply(1, "late"))
+            .push_one(peers[0].0, reply(&ids[0], "late"))
             .expect("room");
         core.inbox
-            .push_one(peers[0].0, reply(2, "current"))
+            .push_one(peers[0].0, reply(&ids[1], "current"))
             .expect("room");
         let got = try_recv(&core).expect("ok").expect("reply");
         assert_eq!(frames(&got), [b"current"]);

@@ -31,12 +31,31 @@ enum Awaiting {
 }
 
 /// A REQ socket.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Req {
     pub(crate) lb: Lb,
     awaiting: Awaiting,
     /// The id of the last request sent.
     last_id: u32,
+}
+
+impl Default for Req {
+    /// Request ids start from a random value, as libzmq's do: a late reply
+    /// to a request of an earlier socket (a process that restarted, whose
+    /// peer still holds that reply in a connecter's queue) then does not
+    /// match this socket's request of the same number under
+    /// `REQ_CORRELATE`.
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        // The std hasher is seeded from the OS's randomness once per
+        // thread and moves its keys on for each new state.
+        let start = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u32);
+        Req {
+            lb: Lb::default(),
+            awaiting: Awaiting::Nothing,
+            last_id: start as u32,
+        }
+    }
 }
 
 impl Req {
