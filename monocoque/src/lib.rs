@@ -37,6 +37,8 @@ mod pipe;
 mod poller;
 mod proxy;
 mod readiness;
+#[cfg(test)]
+mod sim;
 mod socket;
 mod socket_core;
 mod socket_monitor;

@@ -163,4 +163,21 @@ impl Consumer {
     pub(crate) fn closing(&self) -> &Event {
         &self.0.closing
     }
+
+    /// Messages queued (staged or in the queue) and the pipe's capacity
+    /// (SNDHWM): the pattern-layer simulation checks one against the other.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> (u64, usize) {
+        use std::sync::atomic::Ordering;
+        let sent = self.0.send.sent.load(Ordering::Acquire);
+        let taken = self.0.took.taken.load(Ordering::Acquire);
+        (sent.saturating_sub(taken), self.0.capacity)
+    }
+
+    /// Whether a push would find room now (the simulation's model of
+    /// which subscribers a PUB's message must reach).
+    #[cfg(test)]
+    pub(crate) fn has_room(&self) -> bool {
+        self.0.has_room()
+    }
 }

@@ -327,6 +327,20 @@ impl Inbox {
             || !self.runs.is_empty()
     }
 
+    /// Messages queued in runs, in the run being taken, and as single
+    /// messages, and the capacity (RCVHWM): the pattern-layer simulation
+    /// checks them against the bound (docs/BOUNDS.md row 7).
+    #[cfg(test)]
+    pub(crate) fn lengths(&self) -> (usize, usize, usize, usize) {
+        let singles = self.singles();
+        (
+            self.in_runs.load(Ordering::Acquire),
+            lock_spin(&self.local).len(),
+            singles.len(),
+            singles.capacity().unwrap_or(usize::MAX),
+        )
+    }
+
     /// Marks the socket closed: producers stop delivering, sleepers wake.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
