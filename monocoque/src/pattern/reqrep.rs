@@ -61,9 +61,11 @@ impl Default for Req {
 impl Req {
     /// Sends a request: to the next peer with room, after the delimiter
     /// (and with `REQ_CORRELATE` the request id).
-    /// A request given up because its connection ended takes what that
-    /// connection queued with it (a reply the application did not read):
-    /// it answers the old request, not this one.
+    ///
+    /// Whatever is queued when a request goes answers an earlier one (a
+    /// reply to a request given up, relaxed or lost, or a stranger's): it
+    /// is dropped first, as libzmq 4.3 drops it, so it cannot be taken for
+    /// this request's reply.
     pub(crate) fn send(
         &mut self,
         base: &Base,
@@ -74,9 +76,7 @@ impl Req {
         if self.awaiting != Awaiting::Nothing && !lost && !base.opts.req_relaxed {
             return Err(Error::State.into());
         }
-        if lost {
-            while inbox.pop().is_some() {}
-        }
+        while inbox.pop().is_some() {}
         let correlate = base.opts.req_correlate;
         let id = self.last_id.wrapping_add(1);
         msg.push_front(Bytes::new());
