@@ -249,7 +249,15 @@ impl Hooks for Pattern {
     }
 
     fn peer_per_connection(&self) -> bool {
-        matches!(self, Pattern::Router(_) | Pattern::Stream(_))
+        // A REP answers on the connection it was asked on: a connecter's
+        // entry kept across reconnections would carry a reply to (or an
+        // answer to a request of) a connection that ended to whoever is
+        // on the next one, and a REP never sends first, so it loses
+        // nothing by having none.
+        matches!(
+            self,
+            Pattern::Router(_) | Pattern::Stream(_) | Pattern::Rep(_)
+        )
     }
 
     fn conflatable(&self) -> bool {

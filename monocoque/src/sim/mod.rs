@@ -363,6 +363,8 @@ struct Stats {
     restarts: u64,
     rejected: u64,
     stalls: u64,
+    /// Late replies a relaxed REQ without `REQ_CORRELATE` took for the
+    /// reply to its latest request (libzmq's behaviour too).
     stale_replies: u64,
 }
 
@@ -1543,14 +1545,16 @@ impl Sim {
                     self.fail(&format!("req received a {:?}", h.kind));
                 }
                 if out != Some(h.aux) {
-                    // Without REQ_CORRELATE a REQ cannot tell a late reply
-                    // to a request it (or its predecessor) gave up on from
-                    // the reply to its own: a known class, counted.
+                    // With REQ_RELAXED and without REQ_CORRELATE a REQ
+                    // cannot tell a late reply to a request it gave up on
+                    // (sent again before it came) from the reply to its
+                    // own, as with libzmq: a known class, counted. Else a
+                    // reply that answers another request is a bug.
                     let stale = self.abandoned.contains(&(by, q));
-                    if self.socks[i].opts.req_correlate || !stale {
+                    let o = &self.socks[i].opts;
+                    if !stale || o.req_correlate || !o.req_relaxed {
                         self.fail(&format!(
-                            "req took the reply to request {by}#{q} while request {out:?} is out{}",
-                            if stale { " (with REQ_CORRELATE)" } else { "" }
+                            "req took the reply to request {by}#{q} while request {out:?} is out (stale {stale})"
                         ));
                     }
                     // The request out is answered, for the REQ: its own
@@ -1903,6 +1907,17 @@ fn seed_10_req_never_wedges_after_its_connection_ends() {
     run(10);
 }
 
+/// Regression seed: a REP that connects kept its connecter's entry, and
+/// with it its pipe, across reconnects, so its reply to a request of a
+/// connection that had ended went out on the next one, where a new REQ
+/// instance took it for the reply to its own request (libzmq's session
+/// keeps a connecter's pipe the same way). Fixed: a REP's every
+/// connection is a peer of its own (`Hooks::peer_per_connection`).
+#[test]
+fn seed_22_a_rep_never_answers_on_another_connection() {
+    run(22);
+}
+
 /// Regression seed: with `REQ_CORRELATE`, a REQ that restarted numbered
 /// its requests from 1 again, and a connecting REP's stale reply to the
 /// old instance's request 1 (kept in the REP's pipe across the
@@ -1911,4 +1926,66 @@ fn seed_10_req_never_wedges_after_its_connection_ends() {
 #[test]
 fn seed_392_req_correlate_ids_do_not_repeat_across_restarts() {
     run(392);
+}
+
+/// A REQ connecter with its entry attached, and the engine's end of the
+/// entry's pipe.
+fn connected_req() -> (Arc<Core>, PeerId, Consumer) {
+    let core = Sim::core(SocketType::Req, &SocketOptions::default());
+    let (id, pipe) = core.connecter_peer(false).unwrap().unwrap();
+    core.attach(Some(id), None, None).unwrap();
+    (core, id, pipe)
+}
+
+fn send(core: &Core, body: &'static str) -> Result<(), Error> {
+    match pattern::try_send(core, Message::from(body)) {
+        Ok(()) => Ok(()),
+        Err(SendError::Fail(e)) => Err(e),
+        Err(SendError::Full(..)) => Err(Error::WouldBlock),
+    }
+}
+
+#[test]
+fn a_req_whose_request_left_on_a_connection_that_ended_sends_again() {
+    let (core, id, pipe) = connected_req();
+    send(&core, "first").unwrap();
+    assert!(matches!(send(&core, "again"), Err(Error::State)));
+    // The engine took the request; the connection ends before a reply.
+    let batch = pipe.pop_batch().unwrap();
+    pipe.written(batch.len());
+    // A reply that connection queued before it ended is dropped by the
+    // next request: it answers the first one.
+    let stale: Message = [Bytes::new(), Bytes::from("to first")]
+        .into_iter()
+        .collect();
+    core.inbox.push_one(id, stale).unwrap();
+    core.detach(id, false);
+    assert!(
+        pattern::writable(&core).unwrap(),
+        "POLLOUT once the request is lost"
+    );
+    send(&core, "second").unwrap();
+    assert!(
+        pattern::try_recv(&core).unwrap().is_none(),
+        "the stale reply went"
+    );
+    assert!(matches!(send(&core, "third"), Err(Error::State)));
+}
+
+#[test]
+fn a_req_whose_request_waits_for_the_reconnect_keeps_waiting() {
+    let (core, id, pipe) = connected_req();
+    send(&core, "first").unwrap();
+    // The connection ends with the request still queued: it goes out on
+    // the next connection and is answered there.
+    core.detach(id, false);
+    assert!(matches!(send(&core, "again"), Err(Error::State)));
+    core.attach(Some(id), None, None).unwrap();
+    assert_eq!(pipe.pop_batch().unwrap().len(), 1);
+}
+
+#[test]
+fn a_rep_keeps_no_entry_across_reconnects() {
+    let rep = Sim::core(SocketType::Rep, &SocketOptions::default());
+    assert!(rep.connecter_peer(false).unwrap().is_none());
 }

@@ -49,7 +49,8 @@ pub(crate) trait Hooks: Send + fmt::Debug + 'static {
     /// without the state lock (no filter, no envelope, no state).
     fn recv_direct(&self) -> bool;
     /// Whether each connection is a peer of its own, never a connecter's
-    /// entry kept across reconnections (ROUTER, STREAM: routing ids).
+    /// entry kept across reconnections (ROUTER, STREAM: routing ids; REP:
+    /// replies go back on the connection that asked).
     fn peer_per_connection(&self) -> bool;
     /// Whether the type honours `ZMQ_CONFLATE` (its inbound queue and its
     /// pipes then hold one message each).
