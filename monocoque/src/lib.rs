@@ -18,6 +18,14 @@
 //! assert_eq!(&msg[1][..], b"world");
 //! ```
 //!
+//! Async code awaits `recv_async`, `send_async` and `reserve_async` on any
+//! executor. With the `futures` feature (off by default), a socket's
+//! receives are also a `Stream` (`Socket::stream`), its sends a `Sink`
+//! (`Socket::sink`), and a [`Monitor`]'s events a `Stream`
+//! (`Monitor::into_stream`), for `StreamExt`, `SinkExt` and `select!`;
+//! like the `_async` calls they are cancel-safe: a dropped future loses
+//! no message.
+//!
 //! ```text
 //! application <-> monocoque (sockets, engine) <-> monocoque-zmtp (wire) <-> monocoque-core (slab, tables)
 //! ```
@@ -43,6 +51,8 @@ mod socket;
 mod socket_core;
 mod socket_monitor;
 mod stats;
+#[cfg(feature = "futures")]
+mod stream;
 mod sync;
 mod transport;
 
@@ -61,6 +71,8 @@ pub use poller::{poll, Events, PollEvent, PollItem, Poller};
 pub use proxy::{proxy, proxy_steerable, ProxyCommand, ProxyStatistics, SocketStatistics};
 pub use socket::{Permit, Socket, Unsent};
 pub use stats::SocketStats;
+#[cfg(feature = "futures")]
+pub use stream::{MonitorStream, RecvStream, SendSink};
 
 /// The `bytes` crate, whose [`Bytes`] every frame is: no `cargo add bytes`
 /// needed to build or take apart a message.

@@ -1244,6 +1244,20 @@ impl Monitor {
         }
     }
 
+    /// Whether no event comes any more (what was queued may still wait;
+    /// `MONITOR_STOPPED` may be about to be queued).
+    #[cfg(feature = "futures")]
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.sink.is_stopped()
+    }
+
+    /// A listener told when an event is queued or the monitor stops
+    /// (the `futures` feature's `MonitorStream`).
+    #[cfg(feature = "futures")]
+    pub(crate) fn listen(&self) -> event_listener::EventListener {
+        self.sink.ready.listen()
+    }
+
     /// The next event, waiting as long as it takes.
     ///
     /// ```no_run

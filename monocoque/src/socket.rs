@@ -26,7 +26,8 @@ use crate::transport::{inproc, net};
 /// honour `SNDTIMEO`/`RCVTIMEO`; `_async` methods return futures that run on
 /// any executor (tokio, smol, async-std, compio or a plain `block_on`) and
 /// are cancel-safe: a future dropped before it completes has sent or
-/// received nothing.
+/// received nothing. With the `futures` feature, `stream` and `sink` give
+/// the same receives and sends as a `Stream` and a `Sink`, as cancel-safe.
 ///
 /// Sharing is safe for every type, but REQ and REP keep one strict
 /// alternation per socket (a REQ sends, then receives its reply; a REP

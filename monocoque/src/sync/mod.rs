@@ -11,6 +11,9 @@ mod primitives;
 mod spin;
 mod timer;
 
+/// Named by the `futures` feature's adapters, which keep a listener.
+#[cfg(feature = "futures")]
+pub(crate) use bell::BellListener;
 pub(crate) use bell::{bell_listener, Bell, Observer};
 pub(crate) use block_on::{block_on, maybe, race, Either};
 pub(crate) use cancel::Cancel;
