@@ -29,6 +29,7 @@ use std::task::{Context, Poll};
 use event_listener::EventListener;
 use futures_core::stream::{FusedStream, Stream};
 use futures_sink::Sink;
+use monocoque_zmtp::SocketType;
 
 use crate::error::{Error, Result};
 use crate::message::Message;
@@ -113,7 +114,8 @@ impl Socket {
     ///
     /// A REQ's sink is not ready while its request is out: a second send
     /// waits for the reply to be received rather than failing with
-    /// [`Error::State`].
+    /// [`Error::State`] (and a REP's until it has received a request). A
+    /// SUB's or PULL's fails with [`Error::NotSupported`].
     ///
     /// ```
     /// use futures_util::SinkExt;
@@ -257,6 +259,11 @@ impl<'a> SendSink<'a> {
                 Ok(true) => {
                     self.wait.disarm();
                     return Poll::Ready(Ok(()));
+                }
+                // Never writable: fail as a send would.
+                Ok(false) if matches!(self.core.ty, SocketType::Sub | SocketType::Pull) => {
+                    self.wait.disarm();
+                    return Poll::Ready(Err(Error::NotSupported(self.core.ty.as_str())));
                 }
                 Ok(false) => {}
                 Err(e) => {

@@ -133,6 +133,40 @@ async fn stream_and_sink_keep_order_inproc() {
     in_order(Tr::Inproc).await;
 }
 
+/// Lock-step round trips with a thread that echoes: every message comes
+/// while the stream is about to wait, and nothing else would wake it, so a
+/// wake-up lost between the stream's look and its listen stalls a round.
+async fn lock_step(tr: Tr) {
+    const ROUNDS: u32 = 2_000;
+    let ctx = monocoque::Context::new();
+    let (a, b) = (sock(&ctx, SocketType::Pair), sock(&ctx, SocketType::Pair));
+    let ep = bind(&a, tr);
+    b.connect(&ep).unwrap();
+    let echo = std::thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            b.send(b.recv().unwrap()).unwrap();
+        }
+        b
+    });
+    let (mut stream, mut sink) = (a.stream(), a.sink());
+    for n in 0..ROUNDS {
+        sink.send(seq(0, n)).await.unwrap();
+        let m = timeout(T, stream.next()).await.expect("a wake-up lost");
+        assert_eq!(num(&m.unwrap().unwrap()), (0, n));
+    }
+    let _b = echo.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_step_round_trips_tcp() {
+    lock_step(Tr::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_step_round_trips_inproc() {
+    lock_step(Tr::Inproc).await;
+}
+
 /// One socket's stream and sink at once: a ROUTER echoes with
 /// `stream.forward(sink)` to a DEALER that sends with `send_all`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +233,9 @@ async fn stream_cancelled(tr: Tr) {
             }
             _ = rng.timer() => dropped_waiting += u32::from(waited.get()),
         }
-        if rng.next() % 64 == 0 {
+        // Now and then the stream goes too, most often right after a
+        // wait was given up.
+        if rng.next() % if waited.get() { 4 } else { 64 } == 0 {
             stream = pull.stream();
             remade += 1;
         }
@@ -447,6 +483,22 @@ async fn shutdown_ends_the_stream_and_fails_the_sink() {
     assert_eq!(timeout(T, reader).await.unwrap().unwrap(), (true, true));
     let r = timeout(T, writer).await.unwrap().unwrap();
     assert!(matches!(r, Err(Error::Terminated)), "{r:?}");
+}
+
+/// A type that cannot send has a sink that fails, and one that cannot
+/// receive a stream that yields the error (and goes on).
+#[tokio::test]
+async fn the_wrong_direction_fails() {
+    let ctx = monocoque::Context::new();
+    let pull = sock(&ctx, SocketType::Pull);
+    let r = timeout(T, pull.sink().send("no")).await.unwrap();
+    assert!(matches!(r, Err(Error::NotSupported(_))), "{r:?}");
+    let push = sock(&ctx, SocketType::Push);
+    let mut s = push.stream();
+    for _ in 0..2 {
+        let r = timeout(T, s.next()).await.unwrap();
+        assert!(matches!(r, Some(Err(Error::NotSupported(_)))), "{r:?}");
+    }
 }
 
 /// The next event within [`T`], or the end of the stream (`None`).
