@@ -237,10 +237,9 @@ impl<'a> SendSink<'a> {
                 }
                 Err(SendError::Full(m, target)) => {
                     self.unsent = Some(m);
-                    let rooms: Vec<_> = target.into_iter().collect();
-                    if !self.wait.armed_for(&rooms) {
+                    if !self.wait.armed_for(target.as_slice()) {
                         // Listening from now, then try again.
-                        self.wait.arm(self.core, rooms, cx);
+                        self.wait.arm(self.core, target, cx);
                         continue;
                     }
                     if self.wait.poll(cx).is_pending() {
@@ -332,8 +331,9 @@ impl Drop for SendSink<'_> {
 }
 
 /// Waits for the room of an inproc peer's inbox: boxed, since the listener
-/// borrows the inbox the future owns (allocated per wait, only while such
-/// a peer is full).
+/// borrows the inbox the future owns. Allocated per wait and per such
+/// peer, only while a send waits for an inproc peer that is full (room
+/// there rings that peer's bell, not the socket's).
 type RoomWait = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
 
 fn room_wait(inbox: Arc<Inbox>) -> RoomWait {
@@ -369,7 +369,12 @@ impl<'a> Wait<'a> {
 
     /// Listens from now on (whatever rings after this returns is heard):
     /// the caller looks at the state again next.
-    fn arm(&mut self, core: &'a Core, rooms: Vec<Arc<Inbox>>, cx: &mut Context<'_>) {
+    fn arm(
+        &mut self,
+        core: &'a Core,
+        rooms: impl IntoIterator<Item = Arc<Inbox>>,
+        cx: &mut Context<'_>,
+    ) {
         self.disarm();
         self.woken = Some(core.inbox.wake.listen());
         for inbox in rooms {
