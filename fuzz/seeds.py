@@ -231,6 +231,98 @@ SEEDS["curve_message"] = {
     "stall_survived": curve(0x08, 0, (0, STALL, 0, 20)),
 }
 
+# The engine target (fuzz/harness/engine.rs): a whole monocoque socket
+# over ipc. Byte 0: bits 0-3 the socket type (ENGINE_TYPES below), bit 4
+# MAXMSGSIZE 1 KiB, bit 5 heartbeats, bit 6 HWMs of 4, bit 7 the type's own
+# option; byte 1: bits 0-5 the size of each write (0: one write), bit 6 a
+# valid greeting and READY first (PREFIX), bit 7 an abrupt close (ABRUPT).
+ENGINE_TYPES = ["PAIR", "PUB", "SUB", "XPUB", "XSUB", "REQ", "REP", "DEALER",
+                "ROUTER", "PUSH", "PULL", "STREAM"]
+LIMIT, HEARTBEATS, SMALL_HWM, EXTRA = 0x10, 0x20, 0x40, 0x80
+PREFIX, ABRUPT = 0x40, 0x80
+
+
+def engine(ty, opts=0, split=0, data=b""):
+    return bytes([ENGINE_TYPES.index(ty) | opts, split]) + data
+
+
+def message(*frames):
+    return b"".join(frame(f, i + 1 < len(frames)) for i, f in enumerate(frames))
+
+
+def cmd(name, data=b""):
+    return frame(command(name, data), command=True)
+
+
+SEEDS["engine"] = {
+    # Data-phase streams after the harness's valid prefix.
+    "pull_messages": engine("PULL", 0, PREFIX, message(b"one") + message(b"a", b"b", b"")
+                            + message(b"x" * 300)),
+    "pull_limit": engine("PULL", LIMIT, PREFIX, message(b"ok") + message(b"y" * 1025)),
+    "pull_many_empty": engine("PULL", SMALL_HWM, PREFIX | 7, frame(b"") * 600),
+    "pull_unfinished": engine("PULL", 0, PREFIX, frame(b"part", True)),
+    "pull_abrupt": engine("PULL", 0, PREFIX | ABRUPT, message(b"bye") + frame(b"cut", True)),
+    "pull_conflate": engine("PULL", EXTRA, PREFIX, message(b"1") + message(b"2")),
+    "push_upstream": engine("PUSH", 0, PREFIX, message(b"up") * 20),
+    "sub_from_pub": engine("SUB", 0, PREFIX | 3, message(b"news", b"body") + LIBZMQ_PING),
+    "sub_inverted": engine("SUB", EXTRA, PREFIX, message(b"never mind") + message(b"ok")),
+    "xsub_from_xpub": engine("XSUB", 0, PREFIX, message(b"\x01topic") + message(b"data")),
+    "pub_subscriptions": engine("PUB", 0, PREFIX, LIBZMQ_SUBSCRIBE + LIBZMQ_CANCEL
+                                + cmd(b"SUBSCRIBE", b"") + message(b"upstream")),
+    "pub_cancel_unknown": engine("PUB", 0, PREFIX, cmd(b"CANCEL", b"never")),
+    "xpub_subscriptions": engine("XPUB", 0, PREFIX, cmd(b"SUBSCRIBE", b"a") * 3
+                                 + cmd(b"CANCEL", b"a") + message(b"\x01old-style")),
+    "xpub_verbose": engine("XPUB", EXTRA, PREFIX | 5, cmd(b"SUBSCRIBE", b"a") * 3),
+    "rep_requests": engine("REP", 0, PREFIX, message(b"", b"ping") + message(b"id", b"", b"q")),
+    "rep_no_delimiter": engine("REP", 0, PREFIX, message(b"naked") + message(b"", b"ok")),
+    "rep_small_hwm": engine("REP", SMALL_HWM, PREFIX, message(b"", b"r") * 40),
+    "req_replies": engine("REQ", 0, PREFIX, message(b"", b"unasked") + message(b"", b"r")),
+    "req_correlate": engine("REQ", EXTRA, PREFIX, message(b"\x00\x00\x00\x01", b"", b"r")),
+    "dealer_messages": engine("DEALER", 0, PREFIX, message(b"d1") + message(b"d2", b"d3")),
+    "router_messages": engine("ROUTER", 0, PREFIX, message(b"r1") + message(b"", b"r2")),
+    "router_mandatory_notify": engine("ROUTER", EXTRA, PREFIX, message(b"r1")),
+    "pair_messages": engine("PAIR", 0, PREFIX, message(b"p1") + message(b"p2", b"p3")),
+    "heartbeats": engine("DEALER", HEARTBEATS, PREFIX, LIBZMQ_PING + cmd(b"PONG", b"")
+                         + message(b"alive")),
+    "ping_context_long": engine("DEALER", 0, PREFIX, cmd(b"PING", b"\x00\x01" + b"c" * 16) * 40),
+    "stream_bytes": engine("STREAM", 0, 0, b"GET / HTTP/1.0\r\n\r\n"),
+    "stream_no_notify": engine("STREAM", EXTRA, 5, b"raw bytes, five at a time"),
+    # Hostile data phases.
+    "reserved_flags": engine("PULL", 0, PREFIX, message(b"ok") + b"\xf0\x01x"),
+    "huge_declared": engine("PULL", 0, PREFIX, b"\x02\x7f\xff\xff\xff\xff\xff\xff\xff" + b"ab"),
+    "long_declared_limit": engine("ROUTER", LIMIT, PREFIX,
+                                  b"\x02\x00\x00\x00\x00\x00\x10\x00\x00" + b"z" * 64),
+    "command_with_more": engine("DEALER", 0, PREFIX, b"\x05\x05\x04PING"),
+    "error_command": engine("REP", 0, PREFIX, cmd(b"ERROR", b"\x03bye")),
+    "ready_again": engine("ROUTER", 0, PREFIX, LIBZMQ_READY_ROUTER + message(b"after")),
+    "unknown_command": engine("SUB", 0, PREFIX, cmd(b"X-THING", b"data") + message(b"m")),
+    # Whole connections, greeting and READY from the input.
+    "libzmq_push_to_pull": engine("PULL", 0, 0, LIBZMQ_NULL + LIBZMQ_READY_PUSH
+                                  + LIBZMQ_PUSH_STREAM),
+    "libzmq_req_to_rep": engine("REP", 0, 9, LIBZMQ_NULL + LIBZMQ_READY_REQ + LIBZMQ_REQ_MSG),
+    "libzmq_sub_to_xpub": engine("XPUB", 0, 1, LIBZMQ_NULL + LIBZMQ_READY_SUB + LIBZMQ_SUBSCRIBE
+                                 + LIBZMQ_CANCEL),
+    "router_peer_identity": engine("ROUTER", 0, 0, LIBZMQ_NULL
+                                   + cmd(b"READY", metadata((b"Socket-Type", b"DEALER"),
+                                                            (b"Identity", b"good")))
+                                   + message(b"steals the good peer's id")),
+    "router_peer_new_identity": engine("ROUTER", 0, 0, LIBZMQ_NULL
+                                       + cmd(b"READY", metadata((b"Socket-Type", b"REQ"),
+                                                                (b"Identity", b"bad")))
+                                       + message(b"", b"req")),
+    "wrong_peer_type": engine("PULL", 0, 0, LIBZMQ_NULL + LIBZMQ_READY_SUB + message(b"x")),
+    "pair_second_peer": engine("PAIR", 0, 0, LIBZMQ_NULL + cmd(b"READY", metadata((b"Socket-Type", b"PAIR")))
+                               + message(b"solo")),
+    "zmtp30_sub_to_pub": engine("PUB", 0, 0, greeting(b"NULL", 0, 3, 0)
+                                + cmd(b"READY", metadata((b"Socket-Type", b"SUB")))
+                                + message(b"\x01news") + message(b"\x00news")),
+    "zmtp20_peer": engine("DEALER", 0, 0, b"\xff" + b"\x00" * 7 + b"\x01\x7f\x01\x05"
+                          + b"\x00\x00\x03\x00hi"),
+    "plain_greeting": engine("PULL", 0, 0, LIBZMQ_PLAIN + LIBZMQ_HELLO),
+    "half_greeting_abrupt": engine("SUB", 0, ABRUPT, LIBZMQ_NULL[:20]),
+    "garbage": engine("XSUB", HEARTBEATS, 0, b"GET / HTTP/1.1\r\n"),
+}
+
 for target, seeds in SEEDS.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
