@@ -569,6 +569,10 @@ impl Run {
             SocketType::Stream if m.len() == 2 && !m.frames()[1].is_empty() => {
                 let _ = self.s.try_send(m);
             }
+            // What an XSUB sends upstream starting with 0 is a cancel:
+            // echoing a lone 0 would cancel the harness's own subscription
+            // to everything (the first finding, a harness bug).
+            SocketType::Xsub if m.first().is_some_and(|f| f[..] == [0]) => {}
             SocketType::Router
             | SocketType::Dealer
             | SocketType::Pair
@@ -627,7 +631,9 @@ impl Run {
         match &good {
             Good::Sock(g) => match cfg.ty {
                 SocketType::Pub | SocketType::Xpub | SocketType::Push => {
-                    self.s.send(tok.clone()).expect("send to the good peer");
+                    self.s
+                        .send(tok.clone())
+                        .unwrap_or_else(|e| panic!("{cfg:?}: send to the good peer: {e}"));
                     recv_until(g, &tok, cfg, "the good peer");
                 }
                 SocketType::Req => {
@@ -636,14 +642,16 @@ impl Run {
                     let deadline = Instant::now() + LIMIT;
                     'ask: loop {
                         let tok = self.token("good");
-                        self.s.send(tok.clone()).expect("request");
+                        self.s
+                            .send(tok.clone())
+                            .unwrap_or_else(|e| panic!("{cfg:?}: request: {e}"));
                         loop {
                             assert!(
                                 Instant::now() < deadline,
                                 "{cfg:?}: the REQ under test never got its answer"
                             );
                             if let Ok(m) = g.recv_timeout(Duration::from_millis(1)) {
-                                g.send(m).expect("reply");
+                                g.send(m).unwrap_or_else(|e| panic!("{cfg:?}: reply: {e}"));
                             }
                             match self.s.recv_timeout(Duration::from_millis(1)) {
                                 Ok(m) if m.last().map(|f| &f[..]) == Some(&tok[..]) => break 'ask,
@@ -654,7 +662,8 @@ impl Run {
                     }
                 }
                 _ => {
-                    g.send(tok.clone()).expect("send from the good peer");
+                    g.send(tok.clone())
+                        .unwrap_or_else(|e| panic!("{cfg:?}: send from the good peer: {e}"));
                     let m = self.recv_tok(&tok);
                     if matches!(
                         cfg.ty,
@@ -663,19 +672,25 @@ impl Run {
                             | SocketType::Dealer
                             | SocketType::Pair
                     ) {
-                        self.s.send(m).expect("answer");
+                        self.s
+                            .send(m)
+                            .unwrap_or_else(|e| panic!("{cfg:?}: answer: {e}"));
                         recv_until(g, &tok, cfg, "the good peer");
                     }
                 }
             },
             Good::Raw(c) => {
                 let mut c: &UnixStream = c;
-                c.write_all(&tok).expect("raw write");
+                c.write_all(&tok)
+                    .unwrap_or_else(|e| panic!("{cfg:?}: raw write: {e}"));
                 let m = self.recv_tok(&tok);
-                self.s.send(m).expect("stream send");
+                self.s
+                    .send(m)
+                    .unwrap_or_else(|e| panic!("{cfg:?}: stream send: {e}"));
                 c.set_read_timeout(Some(LIMIT)).expect("timeout");
                 let mut got = vec![0u8; tok.len()];
-                c.read_exact(&mut got).expect("the STREAM's answer");
+                c.read_exact(&mut got)
+                    .unwrap_or_else(|e| panic!("{cfg:?}: the STREAM's answer: {e}"));
                 assert_eq!(got, tok, "{cfg:?}: the STREAM's answer");
             }
         }
