@@ -8,7 +8,7 @@
 //! peer writes, the rest the peer's bytes.
 //!
 //! - byte 0, bits 0-3: the type (index into [`TYPES`], modulo 12); bit 4:
-//!   `MAXMSGSIZE` 1 KiB; bit 5: heartbeats (10 ms, timeout 2 s); bit 6:
+//!   `MAXMSGSIZE` 1 KiB; bit 5: heartbeats (10 ms, timeout 5 s); bit 6:
 //!   `RCVHWM` and `SNDHWM` 4; bit 7: the type's own option (see
 //!   [`configure`]).
 //! - byte 1, bits 0-5: the size of each write (0: one write); bit 6: a
@@ -131,7 +131,7 @@ fn configure(cfg: &Config) -> impl FnOnce(&mut monocoque::SocketOptions) {
             // enough that a loaded machine never fails the well-behaved
             // peer (and an input never lasts that long).
             o.heartbeat_ivl = Some(Duration::from_millis(10));
-            o.heartbeat_timeout = Some(Duration::from_secs(2));
+            o.heartbeat_timeout = Some(Duration::from_secs(5));
         }
         if !receives(cfg.ty) {
             // Nobody reads a PUB's or PUSH's inbound queue, so a peer that
@@ -630,7 +630,27 @@ impl Run {
         let good = self.good.take().expect("a well-behaved peer");
         match &good {
             Good::Sock(g) => match cfg.ty {
-                SocketType::Pub | SocketType::Xpub | SocketType::Push => {
+                SocketType::Pub | SocketType::Xpub => {
+                    // A publisher drops what finds its subscriber's queue
+                    // full (SNDHWM 4, after the harness's echoes): send
+                    // again until one gets through.
+                    let deadline = Instant::now() + LIMIT;
+                    'publish: loop {
+                        assert!(
+                            Instant::now() < deadline,
+                            "{cfg:?}: the good peer never received a publication"
+                        );
+                        self.s
+                            .send(tok.clone())
+                            .unwrap_or_else(|e| panic!("{cfg:?}: publish: {e}"));
+                        while let Ok(m) = g.recv_timeout(Duration::from_millis(5)) {
+                            if m.last().map(|f| &f[..]) == Some(&tok[..]) {
+                                break 'publish;
+                            }
+                        }
+                    }
+                }
+                SocketType::Push => {
                     self.s
                         .send(tok.clone())
                         .unwrap_or_else(|e| panic!("{cfg:?}: send to the good peer: {e}"));

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::Instant;
 
 #[path = "../../fuzz/harness/engine.rs"]
 mod engine;
@@ -24,9 +25,16 @@ fn engine_corpus() {
     for path in &files {
         // A panic names the input that caused it.
         eprintln!("engine: {}", path.display());
+        let t = Instant::now();
         let outcome = engine::run(&fs::read(path).unwrap());
         if let Some(o) = outcome {
-            eprintln!("  {:?}: {} received, ended: {}", o.ty, o.received, o.end);
+            eprintln!(
+                "  {:?}: {} received, ended: {} ({:?})",
+                o.ty,
+                o.received,
+                o.end,
+                t.elapsed()
+            );
         }
     }
 }
