@@ -235,7 +235,8 @@ SEEDS["curve_message"] = {
 # over ipc. Byte 0: bits 0-3 the socket type (ENGINE_TYPES below), bit 4
 # MAXMSGSIZE 1 KiB, bit 5 heartbeats, bit 6 HWMs of 4, bit 7 the type's own
 # option; byte 1: bits 0-5 the size of each write (0: one write), bit 6 a
-# valid greeting and READY first (PREFIX), bit 7 an abrupt close (ABRUPT).
+# valid greeting and READY first, in a write of their own (PREFIX), bit 7 an
+# abrupt close (ABRUPT).
 ENGINE_TYPES = ["PAIR", "PUB", "SUB", "XPUB", "XSUB", "REQ", "REP", "DEALER",
                 "ROUTER", "PUSH", "PULL", "STREAM"]
 LIMIT, HEARTBEATS, SMALL_HWM, EXTRA = 0x10, 0x20, 0x40, 0x80

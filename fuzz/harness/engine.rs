@@ -12,8 +12,9 @@
 //!   `RCVHWM` and `SNDHWM` 4; bit 7: the type's own option (see
 //!   [`configure`]).
 //! - byte 1, bits 0-5: the size of each write (0: one write); bit 6: a
-//!   valid NULL greeting and READY of a compatible type go first (none for
-//!   STREAM), so the input starts in the data phase; bit 7: the peer
+//!   valid NULL greeting and READY of a compatible type go first, in a
+//!   write of their own (none for STREAM), so the input starts in the data
+//!   phase; bit 7: the peer
 //!   closes abruptly after its last write, without reading what is left
 //!   (otherwise it half-closes and reads until the socket ends the
 //!   connection).
@@ -26,17 +27,18 @@
 //! everything, answers what a REP, ROUTER, DEALER, PAIR, STREAM, XPUB or
 //! XSUB received, and sends now and then from PUB, PUSH and REQ. Checks:
 //!
-//! - no panic, and every wait is bounded ([`LIMIT`]): the socket reads
-//!   what the peer writes (unless it has sent more than the socket takes
-//!   while the user is reading), and after the peer's last write the
-//!   connection ends (the monitor's `DISCONNECTED` for its descriptor);
+//! - no panic, and every wait is bounded ([`LIMIT`]): the socket keeps
+//!   reading the peer while its user receives, and after the peer's last
+//!   write the connection ends (the monitor's `DISCONNECTED` for its
+//!   descriptor);
 //! - it ends for a reason that is the peer's, a timeout, or a refusal,
 //!   never `EndReason::Local` (our own misuse of the session);
 //! - the well-behaved peer keeps its connection throughout;
 //! - afterwards the socket counts only the well-behaved peer, and a
 //!   message from it arrives (and for REP, ROUTER, DEALER, PAIR, STREAM
 //!   the answer gets back to it); a PUB, XPUB, PUSH or REQ gets a message
-//!   to it (REQ: and its reply back).
+//!   to it (REQ: and its reply back);
+//! - no descriptor leaks from one input to the next ([`MAX_FDS`]).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -254,11 +256,11 @@ pub(crate) fn run(data: &[u8]) -> Option<Outcome> {
         "{fds} descriptors open before this input: earlier inputs leaked"
     );
     let cfg = Config::new(data[0], data[1]);
-    let mut bytes = Vec::with_capacity(data.len() + 96);
-    if cfg.prefix && cfg.ty != SocketType::Stream {
-        bytes.extend(valid_prefix(peer_type(cfg.ty)));
-    }
-    bytes.extend(&data[2..]);
+    let prefix = if cfg.prefix && cfg.ty != SocketType::Stream {
+        valid_prefix(peer_type(cfg.ty))
+    } else {
+        Vec::new()
+    };
 
     let s = context().socket(cfg.ty).expect("socket");
     s.update_options(configure(&cfg));
@@ -294,7 +296,7 @@ pub(crate) fn run(data: &[u8]) -> Option<Outcome> {
     if cfg.ty != SocketType::Pair {
         run.connect_good();
     }
-    run.hostile(&bytes);
+    run.hostile(&prefix, &data[2..]);
     let end = run.hostile_end.clone().expect("the connection ended");
     if let EndReason::Local(e) = &end {
         panic!("{cfg:?}: the hostile connection ended by our own misuse: {e}");
@@ -304,8 +306,8 @@ pub(crate) fn run(data: &[u8]) -> Option<Outcome> {
         run.connect_good();
     }
     run.check_good();
-    // The well-behaved peer goes first, so the socket's close is not
-    // seen by it as a failure to report.
+    // The well-behaved peer closes first, so it never tries to reconnect
+    // to the endpoint that goes with the socket.
     drop(run.good.take());
     Some(Outcome {
         ty: cfg.ty,
@@ -420,10 +422,11 @@ impl Run {
         self.accepted.first().copied()
     }
 
-    /// The hostile peer: connects, writes `bytes` in the pieces the input
-    /// asks for, serving the socket's user between writes, then closes
-    /// and waits until the connection has ended.
-    fn hostile(&mut self, bytes: &[u8]) {
+    /// The hostile peer: connects, writes `prefix` (if any) on its own,
+    /// then `bytes` in the pieces the input asks for, serving the socket's
+    /// user between writes, then closes and waits until the connection has
+    /// ended.
+    fn hostile(&mut self, prefix: &[u8], bytes: &[u8]) {
         let mut conn = UnixStream::connect(&self.path).expect("hostile connect");
         conn.set_nonblocking(true).expect("nonblocking");
         let piece = if self.cfg.piece == 0 {
@@ -432,7 +435,8 @@ impl Run {
             self.cfg.piece
         };
         let mut closed = false;
-        'write: for chunk in bytes.chunks(piece) {
+        let first = Some(prefix).filter(|p| !p.is_empty());
+        'write: for chunk in first.into_iter().chain(bytes.chunks(piece)) {
             let mut at = 0;
             let deadline = Instant::now() + LIMIT;
             while at < chunk.len() {
