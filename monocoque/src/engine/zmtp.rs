@@ -161,9 +161,9 @@ where
     let port = &spec.port;
     let opts = port.options();
     let (reason, routing_id) = match handshake(stream.clone(), spec, &opts).await {
-        Ok((session, id, pipe, peer)) => {
+        Ok((session, id, pipe, peer, fault)) => {
             let shown = peer.shown_id.clone();
-            let reason = data_phase(stream, spec, session, id, pipe, peer, &opts).await;
+            let reason = data_phase(stream, spec, session, id, pipe, peer, fault, &opts).await;
             port.detach(id, false);
             (reason, shown)
         }
@@ -189,8 +189,10 @@ fn stage(session: &mut Session, out: &mut Vec<Bytes>, batch: &mut WriteBatch) ->
 }
 
 /// The session after its handshake, the peer's id and routing id in the
-/// socket, and its pipe.
-type Handshaken = (Session, PeerId, Consumer, Peer);
+/// socket, its pipe, and a fault found after the handshake completed in
+/// the same chunk (the messages before it are delivered, then the
+/// connection ends with it).
+type Handshaken = (Session, PeerId, Consumer, Peer, Option<EndReason>);
 
 /// What every message from the peer carries: its routing id in front (a
 /// ROUTER's peer), and its properties (see [`Properties`]).
@@ -254,6 +256,7 @@ where
     let mut w = stream;
     let mut out = Vec::new();
     let mut batch = WriteBatch::new();
+    let mut fault = None;
     let info = loop {
         let mut done = None;
         while let Some(ev) = session.poll_event() {
@@ -299,7 +302,22 @@ where
             Either::Right(Either::Right(())) => return Err(EndReason::Closed),
         };
         if let Err(e) = session.handle_input(chunk) {
-            return Err(last_words(&mut session, &mut w, e).await);
+            // The handshake may have completed in this chunk, before the
+            // fault: the messages between are still the peer's to deliver.
+            let mut completed = None;
+            while let Some(ev) = session.poll_event() {
+                if let ZEvent::HandshakeComplete(info) = ev {
+                    completed = Some(info);
+                    break;
+                }
+            }
+            match completed {
+                Some(info) => {
+                    fault = Some(e.into());
+                    break info;
+                }
+                None => return Err(last_words(&mut session, &mut w, e).await),
+            }
         }
     };
 
@@ -323,9 +341,10 @@ where
         props,
         shown_id,
     };
-    Ok((session, id, pipe, peer))
+    Ok((session, id, pipe, peer, fault))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn data_phase<S>(
     stream: S,
     spec: &ConnSpec,
@@ -333,6 +352,7 @@ async fn data_phase<S>(
     id: PeerId,
     pipe: Consumer,
     peer: Peer,
+    fault: Option<EndReason>,
     opts: &SocketOptions,
 ) -> EndReason
 where
@@ -347,7 +367,7 @@ where
         pipe.clone(),
         spec.port.clone(),
     ));
-    let reason = read_loop(stream, spec, &session, &link, &pipe, id, peer, opts).await;
+    let reason = read_loop(stream, spec, &session, &link, &pipe, id, peer, fault, opts).await;
     link.stop(reason.clone());
     let _ = writer.await;
     pipe.set_direct(None, None);
@@ -380,6 +400,7 @@ async fn read_loop<S>(
     pipe: &Consumer,
     id: PeerId,
     peer: Peer,
+    fault: Option<EndReason>,
     opts: &SocketOptions,
 ) -> EndReason
 where
@@ -400,7 +421,7 @@ where
     // Why the connection must end, found while decoding: the messages
     // completed before it are still delivered (as libzmq's
     // `session_base_t::clean_pipes` flushes them), then it ends.
-    let mut fatal: Option<EndReason> = None;
+    let mut fatal: Option<EndReason> = fault;
     loop {
         // The first message of a big read goes at once, so the user side
         // starts while we assemble the rest; a small read is one run.

@@ -1025,7 +1025,11 @@ impl Sim {
                             known.remove(&topic);
                         }
                     }
-                    core.subscription(peer, topic, on);
+                    // As the engine: an XPUB's notification joins the run
+                    // (the sim's few short topics never spend a budget).
+                    if let Ok(Some(msg)) = core.subscription(peer, topic, on) {
+                        run.push(Inbound { peer, msg });
+                    }
                 }
                 Item::Fin => {
                     fin = true;
