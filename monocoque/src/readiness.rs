@@ -17,7 +17,10 @@
 //! the ones it found ready last time (which stay ready until the
 //! application acts: level-triggered).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+#[cfg(unix)]
+use std::os::fd::{AsFd, BorrowedFd};
+#[cfg(target_os = "linux")]
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -433,14 +436,20 @@ impl Drop for Poller {
 }
 
 /// A socket's readiness descriptor ([`Socket::readiness_fd`]): an eventfd
-/// written whenever the socket's state may have changed.
+/// (a [`WakePipe`](crate::sync::WakePipe) on the other Unixes) written
+/// whenever the socket's state may have changed. Windows has none
+/// (`readiness_fd` is Unix API): the type is there, never made.
 #[derive(Debug)]
 pub(crate) struct ReadinessFd {
+    #[cfg(target_os = "linux")]
     fd: OwnedFd,
+    #[cfg(all(unix, not(target_os = "linux")))]
+    fd: crate::sync::WakePipe,
 }
 
 impl ReadinessFd {
     /// A new descriptor, not readable yet.
+    #[cfg(target_os = "linux")]
     pub(crate) fn new() -> Result<Arc<ReadinessFd>> {
         let fd = rustix::event::eventfd(
             0,
@@ -450,20 +459,43 @@ impl ReadinessFd {
         Ok(Arc::new(ReadinessFd { fd }))
     }
 
+    /// A new descriptor, not readable yet.
+    #[cfg(all(unix, not(target_os = "linux")))]
+    pub(crate) fn new() -> Result<Arc<ReadinessFd>> {
+        let fd = crate::sync::WakePipe::new()?;
+        Ok(Arc::new(ReadinessFd { fd }))
+    }
+
     /// The descriptor.
+    #[cfg(unix)]
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
     /// Makes it not readable until the next change.
+    #[cfg(target_os = "linux")]
     pub(crate) fn clear(&self) {
         let mut count = [0u8; 8];
         let _ = rustix::io::read(&self.fd, &mut count);
     }
+
+    /// Makes it not readable until the next change.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn clear(&self) {
+        #[cfg(unix)]
+        self.fd.clear();
+    }
 }
 
 impl Observer for ReadinessFd {
+    #[cfg(target_os = "linux")]
     fn rang(&self) {
         let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn rang(&self) {
+        #[cfg(unix)]
+        self.fd.signal();
     }
 }

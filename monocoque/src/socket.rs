@@ -252,6 +252,8 @@ impl Socket {
     /// is the first.
     fn prepare(&self, endpoint: &str) -> Result<Endpoint> {
         let ep: Endpoint = endpoint.parse()?;
+        #[cfg(not(target_os = "linux"))]
+        net::refuse_unsupported(&ep)?;
         if self.core.is_terminated() {
             return Err(Error::Terminated);
         }

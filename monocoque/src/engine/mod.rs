@@ -123,6 +123,10 @@ pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
+    // Apple's systems have no `MSG_NOSIGNAL`: a write to a connection the
+    // peer reset must not raise SIGPIPE (libzmq sets this option likewise).
+    #[cfg(target_vendor = "apple")]
+    let _ = socket2::SockRef::from(&stream).set_nosigpipe(true);
     // One span per connection: its monitor events (handshake, disconnect
     // with the reason) are traced inside it.
     let span = tracing::debug_span!(

@@ -163,7 +163,16 @@ const WRITER: u8 = 1;
 const CALLER: u8 = 2;
 
 /// `send(2)` flags for an inline write: never block, never raise SIGPIPE.
+#[cfg(not(any(target_vendor = "apple", windows)))]
 const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+/// Apple's systems have no `MSG_NOSIGNAL`: the engine sets `SO_NOSIGPIPE`
+/// on each connection instead.
+#[cfg(target_vendor = "apple")]
+const INLINE_FLAGS: i32 = libc::MSG_DONTWAIT;
+/// Windows raises no SIGPIPE and writes nothing inline (the engine never
+/// hands the pipe a socket there).
+#[cfg(windows)]
+const INLINE_FLAGS: i32 = 0;
 
 impl Pipe {
     fn new(capacity: usize, last_inline: Arc<StdAtomicU64>) -> Arc<Self> {

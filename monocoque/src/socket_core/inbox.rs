@@ -4,6 +4,7 @@
 //! taken under a spin lock of its own.
 
 use std::collections::VecDeque;
+#[cfg(target_os = "linux")]
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -14,6 +15,15 @@ use monocoque_core::router::PeerId;
 use crate::message::Message;
 use crate::options::SocketOptions;
 use crate::sync::{lock_spin, Bell};
+
+/// What a watching `recv` polls: an eventfd on Linux, a socket pair on the
+/// other Unixes; nothing on Windows (no watching `recv` there).
+#[cfg(target_os = "linux")]
+type WatchEvent = OwnedFd;
+#[cfg(all(unix, not(target_os = "linux")))]
+type WatchEvent = crate::sync::WakePipe;
+#[cfg(windows)]
+type WatchEvent = ();
 
 /// A message and the peer it came from.
 #[derive(Debug)]
@@ -47,7 +57,7 @@ pub(crate) struct Inbox {
     /// `Socket::recv_watching`).
     watchers: AtomicUsize,
     /// Written when a message arrives while somebody watches.
-    watch: OnceLock<OwnedFd>,
+    watch: OnceLock<WatchEvent>,
     /// The socket type may conflate (`ZMQ_CONFLATE`: PULL, SUB, DEALER).
     conflatable: bool,
     /// Conflating: `singles` holds one message, the newest, and runs are
@@ -356,8 +366,11 @@ impl Inbox {
 
     /// The event a watching `recv` polls beside its connection, made on
     /// first use (non-blocking, close-on-exec).
-    pub(crate) fn watch_event(&self) -> Option<&OwnedFd> {
+    pub(crate) fn watch_event(&self) -> Option<&WatchEvent> {
         if self.watch.get().is_none() {
+            #[cfg(all(unix, not(target_os = "linux")))]
+            let fd = crate::sync::WakePipe::new().ok()?;
+            #[cfg(target_os = "linux")]
             let fd = rustix::event::eventfd(
                 0,
                 rustix::event::EventfdFlags::NONBLOCK | rustix::event::EventfdFlags::CLOEXEC,
@@ -381,7 +394,10 @@ impl Inbox {
         // `Bell::ring`'s fence orders the queue operation before this.
         if self.watchers.load(Ordering::Relaxed) > 0 {
             if let Some(fd) = self.watch.get() {
+                #[cfg(target_os = "linux")]
                 let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+                #[cfg(all(unix, not(target_os = "linux")))]
+                fd.signal();
             }
         }
     }

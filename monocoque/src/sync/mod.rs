@@ -10,6 +10,9 @@ mod cancel;
 mod primitives;
 mod spin;
 mod timer;
+// Not needed on Linux (eventfd), but its tests run there too.
+#[cfg(any(test, all(unix, not(target_os = "linux"))))]
+mod wake_pipe;
 
 /// Named by the `futures` feature's adapters, which keep a listener.
 #[cfg(feature = "futures")]
@@ -20,3 +23,5 @@ pub(crate) use cancel::Cancel;
 pub(crate) use primitives::{atomic, yield_now, Mutex, OnceLock};
 pub(crate) use spin::{lock_spin, Padded, SpinGuard, SpinLock};
 pub(crate) use timer::Sleep;
+#[cfg(all(unix, not(target_os = "linux")))]
+pub(crate) use wake_pipe::WakePipe;

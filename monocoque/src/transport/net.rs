@@ -87,6 +87,8 @@ pub(crate) struct Tuning {
     rcvbuf: Option<usize>,
     backlog: u32,
     connect_timeout: Option<Duration>,
+    /// TCP_MAXRT; read on Linux only (see `connection`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     maxrt: Option<Duration>,
     tos: u8,
     device: Option<String>,
@@ -124,8 +126,18 @@ impl Tuning {
             s.set_recv_buffer_size(n)?;
         }
         self.set_tos(&SockRef::from(s), v6)?;
+        #[cfg(target_os = "linux")]
         if let Some(dev) = &self.device {
             s.bind_device(Some(dev.as_bytes()))?;
+        }
+        // `SO_BINDTODEVICE` is Linux's: refused rather than ignored, as
+        // traffic would leave by another interface than the one asked for.
+        #[cfg(not(target_os = "linux"))]
+        if self.device.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "BINDTODEVICE is supported on Linux only",
+            ));
         }
         Ok(())
     }
@@ -168,6 +180,9 @@ impl Tuning {
                 s.set_tcp_keepalive(&k)?;
             }
         }
+        // `TCP_USER_TIMEOUT` is Linux's; elsewhere TCP_MAXRT is ignored, as
+        // libzmq ignores it where the system has no such option.
+        #[cfg(target_os = "linux")]
         if let Some(maxrt) = self.maxrt {
             s.set_tcp_user_timeout(Some(maxrt))?;
         }
@@ -345,6 +360,26 @@ pub(crate) fn bind(ep: &Endpoint, opts: &SocketOptions) -> Result<(Bound, String
             ep.to_string(),
             "inproc is not a network transport",
         )),
+    }
+}
+
+/// Refuses what this system cannot do with `ep`, before a bind or
+/// connect starts: Linux's abstract ipc names (`ipc://@name`) elsewhere,
+/// and ipc at all on Windows.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn refuse_unsupported(ep: &Endpoint) -> Result<()> {
+    match ep {
+        #[cfg(unix)]
+        Endpoint::Ipc(path) if path.starts_with('@') => Err(Error::Endpoint(
+            ep.to_string(),
+            "abstract ipc names (ipc://@name) are supported on Linux only",
+        )),
+        #[cfg(windows)]
+        Endpoint::Ipc(_) => Err(Error::Endpoint(
+            ep.to_string(),
+            "ipc is not supported on Windows (use tcp or inproc)",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -2,11 +2,19 @@
 //! addresses, asked of the kernel over rtnetlink (an `RTM_GETADDR` dump),
 //! where libzmq asks `getifaddrs`. Safe code only: the request and the
 //! replies are plain bytes, parsed here.
+//!
+//! Linux only: elsewhere (no rtnetlink, and `getifaddrs` would need
+//! `unsafe`) no name is an interface's, so `tcp://en0:5555` is tried as a
+//! host name and fails as one, and an IPv6 `%zone` must be a number. The
+//! parser builds everywhere; only [`addresses`] asks the kernel.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
 use rustix::net::{netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 /// One address of an interface, with the interface's index (an IPv6
@@ -35,6 +43,7 @@ const MAX_NAME: usize = 15;
 
 /// The addresses of the interface called `name`, in the kernel's order
 /// (IPv4 and IPv6 mixed); `None` when no interface has that name.
+#[cfg(target_os = "linux")]
 pub(crate) fn addresses(name: &str) -> io::Result<Option<Vec<IfAddr>>> {
     if name.is_empty() || name.len() > MAX_NAME || name.contains(['/', '\0', ':', '%']) {
         return Ok(None);
@@ -66,6 +75,12 @@ pub(crate) fn addresses(name: &str) -> io::Result<Option<Vec<IfAddr>>> {
             return Ok(Some(found));
         }
     }
+}
+
+/// No interface has a name outside Linux (see the module's doc).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn addresses(_name: &str) -> io::Result<Option<Vec<IfAddr>>> {
+    Ok(None)
 }
 
 /// An `RTM_GETADDR` dump request for every family.
