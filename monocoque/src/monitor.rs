@@ -17,7 +17,11 @@
 use std::fmt;
 use std::io;
 use std::ops::{BitAnd, BitOr, BitOrAssign, Not, Sub};
+#[cfg(unix)]
 use std::os::fd::RawFd;
+// Windows: a socket handle stands where Unix has a descriptor.
+#[cfg(windows)]
+use std::os::windows::io::RawSocket as RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

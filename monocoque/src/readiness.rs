@@ -17,10 +17,10 @@
 //! the ones it found ready last time (which stay ready until the
 //! application acts: level-triggered).
 
-#[cfg(unix)]
-use std::os::fd::{AsFd, BorrowedFd};
 #[cfg(target_os = "linux")]
 use std::os::fd::OwnedFd;
+#[cfg(unix)]
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -440,6 +440,7 @@ impl Drop for Poller {
 /// whenever the socket's state may have changed. Windows has none
 /// (`readiness_fd` is Unix API): the type is there, never made.
 #[derive(Debug)]
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) struct ReadinessFd {
     #[cfg(target_os = "linux")]
     fd: OwnedFd,

@@ -57,11 +57,14 @@ pub struct Socket {
 }
 
 /// How long a blocking `recv` watches its lone connection before it
-/// sleeps as usual (see `Socket::recv_watching`).
+/// sleeps as usual (see `Socket::recv_watching`; Unix only).
+#[cfg(unix)]
 const WATCH: Duration = Duration::from_millis(20);
 /// How long it waits for the I/O thread once the connection is readable...
+#[cfg(unix)]
 const WATCH_SPIN: Duration = Duration::from_micros(200);
 /// ... spinning for the first part of that, then yielding.
+#[cfg(unix)]
 const WATCH_SPIN_HOT: Duration = Duration::from_micros(2);
 
 impl Socket {
@@ -594,6 +597,7 @@ impl Socket {
     /// wakes it: one wake-up of a sleeping thread less on every hop of a
     /// round trip. `None` when it did not apply or gave up (the caller then
     /// waits as usual).
+    #[cfg(unix)]
     fn recv_watching(&self, deadline: Option<Instant>) -> Result<Option<Message>> {
         let core = &self.core;
         let Some(conn) = core.lone_connection() else {
@@ -657,6 +661,13 @@ impl Socket {
                 }
             }
         }
+    }
+
+    /// Windows has no inline-write socket to watch (see the Unix
+    /// `recv_watching`): never applies.
+    #[cfg(windows)]
+    fn recv_watching(&self, _deadline: Option<Instant>) -> Result<Option<Message>> {
+        Ok(None)
     }
 
     /// Receives a message if one is waiting; else [`Error::WouldBlock`].
@@ -906,6 +917,9 @@ impl Socket {
     /// is not signalled by itself; it shows with the socket's next change.
     /// A [`Poller`](crate::Poller) sees it.
     ///
+    /// Unix only (an eventfd on Linux, a socket pair elsewhere); on Windows
+    /// use a [`Poller`](crate::Poller).
+    ///
     /// ```
     /// use std::os::fd::AsRawFd;
     /// # use monocoque::{Context, SocketType};
@@ -916,6 +930,7 @@ impl Socket {
     /// assert!(fd.as_raw_fd() >= 0);
     /// assert!(!pull.events().unwrap().readable);
     /// ```
+    #[cfg(unix)]
     pub fn readiness_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
         if self.readiness.get().is_none() {
             let fd = ReadinessFd::new()?;

@@ -14,7 +14,11 @@ mod write;
 pub(crate) mod zmtp;
 
 use std::cell::{Cell, RefCell};
+#[cfg(unix)]
 use std::os::fd::{AsFd, RawFd};
+// Windows: a socket handle stands where Unix has a descriptor.
+#[cfg(windows)]
+use std::os::windows::io::{AsSocket as AsFd, RawSocket as RawFd};
 use std::sync::Arc;
 
 use bytes::Bytes;

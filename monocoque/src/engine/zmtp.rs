@@ -4,7 +4,11 @@
 //! its [`Port`].
 
 use std::cell::RefCell;
+#[cfg(unix)]
 use std::os::fd::AsFd;
+// Windows: a socket handle stands where Unix has a descriptor.
+#[cfg(windows)]
+use std::os::windows::io::AsSocket as AsFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -763,6 +767,9 @@ async fn write_loop<S>(
         batch = b;
         if !direct && taken > 0 && res.is_ok() {
             direct = true;
+            // Not on Windows: its sockets are not non-blocking under IOCP,
+            // so an inline `send` could block the caller.
+            #[cfg(unix)]
             if let Ok(fd) = w.as_fd().try_clone_to_owned() {
                 // Inline writes only with the session's own framer: none
                 // for a mechanism that transforms frames.

@@ -17,8 +17,9 @@ pub(super) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
     Arc::new(sock)
 }
 
-/// The connection's socket behind what inline writes go to.
-#[cfg(not(loom))]
+/// The connection's socket behind what inline writes go to (a watching
+/// `recv`'s, which Windows has not).
+#[cfg(all(unix, not(loom)))]
 #[inline]
 pub(super) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::Socket>> {
     direct.cloned()

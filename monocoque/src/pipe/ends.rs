@@ -80,7 +80,8 @@ impl Producer {
         self.0.is_flushed()
     }
 
-    /// The connection's socket, for a watching `recv`.
+    /// The connection's socket, for a watching `recv` (Unix only).
+    #[cfg(unix)]
     pub(crate) fn direct_socket(&self) -> Option<Arc<socket2::Socket>> {
         self.0.direct_socket()
     }

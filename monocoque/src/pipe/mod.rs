@@ -533,7 +533,9 @@ impl Pipe {
         Some(rest)
     }
 
-    /// The connection's socket, while inline writes are on.
+    /// The connection's socket, while inline writes are on (for a
+    /// watching `recv`: Unix only).
+    #[cfg(unix)]
     pub(crate) fn direct_socket(&self) -> Option<Arc<socket2::Socket>> {
         if !self.direct_on.load(Ordering::Acquire) {
             return None;

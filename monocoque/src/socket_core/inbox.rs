@@ -23,7 +23,7 @@ type WatchEvent = OwnedFd;
 #[cfg(all(unix, not(target_os = "linux")))]
 type WatchEvent = crate::sync::WakePipe;
 #[cfg(windows)]
-type WatchEvent = ();
+type WatchEvent = std::convert::Infallible;
 
 /// A message and the peer it came from.
 #[derive(Debug)]
@@ -67,6 +67,7 @@ pub(crate) struct Inbox {
 
 /// A watching `recv`, counted until dropped.
 #[derive(Debug)]
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) struct Watching<'a>(&'a Inbox);
 
 impl Drop for Watching<'_> {
@@ -366,6 +367,7 @@ impl Inbox {
 
     /// The event a watching `recv` polls beside its connection, made on
     /// first use (non-blocking, close-on-exec).
+    #[cfg(unix)]
     pub(crate) fn watch_event(&self) -> Option<&WatchEvent> {
         if self.watch.get().is_none() {
             #[cfg(all(unix, not(target_os = "linux")))]
@@ -382,6 +384,7 @@ impl Inbox {
     }
 
     /// Counts a watching `recv` until the guard drops.
+    #[cfg_attr(windows, allow(dead_code))]
     pub(crate) fn watching(&self) -> Watching<'_> {
         self.watchers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -398,6 +401,8 @@ impl Inbox {
                 let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
                 #[cfg(all(unix, not(target_os = "linux")))]
                 fd.signal();
+                #[cfg(windows)]
+                match *fd {}
             }
         }
     }

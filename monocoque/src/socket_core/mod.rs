@@ -456,6 +456,7 @@ impl<P: Hooks> SocketCore<P> {
     /// The socket of the one connection a blocking `recv` may watch: when
     /// exactly one peer is connected over tcp or ipc and has carried a
     /// message (so its inline-write descriptor exists).
+    #[cfg(unix)]
     pub(crate) fn lone_connection(&self) -> Option<Arc<socket2::Socket>> {
         let st = self.lock();
         let mut ready = st.base.peers.iter().filter(|(_, p)| p.ready);

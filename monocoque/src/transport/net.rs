@@ -10,21 +10,30 @@
 mod iface;
 
 use std::cell::Cell;
+#[cfg(unix)]
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+#[cfg(unix)]
 use std::os::fd::{AsFd, AsRawFd, RawFd};
+#[cfg(unix)]
 use std::os::unix::fs::DirBuilderExt;
+// Windows: a socket handle stands where Unix has a descriptor.
+#[cfg(windows)]
+use std::os::windows::io::{AsRawSocket, AsSocket as AsFd, RawSocket as RawFd};
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use compio::io::{AsyncRead, AsyncWrite};
-use compio::net::{
-    TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync, UnixListener, UnixSocket, UnixStream,
-};
+use compio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync};
+#[cfg(unix)]
+use compio::net::{UnixListener, UnixSocket, UnixStream};
 use monocoque_core::router::PeerId;
-use socket2::{Domain, Protocol, SockAddr, SockRef, Socket as RawSocket, TcpKeepalive, Type};
+#[cfg(unix)]
+use socket2::SockAddr;
+use socket2::{Domain, Protocol, SockRef, Socket as RawSocket, TcpKeepalive, Type};
 
 use crate::endpoint::Endpoint;
 use crate::engine::threads::IoThreads;
@@ -39,16 +48,19 @@ use crate::sync::{race, Cancel, Either};
 /// A bound, listening socket, not yet handed to an I/O thread.
 pub(crate) enum Bound {
     Tcp(std::net::TcpListener, Tuning),
+    #[cfg(unix)]
     Ipc(std::os::unix::net::UnixListener, Option<IpcFile>),
 }
 
 /// What an ipc listener leaves on the file system: its socket file, and
 /// for `ipc://*` the private directory made for it.
+#[cfg(unix)]
 pub(crate) struct IpcFile {
     path: PathBuf,
     dir: Option<PathBuf>,
 }
 
+#[cfg(unix)]
 impl IpcFile {
     /// Removes the socket file and `ipc://*`'s directory. A file already
     /// gone is no failure; a directory that cannot go is (libzmq's
@@ -67,10 +79,19 @@ impl IpcFile {
 
 impl Bound {
     /// The listening descriptor, for the monitor.
+    #[cfg(unix)]
     fn fd(&self) -> RawFd {
         match self {
             Bound::Tcp(l, _) => l.as_raw_fd(),
             Bound::Ipc(l, _) => l.as_raw_fd(),
+        }
+    }
+
+    /// The listening socket, for the monitor.
+    #[cfg(windows)]
+    fn fd(&self) -> RawFd {
+        match self {
+            Bound::Tcp(l, _) => l.as_raw_socket(),
         }
     }
 }
@@ -148,8 +169,17 @@ impl Tuning {
         if self.tos == 0 {
             return Ok(());
         }
+        // Windows has no `IPV6_TCLASS` to set: IPv6 traffic is not marked.
+        #[cfg(unix)]
         if v6 {
             s.set_tclass_v6(u32::from(self.tos))?;
+            let _ = s.set_tos_v4(u32::from(self.tos));
+            Ok(())
+        } else {
+            s.set_tos_v4(u32::from(self.tos))
+        }
+        #[cfg(windows)]
+        if v6 {
             let _ = s.set_tos_v4(u32::from(self.tos));
             Ok(())
         } else {
@@ -311,6 +341,9 @@ pub(crate) fn bind(ep: &Endpoint, opts: &SocketOptions) -> Result<(Bound, String
             let local = l.local_addr()?;
             Ok((Bound::Tcp(l, tuning), format!("tcp://{local}")))
         }
+        #[cfg(windows)]
+        Endpoint::Ipc(_) => Err(Error::Endpoint(ep.to_string(), NO_IPC)),
+        #[cfg(unix)]
         Endpoint::Ipc(path) => {
             let (addr, file) = if let Some(name) = path.strip_prefix('@') {
                 let mut abstract_name = vec![0u8];
@@ -375,16 +408,18 @@ pub(crate) fn refuse_unsupported(ep: &Endpoint) -> Result<()> {
             "abstract ipc names (ipc://@name) are supported on Linux only",
         )),
         #[cfg(windows)]
-        Endpoint::Ipc(_) => Err(Error::Endpoint(
-            ep.to_string(),
-            "ipc is not supported on Windows (use tcp or inproc)",
-        )),
+        Endpoint::Ipc(_) => Err(Error::Endpoint(ep.to_string(), NO_IPC)),
         _ => Ok(()),
     }
 }
 
+/// Why an `ipc://` endpoint is refused on Windows.
+#[cfg(windows)]
+const NO_IPC: &str = "ipc is not supported on Windows (use tcp or inproc)";
+
 /// libzmq's `ipc://*`: a new directory, private to this user, under
 /// `$TMPDIR`, `$TEMPDIR`, `$TMP` or `/tmp`, holding the socket `socket`.
+#[cfg(unix)]
 fn wildcard_ipc() -> io::Result<IpcFile> {
     let base = ["TMPDIR", "TEMPDIR", "TMP"]
         .iter()
@@ -413,6 +448,7 @@ fn wildcard_ipc() -> io::Result<IpcFile> {
 
 /// Six random letters and digits, as `mkdtemp` makes (the standard
 /// library's hasher keys are random per process, and each new one differs).
+#[cfg(unix)]
 fn random_name() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -464,7 +500,10 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
             errno: errno_of(e),
         });
     };
+    #[cfg(unix)]
     let mut closing = Ok(());
+    #[cfg(windows)]
+    let closing: io::Result<()> = Ok(());
     match bound {
         Bound::Tcp(l, tuning) => {
             let Ok(l) = TcpListener::from_std(l) else {
@@ -491,6 +530,7 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
                 }
             }
         }
+        #[cfg(unix)]
         Bound::Ipc(l, file) => {
             let Ok(l) = UnixListener::from_std(l) else {
                 return;
@@ -528,6 +568,7 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
 
 /// A unix socket's name as an `ipc://` endpoint (`ipc://@name` in the
 /// abstract namespace); `None` for an unnamed one (a connecting peer's).
+#[cfg(unix)]
 fn ipc_name(addr: &SockAddr) -> Option<String> {
     if let Some(path) = addr.as_pathname() {
         return Some(format!("ipc://{}", path.display()));
@@ -546,7 +587,10 @@ fn start<S>(
 ) where
     S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
 {
+    #[cfg(unix)]
     let fd = s.as_fd().as_raw_fd();
+    #[cfg(windows)]
+    let fd = s.as_socket().as_raw_socket();
     let spec = ConnSpec {
         port: port.clone(),
         endpoint: endpoint.clone(),
@@ -588,6 +632,7 @@ pub(crate) fn connect(
 
 enum Stream {
     Tcp(TcpStream),
+    #[cfg(unix)]
     Unix(UnixStream),
 }
 
@@ -644,7 +689,10 @@ async fn connect_tcp(
     attempt: &Attempt<'_>,
 ) -> io::Result<TcpStream> {
     let s = RawSocket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
     attempt.made(s.as_raw_fd());
+    #[cfg(windows)]
+    attempt.made(s.as_raw_socket());
     if addr.is_ipv6() {
         let _ = s.set_only_v6(false);
     }
@@ -689,6 +737,9 @@ async fn connect_once(
                 io::Error::new(io::ErrorKind::NotFound, "no address of the host fits")
             }))
         }
+        #[cfg(windows)]
+        Endpoint::Ipc(_) => Err(io::Error::new(io::ErrorKind::Unsupported, NO_IPC)),
+        #[cfg(unix)]
         Endpoint::Ipc(path) => {
             let addr = match path.strip_prefix('@') {
                 Some(name) => {
@@ -781,6 +832,7 @@ async fn connect_loop(
                 ivl = first;
                 match s {
                     Stream::Tcp(s) => engine::run(s, &spec).await,
+                    #[cfg(unix)]
                     Stream::Unix(s) => engine::run(s, &spec).await,
                 };
                 let failed = port.speaks_zmtp() && !spec.greeted.get();
@@ -845,6 +897,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn random_names_differ() {
         let a = random_name();
