@@ -436,7 +436,7 @@ impl Drop for Poller {
 }
 
 /// A socket's readiness descriptor ([`Socket::readiness_fd`]): an eventfd
-/// (a [`WakePipe`](crate::sync::WakePipe) on the other Unixes) written
+/// (a `sync::WakePipe` on the other Unixes) written
 /// whenever the socket's state may have changed. Windows has none
 /// (`readiness_fd` is Unix API): the type is there, never made.
 #[derive(Debug)]
