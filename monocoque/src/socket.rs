@@ -943,8 +943,11 @@ impl Socket {
 
     /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): readable
     /// when a receive would return a message, writable when a send would
-    /// not wait. Also makes the [`readiness_fd`](Self::readiness_fd) not
-    /// readable until the next change.
+    /// not wait.
+    #[cfg_attr(
+        unix,
+        doc = "Also makes the [`readiness_fd`](Self::readiness_fd) not readable until the next change."
+    )]
     ///
     /// ```
     /// # use monocoque::{Socket, SocketType};
