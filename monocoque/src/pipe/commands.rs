@@ -78,7 +78,7 @@ impl Commands {
     }
 
     /// How many prefixes have a change waiting.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(super) fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }
