@@ -175,6 +175,13 @@ fn side_by_side_json_rows_and_svg() {
         assert_eq!(row.get("subscribers").is_some(), case == "fanout");
         assert_eq!(row.get("p99_monocoque").is_some(), case == "lat");
         assert_eq!(row.get("p99_libzmq").is_some(), case == "lat");
+        // The bare TCP stream beside tcp thr and lat rows, nowhere else.
+        let raw = row["transport"] == "tcp" && (case == "thr" || case == "lat");
+        assert_eq!(row.get("raw_tcp").is_some(), raw, "{row}");
+        if raw {
+            assert!(row["raw_tcp"].as_f64().unwrap() > 0.0, "{row}");
+        }
+        assert_eq!(row.get("p99_raw_tcp").is_some(), raw && case == "lat");
     }
     let drawing = std::fs::read_to_string(&svg).unwrap();
     let _ = std::fs::remove_file(&svg);
@@ -210,6 +217,90 @@ fn the_table_is_the_default_output() {
     );
     assert!(stdout.contains("| thr | ipc | 16 B |"), "{stdout}");
     assert!(stdout.contains("| cpu | ipc | 16 B |"), "{stdout}");
+}
+
+#[test]
+fn the_table_says_libzmq_sends_zero_copy_and_has_a_raw_tcp_column() {
+    let out = mq(
+        &[
+            "bench",
+            "--cases",
+            "thr",
+            "--transports",
+            "tcp",
+            "--sizes",
+            "1k",
+            "--count",
+            "300",
+            "--reps",
+            "1",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out);
+    assert!(
+        stdout.contains("libzmq sends zero-copy (zmq_msg_init_data"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| case | transport | size | monocoque | libzmq | ratio | raw-tcp |"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("| thr | tcp | 1 KiB |"))
+        .unwrap();
+    let cells: Vec<&str> = row.trim_matches(['|', ' ']).split(" | ").collect();
+    assert_eq!(cells.len(), 7, "{row}");
+    assert!(
+        cells[6].ends_with("MB/s") && cells[6].contains("msg/s"),
+        "{row}"
+    );
+    // The CPU row has no bare-stream figure.
+    assert!(stdout.contains("| cpu | tcp | 1 KiB |"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("| cpu | tcp | 1 KiB |") && l.ends_with("| - |")),
+        "{stdout}"
+    );
+}
+
+/// libzmq's side sends zero-copy: over inproc a 1 MiB message is then a
+/// pointer, so libzmq passes millions a second where a copy of each (at
+/// most some 30 k a second here even in a release build) could not reach
+/// 100 k.
+#[test]
+fn libzmq_sends_1_mib_inproc_without_copying() {
+    let out = mq(
+        &[
+            "bench",
+            "--cases",
+            "thr",
+            "--transports",
+            "inproc",
+            "--sizes",
+            "1M",
+            "--count",
+            "20000",
+            "--reps",
+            "1",
+            "--json",
+        ],
+        None,
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out);
+    let row: serde_json::Value = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["case"] == "thr")
+        .unwrap();
+    let libzmq = row["libzmq"].as_f64().unwrap();
+    assert!(libzmq > 100_000.0, "libzmq copies? {row}");
 }
 
 #[test]

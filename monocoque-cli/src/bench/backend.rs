@@ -1,10 +1,13 @@
-//! The two libraries behind one small interface, so each benchmark role is
-//! written once and runs the same loop on both.
+//! The small interface the measured loops (`roles.rs`) are written against,
+//! and Monocoque behind it (`mono.rs`).
 //!
-//! Each side uses its library the way its perf tools do: libzmq copies the
-//! payload into a `zmq_msg_t` per send (`zmq_send`) and reuses one message
-//! for receiving; Monocoque sends a clone of one `Bytes` (a refcount bump)
-//! and receives owned `Message`s.
+//! Monocoque sends a clone of one `Bytes` (a reference count, no copy of
+//! the payload) and receives owned `Message`s, dropping them. libzmq's side
+//! runs the same loops in C (`libzmq_perf.c`, [`super::libzmq`]), because
+//! the `zmq` crate cannot send one buffer many times without copying it:
+//! its messages point at one buffer libzmq never frees (`zmq_msg_init_data`)
+//! and it receives into one reused `zmq_msg_t`. Neither side copies a
+//! payload to send it.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -45,7 +48,7 @@ pub(crate) trait Backend: Sized {
     /// A payload ready to be sent many times.
     type Payload: Send + Sync + 'static;
 
-    /// A context (libzmq's default of one I/O thread; Monocoque's too).
+    /// A context with one I/O thread (libzmq's default).
     fn open() -> io::Result<Self>;
     /// A socket with both HWMs at `hwm` (0: libzmq's "no limit") and a
     /// receive timeout of [`WAIT`].
@@ -68,8 +71,8 @@ pub(crate) trait Backend: Sized {
     /// PUB: waits until `n` subscriptions arrived.
     fn wait_subscribers(sock: &mut Self::Socket, n: usize) -> io::Result<()>;
     /// Before closing a socket that just sent `sent` bytes with no one to
-    /// say they arrived (the perf roles): make sure they are on the wire.
-    /// libzmq's linger does that already.
+    /// say they arrived (the perf roles): make sure they are on the wire
+    /// (libzmq's linger does that by itself).
     fn settle(_sent: u64) {}
     /// Closes the socket; the context's end waits for its queue to drain.
     fn close(sock: Self::Socket);
@@ -79,149 +82,6 @@ pub(crate) trait Backend: Sized {
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, format!("timed out {what}"))
-}
-
-/// libzmq 4.3 through the `zmq` crate (built from its vendored source).
-pub(crate) struct Libzmq {
-    ctx: zmq::Context,
-}
-
-/// A libzmq socket with its reusable receive message.
-pub(crate) struct ZmqSocket {
-    sock: zmq::Socket,
-    msg: zmq::Message,
-}
-
-impl std::fmt::Debug for Libzmq {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Libzmq")
-    }
-}
-
-impl std::fmt::Debug for ZmqSocket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ZmqSocket")
-    }
-}
-
-fn zmq_err(e: zmq::Error) -> io::Error {
-    if e == zmq::Error::EAGAIN {
-        return timed_out("waiting for a message");
-    }
-    io::Error::other(format!("libzmq: {e}"))
-}
-
-impl Backend for Libzmq {
-    type Socket = ZmqSocket;
-    type Payload = Vec<u8>;
-
-    fn open() -> io::Result<Self> {
-        Ok(Libzmq {
-            ctx: zmq::Context::new(),
-        })
-    }
-
-    fn socket(&self, kind: Kind, hwm: usize) -> io::Result<ZmqSocket> {
-        let ty = match kind {
-            Kind::Push => zmq::PUSH,
-            Kind::Pull => zmq::PULL,
-            Kind::Req => zmq::REQ,
-            Kind::Rep => zmq::REP,
-            Kind::Pub => zmq::XPUB,
-            Kind::Sub => zmq::SUB,
-        };
-        let sock = self.ctx.socket(ty).map_err(zmq_err)?;
-        let hwm = i32::try_from(hwm).unwrap_or(i32::MAX);
-        sock.set_sndhwm(hwm).map_err(zmq_err)?;
-        sock.set_rcvhwm(hwm).map_err(zmq_err)?;
-        let wait = i32::try_from(WAIT.as_millis()).unwrap_or(i32::MAX);
-        sock.set_rcvtimeo(wait).map_err(zmq_err)?;
-        match kind {
-            Kind::Pub => sock.set_xpub_verbose(true).map_err(zmq_err)?,
-            Kind::Sub => sock.set_subscribe(b"").map_err(zmq_err)?,
-            _ => {}
-        }
-        Ok(ZmqSocket {
-            sock,
-            msg: zmq::Message::new(),
-        })
-    }
-
-    fn bind(s: &mut ZmqSocket, ep: &str) -> io::Result<String> {
-        s.sock.bind(ep).map_err(zmq_err)?;
-        match s.sock.get_last_endpoint().map_err(zmq_err)? {
-            Ok(bound) => Ok(bound),
-            Err(_) => Ok(ep.to_owned()),
-        }
-    }
-
-    fn connect(s: &mut ZmqSocket, ep: &str) -> io::Result<()> {
-        s.sock.connect(ep).map_err(zmq_err)
-    }
-
-    fn secure(s: &mut ZmqSocket, server: bool) -> io::Result<()> {
-        // The `zmq` crate's vendored libzmq is built without libsodium.
-        let keys = |z: &str| zmq::z85_decode(z).map_err(|e| io::Error::other(e.to_string()));
-        let [server_public, server_secret, public, secret] = [
-            keys(CURVE_TEST_KEYS[0])?,
-            keys(CURVE_TEST_KEYS[1])?,
-            keys(CURVE_TEST_KEYS[2])?,
-            keys(CURVE_TEST_KEYS[3])?,
-        ];
-        let r = if server {
-            s.sock
-                .set_curve_secretkey(&server_secret)
-                .and_then(|()| s.sock.set_curve_server(true))
-        } else {
-            s.sock
-                .set_curve_serverkey(&server_public)
-                .and_then(|()| s.sock.set_curve_publickey(&public))
-                .and_then(|()| s.sock.set_curve_secretkey(&secret))
-        };
-        r.map_err(|e| {
-            io::Error::other(format!(
-                "libzmq here has no CURVE ({e}): compare with ../shared/bench-peers/zperf.c curve"
-            ))
-        })
-    }
-
-    fn payload(size: usize) -> Vec<u8> {
-        vec![0; size]
-    }
-
-    fn send(s: &mut ZmqSocket, payload: &Vec<u8>) -> io::Result<()> {
-        s.sock.send(payload.as_slice(), 0).map_err(zmq_err)
-    }
-
-    fn recv(s: &mut ZmqSocket) -> io::Result<usize> {
-        s.sock.recv(&mut s.msg, 0).map_err(zmq_err)?;
-        Ok(s.msg.len())
-    }
-
-    fn echo(s: &mut ZmqSocket) -> io::Result<()> {
-        s.sock.recv(&mut s.msg, 0).map_err(zmq_err)?;
-        let msg = std::mem::replace(&mut s.msg, zmq::Message::new());
-        s.sock.send(msg, 0).map_err(zmq_err)
-    }
-
-    fn wait_subscribers(s: &mut ZmqSocket, n: usize) -> io::Result<()> {
-        for _ in 0..n {
-            // XPUB_VERBOSE passes every SUBSCRIBE up, duplicates included.
-            s.sock.recv(&mut s.msg, 0).map_err(|e| match e {
-                zmq::Error::EAGAIN => timed_out("waiting for subscribers"),
-                e => zmq_err(e),
-            })?;
-        }
-        Ok(())
-    }
-
-    fn close(s: ZmqSocket) {
-        drop(s);
-    }
-
-    fn finish(self) {
-        drop(self.ctx);
-    }
 }
 
 /// Polls `ready` until it holds or [`WAIT`] passes.

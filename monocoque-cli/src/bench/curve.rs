@@ -1,16 +1,16 @@
 //! The CURVE rows of `mq bench --curve`: who runs each side, and how their
 //! output is read.
 //!
-//! The `zmq` crate builds libzmq without libsodium, so libzmq's CURVE side
-//! is a system libzmq built with it (Debian's `libzmq3-dev`), driven by a
-//! small C program of libzmq's perf roles that `mq` carries
-//! (`libzmq_perf.c`) and builds once with `cc ... -lzmq` into a cache
-//! directory. Monocoque's side is `mq bench`'s own perf roles. Both get the
+//! The vendored libzmq is built without libsodium, so libzmq's CURVE side
+//! is a system libzmq built with it (Debian's `libzmq3-dev`), driven by the
+//! same C program of libzmq's perf roles as the other rows
+//! (`libzmq_perf.c`, [`super::libzmq`]), which `mq` builds once more, with
+//! `cc ... -lzmq`, into a cache directory. Monocoque's side is `mq bench`'s own perf roles. Both get the
 //! fifth argument `curve` (libzmq's test keys, the local side the server),
 //! both send zero-copy, both print libzmq's perf lines:
 //!
 //! ```text
-//! mq bench --curve ──cc -O2 libzmq_perf.c -lzmq──> $XDG_CACHE_HOME/mq/libzmq-perf-HASH (once)
+//! mq bench --curve ──cc -O2 -pthread libzmq_perf.c -lzmq──> $XDG_CACHE_HOME/mq/libzmq-perf-HASH (once)
 //! libzmq:    libzmq-perf local-thr tcp://127.0.0.1:PORT 64 N curve  <──  libzmq-perf remote-thr ...
 //! Monocoque: mq bench local-thr tcp://127.0.0.1:PORT 64 N curve     <──  mq bench remote-thr ...
 //!            "mean throughput: R [msg/s]" | "average latency: L [us]" ──> the harness's medians
@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::libzmq::{cache_dir, fnv1a, version_of, LibzmqPerf};
 use super::{Case, PerfRole};
 
 /// The C program of libzmq's perf roles, built at run time.
@@ -28,15 +29,6 @@ const SOURCE: &str = include_str!("libzmq_perf.c");
 const INSTALL: &str = "install a C compiler and libzmq with CURVE (Debian: apt-get install gcc libzmq3-dev), or pass --libzmq-perf PATH";
 /// What to install when the program's libzmq has no CURVE.
 const INSTALL_LIBZMQ: &str = "install libzmq with CURVE (Debian: apt-get install libzmq3-dev)";
-
-/// A program of libzmq's perf roles on a libzmq with CURVE.
-#[derive(Clone, Debug)]
-pub(crate) struct LibzmqPerf {
-    /// The program.
-    pub(crate) program: PathBuf,
-    /// `libzmq X.Y.Z` as the program reports it (`None`: it does not say).
-    pub(crate) version: Option<String>,
-}
 
 impl LibzmqPerf {
     /// The program given (`--libzmq-perf`), or `libzmq_perf.c` built
@@ -55,8 +47,8 @@ impl LibzmqPerf {
             }
             None => build()?,
         };
-        let version = match Command::new(&program).arg("version").output() {
-            Ok(out) => parse_version(&String::from_utf8_lossy(&out.stdout)),
+        let version = match version_of(&program) {
+            Ok(version) => version,
             Err(e) => {
                 return Err(format!(
                     "bench --curve: cannot run {}: {e}",
@@ -80,15 +72,6 @@ impl LibzmqPerf {
                 version: None,
             }),
         }
-    }
-
-    /// `libzmq 4.3.4 (PATH)`, for the table's caption.
-    pub(crate) fn describe(&self) -> String {
-        format!(
-            "{} ({})",
-            self.version.as_deref().unwrap_or("libzmq"),
-            self.program.display()
-        )
     }
 
     /// What to tell the user when this program failed a CURVE round trip
@@ -162,17 +145,6 @@ pub(crate) fn value(case: Case, out: &str) -> Option<f64> {
     }
 }
 
-/// `libzmq 4.3.4` and whether it has CURVE, from the program's `version`.
-fn parse_version(out: &str) -> Option<(String, bool)> {
-    let version = out
-        .lines()
-        .find(|l| l.starts_with("libzmq "))?
-        .trim()
-        .to_owned();
-    let curve = out.lines().find_map(|l| l.strip_prefix("curve: "))?.trim() == "yes";
-    Some((version, curve))
-}
-
 /// Builds `libzmq_perf.c` against the system's libzmq, once per source,
 /// compiler and flags; returns the program.
 fn build() -> Result<PathBuf, String> {
@@ -218,7 +190,7 @@ fn build() -> Result<PathBuf, String> {
     ));
     let built = Command::new(&compiler)
         .args(&cc_args)
-        .args(["-O2", "-o"])
+        .args(["-O2", "-pthread", "-o"])
         .arg(&partial)
         .arg(&source)
         .args(&flags)
@@ -255,36 +227,6 @@ fn build() -> Result<PathBuf, String> {
     Ok(program)
 }
 
-/// `$XDG_CACHE_HOME/mq`, else `~/.cache/mq`, else `mq-cache` in the
-/// temporary directory.
-fn cache_dir() -> PathBuf {
-    let var = |name| {
-        std::env::var_os(name)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    if let Some(cache) = var("XDG_CACHE_HOME") {
-        return cache.join("mq");
-    }
-    if let Some(home) = var("HOME") {
-        return home.join(".cache").join("mq");
-    }
-    std::env::temp_dir().join("mq-cache")
-}
-
-/// FNV-1a over the parts (each followed by a zero byte): stable across
-/// builds of `mq`, unlike std's hasher, so the cache outlives them.
-fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &byte in part.as_bytes().iter().chain(&[0]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::backend::CURVE_TEST_KEYS;
@@ -298,6 +240,21 @@ mod tests {
     }
 
     #[test]
+    fn every_send_of_the_c_program_is_zero_copy() {
+        // Equal work with Monocoque's `Bytes`: no send that copies the
+        // payload (zmq_send, a sized message filled by memcpy, a copy).
+        for copying in [
+            "zmq_send(",
+            "zmq_msg_init_size(",
+            "zmq_msg_copy(",
+            "zmq_sendmsg(",
+        ] {
+            assert!(!SOURCE.contains(copying), "libzmq_perf.c calls {copying}");
+        }
+        assert!(SOURCE.contains("zmq_msg_init_data(&m, buf, size, NULL, NULL)"));
+    }
+
+    #[test]
     fn values_from_the_perf_lines() {
         let thr = "message size: 64 [B]\nmessage count: 10\nmean throughput: 581234 [msg/s]\nmean throughput: 297.592 [Mb/s]\n";
         assert_eq!(value(Case::Thr, thr), Some(581_234.0));
@@ -305,21 +262,6 @@ mod tests {
         assert_eq!(value(Case::Lat, lat), Some(54.5));
         assert_eq!(value(Case::Lat, thr), None);
         assert_eq!(roles(Case::Lat), (PerfRole::LocalLat, PerfRole::RemoteLat));
-    }
-
-    #[test]
-    fn versions_and_cache_keys() {
-        assert_eq!(
-            parse_version("libzmq 4.3.4\ncurve: yes\n"),
-            Some(("libzmq 4.3.4".to_owned(), true))
-        );
-        assert_eq!(
-            parse_version("libzmq 4.3.5\ncurve: no\n"),
-            Some(("libzmq 4.3.5".to_owned(), false))
-        );
-        assert_eq!(parse_version(""), None);
-        assert_ne!(fnv1a(["a", "bc"]), fnv1a(["ab", "c"]));
-        assert_eq!(fnv1a([""]), fnv1a([""]));
     }
 
     #[test]

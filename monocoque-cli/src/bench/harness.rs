@@ -1,13 +1,18 @@
 //! The side-by-side run: plan the cases, spawn the role processes, collect
-//! medians, hand the rows to the report. CURVE rows (`--curve`) pair
-//! perf-role programs instead of hidden roles (see [`super::curve`]).
+//! medians, hand the rows to the report. Monocoque's roles are `mq` itself,
+//! libzmq's the C program of the same roles ([`super::libzmq`]), the tcp
+//! rows' bare TCP stream `mq`'s `raw-tcp` roles ([`super::raw`]). CURVE
+//! rows (`--curve`) pair perf-role programs instead of hidden roles (see
+//! [`super::curve`]).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::curve::{self, LibzmqPerf, PerfProgram};
+use super::curve::{self, PerfProgram};
+use super::libzmq::LibzmqPerf;
+use super::raw::RAW_TCP;
 use super::report::{self, Row};
 use super::roles::HIDDEN_ROLE;
 use super::{BenchArgs, Case, Lib, Transport};
@@ -41,7 +46,35 @@ struct Job {
     curve: bool,
 }
 
+/// Who runs one side of a measured run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Side {
+    /// One of the two libraries.
+    Lib(Lib),
+    /// The bare TCP stream, the tcp rows' byte-rate reference.
+    RawTcp,
+}
+
+impl Side {
+    /// The name in the progress line.
+    fn name(self) -> &'static str {
+        match self {
+            Side::Lib(lib) => lib.name(),
+            Side::RawTcp => RAW_TCP,
+        }
+    }
+}
+
 impl Job {
+    /// Whether the bare TCP stream runs beside the libraries: tcp thr and
+    /// lat rows (not CURVE's), of at least one byte.
+    fn raw_tcp(&self) -> bool {
+        self.transport == Transport::Tcp
+            && matches!(self.case, Case::Thr | Case::Lat)
+            && !self.curve
+            && self.size > 0
+    }
+
     /// `tcp`, or `tcp+curve` for a CURVE row.
     fn transport_label(&self) -> String {
         if self.curve {
@@ -178,6 +211,12 @@ fn plan_curve(args: &BenchArgs) -> Vec<Job> {
 pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own binary: {e}"))?;
     let jobs = plan(args);
+    // libzmq's side of the NULL rows: the C program built with `mq`.
+    let libzmq = if jobs.iter().any(|j| !j.curve) && args.libs.contains(&Lib::Libzmq) {
+        Some(LibzmqPerf::vendored()?)
+    } else {
+        None
+    };
     // libzmq's CURVE side is found (or built) and tried before any run, so
     // a missing package fails at once.
     let libzmq_curve = if jobs.iter().any(|j| j.curve) && args.libs.contains(&Lib::Libzmq) {
@@ -187,40 +226,43 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
     } else {
         None
     };
-    let total = jobs.len() * args.reps * args.libs.len();
+    let sides_of = |job: &Job| args.libs.len() + usize::from(job.raw_tcp());
+    let total = jobs.iter().map(sides_of).sum::<usize>() * args.reps;
     let mut progress = Progress::new(total);
-    let mut samples: HashMap<(usize, Lib), Vec<Sample>> = HashMap::new();
+    let mut samples: HashMap<(usize, Side), Vec<Sample>> = HashMap::new();
     let mut failures = Vec::new();
     let started = Instant::now();
     for (j, job) in jobs.iter().enumerate() {
         for rep in 0..args.reps {
-            // Alternate which library goes first, so neither always runs on
-            // a machine the other just warmed (or heated).
-            let mut libs = args.libs.clone();
-            if rep % 2 == 1 {
-                libs.reverse();
+            // Alternate who goes first (the bare stream too), so no side
+            // always runs on a machine another just warmed (or heated).
+            let mut sides: Vec<Side> = args.libs.iter().map(|&lib| Side::Lib(lib)).collect();
+            if job.raw_tcp() {
+                sides.push(Side::RawTcp);
             }
-            for lib in libs {
+            if rep % 2 == 1 {
+                sides.reverse();
+            }
+            for side in sides {
                 progress.step(&format!(
                     "{} {} {} {}",
                     job.case.name(),
                     job.transport_label(),
                     report::size_label(job.size),
-                    lib.name()
+                    side.name()
                 ));
-                let result = if job.curve {
-                    run_curve(&exe, job, lib, libzmq_curve.as_ref())
-                } else {
-                    run_one(&exe, job, lib)
+                let result = match side {
+                    Side::Lib(lib) if job.curve => run_curve(&exe, job, lib, libzmq_curve.as_ref()),
+                    _ => run_one(&exe, job, side, libzmq.as_ref()),
                 };
                 match result {
-                    Ok(sample) => samples.entry((j, lib)).or_default().push(sample),
+                    Ok(sample) => samples.entry((j, side)).or_default().push(sample),
                     Err(e) => failures.push(format!(
                         "{} {} {} B {}: {e}",
                         job.case.name(),
                         job.transport_label(),
                         job.size,
-                        lib.name()
+                        side.name()
                     )),
                 }
             }
@@ -236,7 +278,13 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), String> {
         report::json(&rows)
     } else {
         let curve_libzmq = libzmq_curve.as_ref().map(LibzmqPerf::describe);
-        report::table(&rows, args.reps, started.elapsed(), curve_libzmq.as_deref())
+        report::table(
+            &rows,
+            args.reps,
+            started.elapsed(),
+            libzmq.as_ref().map(LibzmqPerf::name),
+            curve_libzmq.as_deref(),
+        )
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -270,21 +318,25 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
 
 fn rows(
     jobs: &[Job],
-    samples: &HashMap<(usize, Lib), Vec<Sample>>,
+    samples: &HashMap<(usize, Side), Vec<Sample>>,
     reps: usize,
     libs: &[Lib],
 ) -> Vec<Row> {
     let ran = |lib: Lib, n: usize| libs.contains(&lib).then_some(n);
-    let get = |j: usize, lib: Lib| {
+    let get = |j: usize, side: Side| {
         samples
-            .get(&(j, lib))
+            .get(&(j, side))
             .map(Vec::as_slice)
             .unwrap_or_default()
     };
     let mut rows = Vec::new();
     let mut cpu_rows = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
-        let (mono, zmq) = (get(j, Lib::Monocoque), get(j, Lib::Libzmq));
+        let (mono, zmq) = (
+            get(j, Side::Lib(Lib::Monocoque)),
+            get(j, Side::Lib(Lib::Libzmq)),
+        );
+        let raw = get(j, Side::RawTcp);
         let values = |s: &[Sample]| median(s.iter().map(|s| s.value).collect());
         let p99 = |s: &[Sample]| median(s.iter().filter_map(|s| s.p99).collect());
         let mut row = Row {
@@ -303,10 +355,14 @@ fn rows(
                 reps,
             ),
             curve: job.curve,
+            raw_tcp: values(raw),
+            p99_raw_tcp: None,
+            raw_runs: job.raw_tcp().then_some(raw.len()),
         };
         if job.case == Case::Lat && !job.curve {
             row.p99_monocoque = p99(mono);
             row.p99_libzmq = p99(zmq);
+            row.p99_raw_tcp = p99(raw);
         }
         rows.push(row);
         let cpu_size = jobs
@@ -328,6 +384,8 @@ fn rows(
                 unit: "s/Mmsg",
                 monocoque: per_mmsg(mono),
                 libzmq: per_mmsg(zmq),
+                raw_tcp: None,
+                raw_runs: None,
                 ..rows[rows.len() - 1].clone()
             });
         }
@@ -357,17 +415,32 @@ fn start(cmd: &mut Command, role: &str) -> Result<Role, String> {
     })
 }
 
+/// Starts hidden role `role` on `side`: `mq __bench-role ROLE LIB ...` for
+/// Monocoque and the bare stream, `libzmq-perf __bench-role ROLE ...` (the
+/// same arguments without LIB) for libzmq.
 fn spawn(
     exe: &std::path::Path,
     role: &str,
-    lib: Lib,
+    side: Side,
+    libzmq: Option<&LibzmqPerf>,
     ep: &str,
     job: &Job,
     hwm: usize,
 ) -> Result<Role, String> {
-    let mut cmd = Command::new(exe);
-    cmd.arg(HIDDEN_ROLE)
-        .args([role, lib.name(), ep])
+    let mut cmd = match side {
+        Side::Lib(Lib::Libzmq) => {
+            let perf = libzmq.ok_or("libzmq's side was not set up")?;
+            let mut cmd = Command::new(&perf.program);
+            cmd.args([HIDDEN_ROLE, role]);
+            cmd
+        }
+        side => {
+            let mut cmd = Command::new(exe);
+            cmd.args([HIDDEN_ROLE, role, side.name()]);
+            cmd
+        }
+    };
+    cmd.arg(ep)
         .args([
             job.size.to_string(),
             job.count.to_string(),
@@ -512,7 +585,12 @@ fn ipc_endpoint() -> String {
     )
 }
 
-fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String> {
+fn run_one(
+    exe: &std::path::Path,
+    job: &Job,
+    side: Side,
+    libzmq: Option<&LibzmqPerf>,
+) -> Result<Sample, String> {
     let deadline = Instant::now() + RUN_DEADLINE;
     // thr and lat: libzmq's default HWM, as users deploy; fanout: room for
     // every message, so a PUB never drops and every subscriber gets the
@@ -530,7 +608,16 @@ fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String>
     };
     let parse_err = |out: &str| format!("unexpected output {out:?}");
     if job.transport == Transport::Inproc {
-        let out = spawn(exe, inproc_role, lib, "inproc://mq-bench", job, hwm)?.finish(deadline)?;
+        let out = spawn(
+            exe,
+            inproc_role,
+            side,
+            libzmq,
+            "inproc://mq-bench",
+            job,
+            hwm,
+        )?
+        .finish(deadline)?;
         let result = field(&out, "result").ok_or_else(|| parse_err(&out))?;
         return Ok(Sample {
             value: result[0],
@@ -542,9 +629,9 @@ fn run_one(exe: &std::path::Path, job: &Job, lib: Lib) -> Result<Sample, String>
         Transport::Ipc => ipc_endpoint(),
         _ => "tcp://127.0.0.1:*".to_owned(),
     };
-    let mut binder = spawn(exe, bind_role, lib, &ep, job, hwm)?;
+    let mut binder = spawn(exe, bind_role, side, libzmq, &ep, job, hwm)?;
     let bound = binder.endpoint()?;
-    let mut connecter = spawn(exe, connect_role, lib, &bound, job, hwm)?;
+    let mut connecter = spawn(exe, connect_role, side, libzmq, &bound, job, hwm)?;
     // The measuring side finishes first; then the sending side may close.
     let (bout, cout) = if job.case == Case::Thr {
         let bout = binder.finish(deadline);
@@ -808,8 +895,8 @@ mod tests {
         };
         let mut samples = HashMap::new();
         for j in 0..jobs.len() {
-            samples.insert((j, Lib::Monocoque), vec![sample(2.0)]);
-            samples.insert((j, Lib::Libzmq), vec![sample(1.0)]);
+            samples.insert((j, Side::Lib(Lib::Monocoque)), vec![sample(2.0)]);
+            samples.insert((j, Side::Lib(Lib::Libzmq)), vec![sample(1.0)]);
         }
         let rows = rows(&jobs, &samples, 1, &args.libs);
         let cases: Vec<(&str, bool)> = rows.iter().map(|r| (r.case, r.curve)).collect();

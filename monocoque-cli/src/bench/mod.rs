@@ -1,37 +1,57 @@
 //! `mq bench`: Monocoque and libzmq side by side, in one run, one table.
 //!
 //! The parent process only plans, spawns and reports: every measured run is
-//! one or two child processes (`mq` re-executed with the hidden
-//! `__bench-role` subcommand), receiver and sender apart for tcp and ipc as a
-//! user deploys them, both in one child for inproc. The two libraries get the
-//! same counts and alternate within each repetition; medians are reported.
+//! one or two child processes, receiver and sender apart for tcp and ipc as
+//! a user deploys them, both in one child for inproc. Monocoque's children
+//! are `mq` re-executed with the hidden `__bench-role` subcommand; libzmq's
+//! are the same roles in C (`libzmq_perf.c` on the vendored libzmq, built
+//! with `mq`, [`libzmq`]), so that libzmq sends zero-copy as Monocoque does:
+//! equal work. The two libraries get the same counts and alternate within
+//! each repetition; medians are reported. tcp rows also run a bare TCP
+//! stream with no library (`raw-tcp`, [`raw`]), the byte-rate reference.
 //!
 //! ```text
-//! mq bench ──spawn──> mq __bench-role thr-recv LIB tcp://127.0.0.1:* ...  (binds, prints its endpoint)
-//!          ──spawn──> mq __bench-role thr-send LIB tcp://127.0.0.1:PORT ... (connects, sends)
+//! mq bench ──spawn──> mq __bench-role thr-recv monocoque tcp://127.0.0.1:* ...  (binds, prints its endpoint)
+//!          ──spawn──> mq __bench-role thr-send monocoque tcp://127.0.0.1:PORT ... (connects, sends)
+//!          ──spawn──> libzmq-perf __bench-role thr-recv tcp://127.0.0.1:* ...     (the same for libzmq)
+//!          ──spawn──> mq __bench-role thr-recv raw-tcp tcp://127.0.0.1:* ...    (and for the bare stream)
 //!          <─stdout── "result: ..." lines ──> medians ──> table | --json | --svg
 //! ```
 //!
 //! `mq bench local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT`
 //! are libzmq's perf tools, line for line, so `mq` pairs with them.
 //!
-//! `mq bench --curve` adds CURVE rows over tcp. The `zmq` crate's libzmq
-//! has no CURVE, so libzmq's side of those rows is a system libzmq built
-//! with libsodium, driven by a small C program of the same perf roles
-//! (`libzmq_perf.c`, built once with `cc ... -lzmq`); Monocoque's side is
-//! `mq bench`'s own perf roles with `curve` ([`curve`] has the details).
+//! `mq bench --curve` adds CURVE rows over tcp. The vendored libzmq has no
+//! CURVE, so libzmq's side of those rows is a system libzmq built with
+//! libsodium, driven by the same C program built once more at run time
+//! (`cc ... -lzmq`); Monocoque's side is `mq bench`'s own perf roles with
+//! `curve` ([`curve`] has the details).
 
 mod backend;
 mod curve;
 mod harness;
+mod libzmq;
 mod mono;
+mod raw;
 mod report;
 mod roles;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 pub(crate) use harness::run;
-pub(crate) use roles::{run_hidden_role, run_perf, HIDDEN_ROLE};
+pub(crate) use roles::{run_perf, HIDDEN_ROLE};
+
+/// `mq __bench-role ROLE LIB ENDPOINT SIZE COUNT SUBS HWM`: a measured role
+/// on Monocoque or libzmq ([`roles`]), or on the bare TCP stream when LIB
+/// is `raw-tcp` ([`raw`]).
+pub(crate) fn run_hidden_role(args: &[String]) -> ExitCode {
+    if args.get(1).map(String::as_str) == Some(raw::RAW_TCP) {
+        raw::run_hidden_role(args)
+    } else {
+        roles::run_hidden_role(args)
+    }
+}
 
 /// What a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,7 +122,8 @@ impl Transport {
 pub(crate) enum Lib {
     /// This project.
     Monocoque,
-    /// libzmq through the `zmq` crate (vendored libzmq 4.3).
+    /// libzmq (the vendored 4.3.4 that `zmq-sys` builds), through the C
+    /// program of the same roles (`libzmq_perf.c`), sending zero-copy.
     Libzmq,
 }
 

@@ -33,6 +33,13 @@ pub(crate) struct Row {
     /// Over CURVE (`--curve`): both libraries' perf roles with `curve`;
     /// latency is then the mean round trip, with no p99.
     pub(crate) curve: bool,
+    /// The bare TCP stream's median (tcp thr and lat rows): the byte-rate
+    /// reference, in no ratio.
+    pub(crate) raw_tcp: Option<f64>,
+    /// Latency: the bare TCP stream's median p99.
+    pub(crate) p99_raw_tcp: Option<f64>,
+    /// Successful runs of the bare TCP stream (`None`: not run for this row).
+    pub(crate) raw_runs: Option<usize>,
 }
 
 impl Row {
@@ -117,25 +124,37 @@ fn cell(row: &Row, value: Option<f64>, p99: Option<f64>, runs: Option<usize>) ->
     text
 }
 
-/// The markdown table with its caption; `curve_libzmq` names the libzmq
-/// of the CURVE rows (`None`: libzmq did not run them).
+/// The markdown table with its caption; `libzmq` names the libzmq of the
+/// other rows and `curve_libzmq` that of the CURVE rows (`None`: libzmq
+/// did not run them).
 pub(crate) fn table(
     rows: &[Row],
     reps: usize,
     took: Duration,
+    libzmq: Option<&str>,
     curve_libzmq: Option<&str>,
 ) -> String {
-    let (major, minor, patch) = zmq::version();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Monocoque vs libzmq {major}.{minor}.{patch}: medians of {reps} run(s), {:.0} s in all.",
+        "Monocoque vs {}: medians of {reps} run(s), {:.0} s in all.",
+        libzmq.unwrap_or("libzmq (not run)"),
         took.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "Equal work: libzmq sends zero-copy (zmq_msg_init_data over one buffer it never frees), Monocoque a clone of one Bytes; neither copies a payload to send, both receive and drop."
     );
     let _ = writeln!(
         out,
         "ratio = monocoque / libzmq: above 1 is better for thr and fanout, below 1 for lat (round trip) and cpu."
     );
+    if rows.iter().any(|r| r.raw_runs.is_some()) {
+        let _ = writeln!(
+            out,
+            "raw-tcp (tcp rows): a bare TCP stream, no library, one blocking thread per side (thr: the messages' bytes back to back in writes of up to 1 MiB, 4 MiB socket buffers); the byte-rate reference, in no ratio."
+        );
+    }
     if rows.iter().any(|r| r.curve) {
         let _ = writeln!(
             out,
@@ -144,8 +163,8 @@ pub(crate) fn table(
         );
     }
     out.push('\n');
-    out.push_str("| case | transport | size | monocoque | libzmq | ratio |\n");
-    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| case | transport | size | monocoque | libzmq | ratio | raw-tcp |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
     for row in rows {
         let size = match row.subscribers {
             Some(n) => format!(
@@ -160,11 +179,12 @@ pub(crate) fn table(
             .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
         let _ = writeln!(
             out,
-            "| {} | {} | {size} | {} | {} | {ratio} |",
+            "| {} | {} | {size} | {} | {} | {ratio} | {} |",
             row.case,
             row.transport_label(),
             cell(row, row.monocoque, row.p99_monocoque, row.runs.0),
             cell(row, row.libzmq, row.p99_libzmq, row.runs.1),
+            cell(row, row.raw_tcp, row.p99_raw_tcp, row.raw_runs),
         );
     }
     out
@@ -196,15 +216,24 @@ pub(crate) fn json(rows: &[Row]) -> String {
             obj.insert("p99_monocoque".into(), number(row.p99_monocoque));
             obj.insert("p99_libzmq".into(), number(row.p99_libzmq));
         }
+        if row.raw_runs.is_some() {
+            obj.insert("raw_tcp".into(), number(row.raw_tcp));
+            if row.case == "lat" {
+                obj.insert("p99_raw_tcp".into(), number(row.p99_raw_tcp));
+            }
+        }
         out.push_str(&Value::Object(obj).to_string());
         out.push('\n');
     }
     out
 }
 
+/// The bare TCP stream's line in the SVG.
+const RAW_TCP_SERIES: &str = "raw-tcp";
+
 /// Throughput (msg/s, log scale) against message size (log scale), one
-/// line per library and transport: solid Monocoque, dashed libzmq. CURVE
-/// rows are left out.
+/// line per library and transport: solid Monocoque, dashed libzmq, and
+/// the bare TCP stream dotted (tcp). CURVE rows are left out.
 pub(crate) fn svg(rows: &[Row]) -> String {
     const W: f64 = 760.0;
     const H: f64 = 460.0;
@@ -218,7 +247,7 @@ pub(crate) fn svg(rows: &[Row]) -> String {
         .collect();
     let values = thr
         .iter()
-        .flat_map(|r| [r.monocoque, r.libzmq])
+        .flat_map(|r| [r.monocoque, r.libzmq, r.raw_tcp])
         .flatten()
         .filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -251,7 +280,7 @@ pub(crate) fn svg(rows: &[Row]) -> String {
     let _ = writeln!(out, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
     let _ = writeln!(
         out,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">PUSH -> PULL throughput: Monocoque (solid) vs libzmq (dashed)</text>"#,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">PUSH -> PULL throughput: Monocoque (solid), libzmq (dashed), raw-tcp (dotted)</text>"#,
         (W - RIGHT + LEFT) / 2.0
     );
     // Axes, decades and size ticks.
@@ -297,50 +326,60 @@ pub(crate) fn svg(rows: &[Row]) -> String {
         (y0 + y1) / 2.0,
         (y0 + y1) / 2.0
     );
-    // One polyline per library and transport.
+    // One polyline per library and transport, and the bare TCP stream's
+    // (tcp rows only).
     let colours = [
         ("tcp", "#1f77b4"),
         ("ipc", "#d62728"),
         ("inproc", "#2ca02c"),
     ];
-    let mut legend = 0.0;
+    let mut series: Vec<(&str, &str, &str, &str)> = Vec::new();
     for (transport, colour) in colours {
-        for (lib, dash) in [("monocoque", ""), ("libzmq", r#" stroke-dasharray="6 4""#)] {
-            let points: Vec<String> = thr
-                .iter()
-                .filter(|r| r.transport == transport)
-                .filter_map(|r| {
-                    let v = if lib == "monocoque" {
-                        r.monocoque
-                    } else {
-                        r.libzmq
-                    }?;
-                    (v > 0.0).then(|| format!("{:.1},{:.1}", px(r.size), py(v)))
-                })
-                .collect();
-            if points.is_empty() {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
-                points.join(" ")
-            );
-            for p in &points {
-                let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
-                let _ = writeln!(out, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
-            }
-            let ly = TOP + 10.0 + legend * 20.0;
-            let _ = writeln!(
-                out,
-                r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{lib} {transport}</text>"#,
-                x1 + 15.0,
-                x1 + 45.0,
-                x1 + 52.0,
-                ly + 4.0
-            );
-            legend += 1.0;
+        series.push(("monocoque", transport, colour, ""));
+        series.push(("libzmq", transport, colour, r#" stroke-dasharray="6 4""#));
+    }
+    series.push((
+        RAW_TCP_SERIES,
+        "tcp",
+        "#7f7f7f",
+        r#" stroke-dasharray="2 3""#,
+    ));
+    let mut legend = 0.0;
+    for (lib, transport, colour, dash) in series {
+        let points: Vec<String> = thr
+            .iter()
+            .filter(|r| r.transport == transport)
+            .filter_map(|r| {
+                let v = match lib {
+                    "monocoque" => r.monocoque,
+                    "libzmq" => r.libzmq,
+                    _ => r.raw_tcp,
+                }?;
+                (v > 0.0).then(|| format!("{:.1},{:.1}", px(r.size), py(v)))
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
         }
+        let _ = writeln!(
+            out,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
+            points.join(" ")
+        );
+        for p in &points {
+            let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+            let _ = writeln!(out, r#"<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>"#);
+        }
+        let ly = TOP + 10.0 + legend * 20.0;
+        let _ = writeln!(
+            out,
+            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{lib} {transport}</text>"#,
+            x1 + 15.0,
+            x1 + 45.0,
+            x1 + 52.0,
+            ly + 4.0
+        );
+        legend += 1.0;
     }
     out.push_str("</svg>\n");
     out
@@ -363,6 +402,9 @@ mod tests {
             p99_libzmq: (case == "lat").then_some(80.0),
             runs: (Some(3), Some(3), 3),
             curve: false,
+            raw_tcp: None,
+            p99_raw_tcp: None,
+            raw_runs: None,
         }
     }
 
@@ -395,13 +437,22 @@ mod tests {
             row("thr", 16, Some(3e6), Some(2.5e6)),
             row("thr", 1 << 20, Some(3e3), Some(1e3)),
         ];
-        let t = table(&rows, 3, Duration::from_secs(1), None);
+        let t = table(&rows, 3, Duration::from_secs(1), Some("libzmq 4.3.4"), None);
         assert!(
             t.contains(
-                "| thr | tcp | 1 MiB | 3.0 k msg/s, 3146 MB/s | 1.0 k msg/s, 1049 MB/s | 3.00 |"
+                "| thr | tcp | 1 MiB | 3.0 k msg/s, 3146 MB/s | 1.0 k msg/s, 1049 MB/s | 3.00 | - |"
             ),
             "{t}"
         );
+        assert!(
+            t.starts_with("Monocoque vs libzmq 4.3.4: medians of 3 run(s)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("libzmq sends zero-copy (zmq_msg_init_data"),
+            "{t}"
+        );
+        assert!(!t.contains("raw-tcp (tcp rows)"), "{t}");
         let s = svg(&rows);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert_eq!(s.matches("<polyline").count(), 2);
@@ -423,7 +474,13 @@ mod tests {
             curve("thr", 64, 5e5, 6e5),
             curve("lat", 64, 60.0, 50.0),
         ];
-        let t = table(&rows, 3, Duration::from_secs(1), Some("libzmq 4.3.4 (/x)"));
+        let t = table(
+            &rows,
+            3,
+            Duration::from_secs(1),
+            None,
+            Some("libzmq 4.3.4 (/x)"),
+        );
         assert!(t.contains("libzmq being libzmq 4.3.4 (/x)"), "{t}");
         assert!(t.contains("| thr | tcp | 64 B |"), "{t}");
         assert!(
@@ -443,5 +500,56 @@ mod tests {
         assert_eq!(lines[1]["transport"], "tcp");
         assert!(lines[2].get("p99_libzmq").is_none());
         assert_eq!(svg(&rows).matches("<polyline").count(), 2);
+    }
+
+    #[test]
+    fn raw_tcp_is_a_column_of_its_own() {
+        let raw = |case, size, m, z, raw: f64| Row {
+            raw_tcp: Some(raw),
+            p99_raw_tcp: (case == "lat").then_some(30.0),
+            raw_runs: Some(3),
+            ..row(case, size, Some(m), Some(z))
+        };
+        let rows = [
+            raw("thr", 64, 2e6, 1e6, 40e6),
+            raw("lat", 64, 40.0, 50.0, 20.0),
+            Row {
+                transport: "ipc",
+                ..row("thr", 64, Some(3e6), Some(1e6))
+            },
+        ];
+        let t = table(&rows, 3, Duration::from_secs(1), Some("libzmq 4.3.4"), None);
+        assert!(
+            t.contains("| case | transport | size | monocoque | libzmq | ratio | raw-tcp |"),
+            "{t}"
+        );
+        assert!(t.contains("raw-tcp (tcp rows): a bare TCP stream"), "{t}");
+        // The ratio stays Monocoque / libzmq.
+        assert!(
+            t.contains("| thr | tcp | 64 B | 2.00 M msg/s, 128 MB/s | 1.00 M msg/s, 64 MB/s | 2.00 | 40.00 M msg/s, 2560 MB/s |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| lat | tcp | 64 B | 40.0 us (p99 90.0) | 50.0 us (p99 80.0) | 0.80 | 20.0 us (p99 30.0) |"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "| thr | ipc | 64 B | 3.00 M msg/s, 192 MB/s | 1.00 M msg/s, 64 MB/s | 3.00 | - |"
+            ),
+            "{t}"
+        );
+        let lines: Vec<Value> = json(&rows)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["raw_tcp"], 40e6);
+        assert_eq!(lines[0]["ratio"], 2.0);
+        assert!(lines[0].get("p99_raw_tcp").is_none());
+        assert_eq!(lines[1]["p99_raw_tcp"], 30.0);
+        assert!(lines[2].get("raw_tcp").is_none());
+        let s = svg(&rows);
+        assert_eq!(s.matches("<polyline").count(), 5, "{s}");
+        assert!(s.contains("raw-tcp tcp"), "{s}");
     }
 }

@@ -1,6 +1,7 @@
 //! The measured loops: libzmq's four perf roles, and the hidden roles the
-//! `mq bench` harness spawns. Every loop is generic over [`Backend`], so
-//! both libraries run exactly the same code.
+//! `mq bench` harness spawns, on Monocoque (generic over [`Backend`]).
+//! libzmq's side runs the same loops in C (`libzmq_perf.c`, every send
+//! zero-copy): `--lib libzmq` here hands the role over to that program.
 //!
 //! Hidden roles print `endpoint: EP` as soon as they are bound (the harness
 //! starts the peer with it), then `result: ...` and `cpu: SECONDS`.
@@ -11,7 +12,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::backend::{Backend, Kind, Libzmq};
+use super::backend::{Backend, Kind};
+use super::libzmq::LibzmqPerf;
 use super::{Lib, PerfArgs, PerfRole};
 
 /// The hidden subcommand the harness re-executes `mq` with.
@@ -31,11 +33,36 @@ pub(crate) fn run_perf(args: &PerfArgs) -> Result<(), String> {
             _ => Lib::Monocoque,
         },
     };
-    let run = match lib {
-        Lib::Monocoque => perf::<super::mono::Monocoque>,
-        Lib::Libzmq => perf::<Libzmq>,
-    };
-    run(args).map_err(|e| format!("bench {}: {e}", args.role.name()))
+    match lib {
+        Lib::Monocoque => perf::<super::mono::Monocoque>(args)
+            .map_err(|e| format!("bench {}: {e}", args.role.name())),
+        Lib::Libzmq => {
+            // CURVE needs the system's libzmq (the vendored one has none).
+            let program = if args.curve {
+                LibzmqPerf::find(None)?
+            } else {
+                LibzmqPerf::vendored()?
+            };
+            let mut cmd = std::process::Command::new(&program.program);
+            cmd.args([args.role.name(), &args.endpoint])
+                .args([args.size.to_string(), args.count.to_string()]);
+            if args.curve {
+                cmd.arg("curve");
+            }
+            Err(become_program(cmd))
+        }
+    }
+}
+
+/// Runs `cmd` in place of this process (its output and exit status are
+/// ours); returns only why it could not.
+fn become_program(mut cmd: std::process::Command) -> String {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    #[cfg(unix)]
+    let e = std::os::unix::process::CommandExt::exec(&mut cmd);
+    #[cfg(not(unix))]
+    let e = io::Error::new(io::ErrorKind::Unsupported, "needs Unix");
+    format!("bench: cannot run {program}: {e}")
 }
 
 fn perf<B: Backend>(args: &PerfArgs) -> io::Result<()> {
@@ -219,7 +246,7 @@ fn round_trips<B: Backend>(
 
 /// The median and 99th percentile round trip, in microseconds, leaving out
 /// the first trip (it includes the connection's set-up).
-fn percentiles(rtts: &[u64]) -> (f64, f64) {
+pub(crate) fn percentiles(rtts: &[u64]) -> (f64, f64) {
     let mut sorted = rtts.get(1..).unwrap_or_default().to_vec();
     if sorted.is_empty() {
         sorted = rtts.to_vec();
@@ -300,7 +327,7 @@ fn fan_subs<B: Backend>(
     }))
 }
 
-fn check_size(got: usize, want: usize) -> io::Result<()> {
+pub(crate) fn check_size(got: usize, want: usize) -> io::Result<()> {
     if got == want {
         Ok(())
     } else {
@@ -333,7 +360,21 @@ pub(crate) fn run_hidden_role(args: &[String]) -> ExitCode {
     };
     let result = match lib {
         Lib::Monocoque => hidden::<super::mono::Monocoque>(role, ep, size, count, subs, hwm),
-        Lib::Libzmq => hidden::<Libzmq>(role, ep, size, count, subs, hwm),
+        // The harness spawns libzmq's program itself; by hand, `mq` hands
+        // the role over to it (the same arguments without LIB).
+        Lib::Libzmq => match LibzmqPerf::vendored() {
+            Ok(program) => {
+                let mut cmd = std::process::Command::new(&program.program);
+                cmd.args([HIDDEN_ROLE, role, ep]).args([
+                    size.to_string(),
+                    count.to_string(),
+                    subs.to_string(),
+                    hwm.to_string(),
+                ]);
+                Err(io::Error::other(become_program(cmd)))
+            }
+            Err(e) => Err(io::Error::other(e)),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -346,12 +387,12 @@ pub(crate) fn run_hidden_role(args: &[String]) -> ExitCode {
 
 /// Waits until the harness closes our stdin: the peer has everything, so
 /// closing now loses nothing in flight.
-fn released() {
+pub(crate) fn released() {
     let mut sink = Vec::new();
     let _ = io::stdin().lock().read_to_end(&mut sink);
 }
 
-fn announce(ep: &str) -> io::Result<()> {
+pub(crate) fn announce(ep: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "endpoint: {ep}")?;
     out.flush()
