@@ -71,12 +71,15 @@ impl LibzmqPerf {
 }
 
 /// Writes [`PROGRAM`] to `program` (executable), under a name of its own
-/// first and then renamed, so two runs at once never see half a program.
+/// (process and call) first and then renamed, so two runs at once never
+/// see half a program.
 fn write_program(dir: &Path, program: &Path) -> Result<(), String> {
     use std::io::Write;
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("bench: cannot create {}: {e}", dir.display()))?;
-    let partial = program.with_extension(format!("{}.partial", std::process::id()));
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = program.with_extension(format!("{}-{seq}.partial", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
