@@ -11,103 +11,25 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/proc.rs"]
+mod proc_status;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{bind, sock, wait_for, wait_peers, Tr, T};
 use monocoque::{Context, EndReason, Monitor, MonitorEvent, ProtocolError, Security, SocketType};
+use proc_status::{isolated, Mem};
 
 // ---- harness ----
 
-/// Set in the process a test's body runs in.
-const CHILD: &str = "MONOCOQUE_BOUNDS_CHILD";
-
-/// Runs the body of test `name` in a fresh process of this test binary,
-/// one test at a time (the body runs here when this is that process).
-///
-/// Memory is measured for the whole process, so no other test may
-/// allocate meanwhile, and what one test leaves behind (pages an
-/// allocator keeps, a grown heap) must not hide another's growth. The
-/// process runs with glibc's allocator told to map every allocation of
-/// 128 KiB or more on its own, so that reserved memory (`VmSize`) rises
-/// and falls with each arena page and large buffer, and to use one arena
-/// for all threads (no 64 MiB heap reserved for each new thread).
-fn isolated(name: &str, body: impl FnOnce()) {
-    if std::env::var_os(CHILD).is_some() {
-        body();
-        return;
-    }
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--include-ignored", "--nocapture"])
-        .env(CHILD, "1")
-        .env("MALLOC_MMAP_THRESHOLD_", "131072")
-        .env("MALLOC_ARENA_MAX", "1")
-        .output()
-        .unwrap();
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    let ran = String::from_utf8_lossy(&out.stdout).contains("1 passed");
-    assert!(out.status.success(), "{name} failed in its own process");
-    assert!(ran, "{name} did not run in its own process");
-}
-
-/// A field of /proc/self/status in KiB (`VmRSS:` resident, `VmSize:`
-/// reserved: a buffer that is held but little written shows in the
-/// second).
-fn status_kib(field: &str) -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-/// The process's memory at one moment.
-#[derive(Clone, Copy, Debug)]
-struct Mem {
-    rss: i64,
-    vm: i64,
-}
-
-impl Mem {
-    fn now() -> Mem {
-        Mem {
-            rss: status_kib("VmRSS:"),
-            vm: status_kib("VmSize:"),
-        }
-    }
-
-    /// Resident KiB gained since `self`.
-    fn rss_grown(&self) -> i64 {
-        status_kib("VmRSS:") - self.rss
-    }
-
-    /// Reserved KiB gained since `self`.
-    fn vm_grown(&self) -> i64 {
-        status_kib("VmSize:") - self.vm
-    }
-}
-
+// The process-per-test harness and the /proc readings are shared with
+// churn.rs and soak.rs.
 /// Waits until the resident size stops changing (the engine has done
 /// with what it was sent), at most [`T`].
 fn settle() {
-    let deadline = Instant::now() + T;
-    let mut last = status_kib("VmRSS:");
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(250));
-        let now = status_kib("VmRSS:");
-        if (now - last).abs() < 256 {
-            return;
-        }
-        last = now;
-    }
+    proc_status::settle(T);
 }
 
 // ---- ZMTP written by hand ----

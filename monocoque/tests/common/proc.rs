@@ -3,8 +3,7 @@
 //! of its own, so that those figures are that test's.
 //!
 //! Included with `#[path = "common/proc.rs"] mod proc_status;` by the
-//! suites that measure (`churn.rs`, `soak.rs`). `bounds.rs` has its own
-//! copy of the same idea.
+//! suites that measure (`bounds.rs`, `churn.rs`, `soak.rs`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::process::Command;
@@ -78,6 +77,16 @@ impl Mem {
             rss: status_kib("VmRSS:"),
             vm: status_kib("VmSize:"),
         }
+    }
+
+    /// Resident KiB gained since `self`.
+    pub fn rss_grown(&self) -> i64 {
+        status_kib("VmRSS:") - self.rss
+    }
+
+    /// Reserved KiB gained since `self`.
+    pub fn vm_grown(&self) -> i64 {
+        status_kib("VmSize:") - self.vm
     }
 
     /// What `later` holds more than `self`.
