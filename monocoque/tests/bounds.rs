@@ -649,8 +649,9 @@ fn decoded_frames_do_not_outlive_their_read() {
         eprintln!("20 connections after their bursts were received: RSS +{rss} KiB");
         // What stays is row 26's: each connection's waiting read holds a
         // region (256 KiB after full reads), and the arena keeps up to 16
-        // idle pages (4 MiB).
-        assert!(rss < 16 * MIB, "RSS grew by {rss} KiB");
+        // idle pages (4 MiB); up to 17 MiB seen while the whole suite
+        // ran beside it. Without the bound: +71 MiB.
+        assert!(rss < 32 * MIB, "RSS grew by {rss} KiB");
     });
 }
 
