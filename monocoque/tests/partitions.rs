@@ -1465,21 +1465,20 @@ fn hung_receiver_loss(lib: Lib) -> (u64, u64) {
 /// A sender whose receiver hangs (every buffer full) and is then killed
 /// loses no more than libzmq's does in the same place.
 ///
-/// Fails today: with 64 KiB messages Monocoque's PUSH loses 15 where
-/// libzmq's loses 6 (the kernel holding 3 of them for either); the 9
-/// more are what the kernel had not taken of the writer's batch. The writer takes a whole batch off the pipe, up to 512
-/// messages or 1 MiB (`MAX_BATCH_MSGS`, `MAX_BATCH_BYTES` in
-/// `engine/zmtp.rs`), frames it and waits in `write_all` while the
-/// kernel's buffer is full; when the connection fails, the batch is
-/// dropped with it, though those messages had never reached the kernel.
-/// libzmq's engine takes a message off its pipe only when its 8 KiB
-/// output buffer has room (a large message is written from the message
-/// itself), so it holds at most one message outside the pipe. A
+/// With 64 KiB messages Monocoque's PUSH lost 15 where libzmq's lost 6
+/// (the kernel holding 3 of them for either): the writer takes a whole
+/// round off the pipe, up to 512 messages or 1 MiB (`MAX_BATCH_MSGS`,
+/// `MAX_BATCH_BYTES` in `engine/zmtp.rs`), and waits in `write_all`
+/// while the kernel's buffer is full; the round was dropped with the
+/// connection, though the kernel had never taken most of it. The writer
+/// now gives the messages the kernel took none of back to the pipe
+/// (`engine::Marks`), and the next connection sends them first. libzmq's
+/// engine takes a message off its pipe only when its 8 KiB output buffer
+/// has room, so it holds at most one message outside the pipe. A
 /// connecter's pipe survives the reconnect in both. With 16-byte
-/// messages the two are alike (512 of them are 9 KiB), so `crash_loss`
-/// does not show it.
+/// messages the two were alike (512 of them are 9 KiB), so `crash_loss`
+/// did not show it.
 #[test]
-#[ignore = "fails today: the writer's batch (up to 1 MiB) is lost with the connection"]
 fn a_hung_receiver_killed_costs_no_more_than_libzmq() {
     let (zmq, zmq_held) = hung_receiver_loss(Lib::Zmq);
     let (mono, mono_held) = hung_receiver_loss(Lib::Mono);

@@ -68,6 +68,12 @@ impl WriteBatch {
         self.bufs.len() - self.head
     }
 
+    /// The buffers not yet written, the first cut where the kernel
+    /// stopped: what a failed write never sent.
+    pub fn unwritten(&self) -> impl Iterator<Item = &Bytes> {
+        self.bufs[self.head..].iter()
+    }
+
     /// Records that the kernel wrote the next `n` bytes.
     ///
     /// # Panics
@@ -125,6 +131,8 @@ mod tests {
         assert_eq!((batch.len(), batch.buffers()), (6, 3));
         batch.advance(3);
         assert_eq!(flat(&batch), b"def");
+        let rest: Vec<u8> = batch.unwritten().flat_map(|b| b.to_vec()).collect();
+        assert_eq!(rest, b"def");
         batch.advance(2);
         assert_eq!(flat(&batch), b"f");
         batch.advance(1);

@@ -1,11 +1,17 @@
 //! The engine tasks' write: a [`WriteBatch`] of `Bytes` goes to the kernel in
-//! vectored submissions until every byte is written (footgun 1).
+//! vectored submissions until every byte is written (footgun 1); when the
+//! connection fails first, [`Marks`] tells which messages the kernel never
+//! took.
 
 use std::io;
 
+use bytes::Bytes;
 use compio::buf::BufResult;
 use compio::io::AsyncWrite;
 use monocoque_core::alloc::WriteBatch;
+use monocoque_zmtp::Decoder;
+
+use crate::message::Message;
 
 /// Writes every byte of `batch` to `stream`, resuming after short writes at
 /// the exact byte the kernel stopped at.
@@ -29,10 +35,94 @@ pub(crate) async fn write_all<W: AsyncWrite>(
     BufResult(Ok(()), batch)
 }
 
+/// Where one write round's messages lie in its bytes, so that when the
+/// connection fails, the messages the kernel never took can go back to
+/// their pipe for the next connection (docs/BOUNDS.md row 20). A connecter
+/// then loses what the kernel accepted, and at most the one message it
+/// took part of, as libzmq does (it holds one message outside its pipe);
+/// without this it lost the whole round, up to 1 MiB.
+///
+/// A mark is one number a message; the messages themselves are not kept
+/// (no reference count touched per message): on failure they are decoded
+/// back from the bytes the kernel never took, which only works for frames
+/// sent as they are (not under CURVE, whose boxes are encrypted).
+#[derive(Debug, Default)]
+pub(crate) struct Marks {
+    /// Bytes of the round framed so far.
+    wire: usize,
+    /// Where the round's first message begins (after its commands).
+    start: usize,
+    /// Where each message ends.
+    ends: Vec<usize>,
+}
+
+fn len(bufs: &[Bytes]) -> usize {
+    bufs.iter().map(Bytes::len).sum()
+}
+
+impl Marks {
+    /// A round begins: `out` holds what goes before its messages.
+    pub(crate) fn begin(&mut self, out: &[Bytes]) {
+        self.ends.clear();
+        self.wire = len(out);
+        self.start = self.wire;
+    }
+
+    /// One message was framed into `added`.
+    pub(crate) fn framed(&mut self, added: &[Bytes]) {
+        self.wire += len(added);
+        self.ends.push(self.wire);
+    }
+
+    /// The messages of the round that the kernel took none of, decoded
+    /// from `batch` after a write of the round's `total` bytes failed.
+    pub(crate) fn unsent(&self, batch: &WriteBatch, total: usize) -> Vec<Message> {
+        let written = total.saturating_sub(batch.len());
+        let mut k = self.ends.partition_point(|&end| end <= written);
+        let begins = |k: usize| if k == 0 { self.start } else { self.ends[k - 1] };
+        if k < self.ends.len() && begins(k) < written {
+            k += 1; // the kernel took part of it: lost with the connection
+        }
+        let Some(&to) = self.ends.last() else {
+            return Vec::new();
+        };
+        if k >= self.ends.len() {
+            return Vec::new();
+        }
+        let (mut skip, mut want) = (begins(k) - written, to - begins(k));
+        let mut decoder = Decoder::new(None);
+        let mut msgs = Vec::with_capacity(self.ends.len() - k);
+        let mut frames = Vec::new();
+        for buf in batch.unwritten() {
+            if want == 0 {
+                break;
+            }
+            if skip >= buf.len() {
+                skip -= buf.len();
+                continue;
+            }
+            let n = (buf.len() - skip).min(want);
+            decoder.push(buf.slice(skip..skip + n));
+            (skip, want) = (0, want - n);
+            // Our own framing: a decoding error cannot happen, and would
+            // only lose what it could not decode.
+            while let Ok(Some(f)) = decoder.decode() {
+                if f.command {
+                    continue;
+                }
+                frames.push(f.body);
+                if !f.more {
+                    msgs.push(Message::from(std::mem::take(&mut frames)));
+                }
+            }
+        }
+        msgs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use compio::buf::{IoBuf, IoVectoredBuf};
     use compio::io::AsyncReadExt;
     use compio::net::{TcpListener, TcpStream};
@@ -85,6 +175,62 @@ mod tests {
             batch.push(part);
         }
         (batch, expected)
+    }
+
+    /// The round's buffers, its marks, its messages, and where each begins.
+    type Round = (Vec<Bytes>, Marks, Vec<Message>, Vec<usize>);
+
+    /// A round as the writer frames it: a command, then messages of one
+    /// to three frames, short and long (9-byte headers), then a command.
+    fn round() -> Round {
+        let mut enc = monocoque_zmtp::Encoder::new();
+        let mut out = Vec::new();
+        enc.prefixed(true, b"\x04PING", Bytes::from_static(b"ab"), &mut out);
+        let mut marks = Marks::default();
+        marks.begin(&out);
+        let mut msgs = Vec::new();
+        let mut spans = Vec::new();
+        for i in 0..12usize {
+            let frames: Vec<Bytes> = (0..=i % 3)
+                .map(|j| Bytes::from(vec![i as u8; [0, 3, 300][(i + j) % 3]]))
+                .collect();
+            let from = out.len();
+            let begin = marks.wire;
+            for (j, f) in frames.iter().enumerate() {
+                enc.frame(f.clone(), j + 1 < frames.len(), &mut out);
+            }
+            marks.framed(&out[from..]);
+            spans.push(begin);
+            msgs.push(Message::from(frames));
+        }
+        enc.prefixed(true, b"\x04PING", Bytes::new(), &mut out);
+        (out, marks, msgs, spans)
+    }
+
+    #[test]
+    fn a_failed_write_gives_back_exactly_the_untouched_messages() {
+        let (out, _, _, _) = round();
+        let total: usize = out.iter().map(Bytes::len).sum();
+        for flat in [false, true] {
+            for written in 0..=total {
+                let (out, marks, msgs, spans) = round();
+                let mut batch = WriteBatch::new();
+                if flat {
+                    // As `coalesce` leaves short buffers: copied together.
+                    batch.push(Bytes::from(out.concat()));
+                } else {
+                    out.into_iter().for_each(|b| batch.push(b));
+                }
+                batch.advance(written);
+                let first = spans.iter().position(|&b| b >= written);
+                let want = first.map_or(&[][..], |k| &msgs[k..]);
+                assert_eq!(
+                    marks.unsent(&batch, total),
+                    want,
+                    "cut at {written}, flat {flat}"
+                );
+            }
+        }
     }
 
     #[test]

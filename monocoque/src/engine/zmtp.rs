@@ -24,7 +24,7 @@ use monocoque_zmtp::{
     SessionConfig, SocketType, ZapReply, ZapRequest,
 };
 
-use super::{next_read, sized_slab, slab, write_all, ConnSpec, Link, OUT_BOUND, QUIET_READ};
+use super::{next_read, sized_slab, slab, write_all, ConnSpec, Link, Marks, OUT_BOUND, QUIET_READ};
 use crate::message::{Message, Properties};
 use crate::monitor::EndReason;
 use crate::options::{Security, SocketOptions};
@@ -665,6 +665,10 @@ async fn write_loop<S>(
     // costs one descriptor.
     let mut direct = false;
     let mut flat = BytesMut::new();
+    // Frames sent as they are (not sealed by CURVE) can be decoded back
+    // from a failed write, so its unsent messages go back to the pipe.
+    let recover = session.borrow().plain_framer().is_some();
+    let mut marks = Marks::default();
     loop {
         if link.is_done() || pipe.is_closed() {
             break;
@@ -713,20 +717,26 @@ async fn write_loop<S>(
                     return;
                 }
             }
+            marks.begin(&out);
             let mut bytes = 0;
+            // What the last connection took and never sent goes first
+            // (already in flight).
+            let mut back = pipe.take_returned();
             while taken < MAX_BATCH_MSGS && bytes < MAX_BATCH_BYTES {
-                let Some(mut msgs) = pipe.pop_batch() else {
+                let Some(mut msgs) = back.take().or_else(|| pipe.pop_batch()) else {
                     break;
                 };
                 taken += msgs.len();
                 held += msgs.len();
                 for m in msgs.drain(..) {
                     bytes += m.size();
+                    let from = out.len();
                     if let Err(e) = s.send_message(m, &mut out) {
                         pipe.written(held);
                         link.stop(e.into());
                         return;
                     }
+                    marks.framed(&out[from..]);
                 }
                 pipe.recycle(msgs);
             }
@@ -763,8 +773,17 @@ async fn write_loop<S>(
             continue;
         }
         coalesce(&mut out, &mut flat, &mut batch);
+        let total = batch.len();
         let BufResult(res, b) = write_all(&mut w, batch).await;
         batch = b;
+        if res.is_err() && recover {
+            // The kernel never took these: the next connection sends them
+            // (a connecter's pipe outlives this one; another pipe is
+            // closed, and they go with it).
+            let unsent = marks.unsent(&batch, total);
+            held -= unsent.len();
+            pipe.give_back(unsent);
+        }
         if !direct && taken > 0 && res.is_ok() {
             direct = true;
             // Not on Windows: its sockets are not non-blocking under IOCP,

@@ -119,6 +119,17 @@ impl Consumer {
         self.0.take_leftover()
     }
 
+    /// Messages a failed connection never sent, for the next one to send
+    /// first (they stay in flight).
+    pub(crate) fn give_back(&self, msgs: Vec<Message>) {
+        self.0.give_back(msgs);
+    }
+
+    /// What a failed connection gave back, in flight already.
+    pub(crate) fn take_returned(&self) -> Option<Vec<Message>> {
+        self.0.take_returned()
+    }
+
     /// Lends callers the connection's socket and the session's framer, or
     /// takes them back (`None`) when the connection ends.
     pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>, framer: Option<PlainFramer>) {

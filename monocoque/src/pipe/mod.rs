@@ -81,6 +81,12 @@ pub(crate) struct Pipe {
     /// What an inline write could not finish: the writer sends it first.
     leftover: Mutex<Vec<Bytes>>,
     has_leftover: AtomicBool,
+    /// Messages a failed connection's writer had taken and the kernel
+    /// never took, for the next connection's writer to send before
+    /// anything else (a connecter's pipe outlives its connections). They
+    /// stay in flight meanwhile, so LINGER waits for them too.
+    returned: Mutex<Vec<Message>>,
+    has_returned: AtomicBool,
     /// The writer found the wire taken and sleeps until a caller lets go.
     writer_waiting: AtomicBool,
     /// When the owning socket last wrote inline ([`now_ns`]), shared by all
@@ -192,6 +198,8 @@ impl Pipe {
             framed: AtomicBool::new(false),
             leftover: Mutex::new(Vec::new()),
             has_leftover: AtomicBool::new(false),
+            returned: Mutex::new(Vec::new()),
+            has_returned: AtomicBool::new(false),
             writer_waiting: AtomicBool::new(false),
             last_inline,
         })
@@ -401,6 +409,7 @@ impl Pipe {
         if !self.framed.load(Ordering::Acquire)
             || self.wire.load(Ordering::Acquire) != IDLE
             || self.has_leftover.load(Ordering::Acquire)
+            || self.has_returned.load(Ordering::Acquire)
             || !self.cmds.is_empty()
         {
             return Err(msg);
@@ -417,7 +426,11 @@ impl Pipe {
             return Err(msg);
         }
         // Owning the wire, look again: what was queued before goes first.
-        if self.has_leftover.load(Ordering::SeqCst) || !self.cmds.is_empty() || self.is_closed() {
+        if self.has_leftover.load(Ordering::SeqCst)
+            || self.has_returned.load(Ordering::SeqCst)
+            || !self.cmds.is_empty()
+            || self.is_closed()
+        {
             self.release(CALLER);
             return Err(msg);
         }
@@ -533,6 +546,33 @@ impl Pipe {
         Some(rest)
     }
 
+    /// Gives back messages the writer took and the kernel never did,
+    /// in order, for the next connection to send first. They stay in
+    /// flight: the writer does not count them [`written`](Self::written).
+    pub(crate) fn give_back(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut back = self.returned.lock().unwrap_or_else(|e| e.into_inner());
+        // Only one writer runs at a time and it takes what waits first,
+        // so nothing is here; were it, the older messages go first.
+        back.extend(msgs);
+        self.has_returned.store(true, Ordering::SeqCst);
+        drop(back);
+        self.ready.ring_n(1);
+    }
+
+    /// What a failed connection gave back, in flight already: the writer
+    /// counts them [`written`](Self::written) once it has written them.
+    pub(crate) fn take_returned(&self) -> Option<Vec<Message>> {
+        if !self.has_returned.load(Ordering::SeqCst) {
+            return None;
+        }
+        let back = std::mem::take(&mut *self.returned.lock().unwrap_or_else(|e| e.into_inner()));
+        self.has_returned.store(false, Ordering::SeqCst);
+        Some(back)
+    }
+
     /// The connection's socket, while inline writes are on (for a
     /// watching `recv`: Unix only).
     #[cfg(unix)]
@@ -636,6 +676,7 @@ impl Pipe {
             || !self.cmds.is_empty()
             || self.is_closed()
             || self.has_leftover.load(Ordering::SeqCst)
+            || self.has_returned.load(Ordering::SeqCst)
     }
 }
 
