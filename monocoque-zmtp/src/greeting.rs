@@ -255,6 +255,28 @@ mod tests {
         assert_eq!(p.feed(&[0]).unwrap(), 0);
     }
 
+    /// docs/BOUNDS.md row 1: the parser keeps 64 bytes, however much a
+    /// read brings and however it is cut; the rest is not its to keep.
+    #[test]
+    fn a_greeting_keeps_64_bytes_of_any_input() {
+        let g = Greeting::ours(MechanismName::NULL, false).encode();
+        let mut input = g.to_vec();
+        input.extend_from_slice(&[0x55; 1 << 20]);
+        for cut in [1, 7, 63, 64, 65, input.len()] {
+            let mut p = GreetingParser::new();
+            let mut taken = 0;
+            for chunk in input.chunks(cut) {
+                taken += p.feed(chunk).unwrap();
+                if p.greeting().is_some() {
+                    break;
+                }
+            }
+            assert_eq!(taken, GREETING_LEN, "cut {cut}");
+            assert_eq!(p.received(), GREETING_LEN);
+            assert_eq!(p.feed(&input[64..]).unwrap(), 0);
+        }
+    }
+
     #[test]
     fn old_versions_rejected_early() {
         let mut p = GreetingParser::new();

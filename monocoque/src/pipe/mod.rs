@@ -985,9 +985,14 @@ mod tests {
             "1 MiB cannot fit a 4 KiB buffer"
         );
         assert!(p.is_empty() && !p.is_flushed());
-        assert!(p.push(msg(1)).is_ok(), "queued behind the leftover");
+        // The kernel has room again, and the caller is not streaming: only
+        // the leftover keeps the next message from going inline (it would
+        // cut into the frame, and a second leftover would replace the
+        // first: docs/BOUNDS.md row 21 keeps one).
         let mut wire = read_now(&mut peer);
         assert!(!wire.is_empty() && wire.len() < body.len());
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(p.push(msg(1)).is_ok(), "queued behind the leftover");
         assert_eq!(
             read_now(&mut peer),
             Vec::<u8>::new(),
@@ -1004,6 +1009,46 @@ mod tests {
         assert!(p.is_flushed());
         p.set_direct(None, None);
         assert!(p.direct_socket().is_none());
+    }
+
+    /// What a failed connection's writer gives back stays in flight
+    /// (LINGER waits for it), keeps a caller from writing inline ahead of
+    /// it, and is what the next writer takes first.
+    #[test]
+    fn messages_given_back_go_first_and_stay_in_flight() {
+        let (p, mut peer) = connected(1000);
+        p.set_direct(None, None);
+        for i in 0..3 {
+            assert!(p.enqueue(msg(i)).is_ok());
+        }
+        let mut b = Vec::new();
+        while let Some(more) = p.pop_batch() {
+            b.extend(more);
+        }
+        assert_eq!(b.iter().map(id).collect::<Vec<_>>(), [0, 1, 2]);
+        // The connection failed before the kernel took the last two.
+        p.written(1);
+        p.give_back(b.into_iter().skip(1).collect());
+        assert!(p.is_empty() && !p.is_flushed() && p.has_work());
+        // The next connection: the wire is free, the caller not streaming.
+        let (a, b) = UnixStream::pair().expect("socket pair");
+        b.set_nonblocking(true).expect("non-blocking");
+        p.set_direct(Some(socket2::Socket::from(a)), Some(direct::test_framer()));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(p.push(msg(3)).is_ok());
+        let mut peer2 = b;
+        assert_eq!(
+            read_now(&mut peer2),
+            Vec::<u8>::new(),
+            "nothing went inline"
+        );
+        let back = p.take_returned().expect("given back");
+        assert_eq!(back.iter().map(id).collect::<Vec<_>>(), [1, 2]);
+        assert!(p.take_returned().is_none());
+        p.written(back.len());
+        assert_eq!(drain(&p), vec![vec![3]]);
+        assert!(p.is_flushed());
+        assert_eq!(read_now(&mut peer), Vec::<u8>::new());
     }
 
     #[test]
