@@ -991,7 +991,7 @@ mod tests {
         // first: docs/BOUNDS.md row 21 keeps one).
         let mut wire = read_now(&mut peer);
         assert!(!wire.is_empty() && wire.len() < body.len());
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(1));
         assert!(p.push(msg(1)).is_ok(), "queued behind the leftover");
         assert_eq!(
             read_now(&mut peer),
@@ -1034,7 +1034,7 @@ mod tests {
         let (a, b) = UnixStream::pair().expect("socket pair");
         b.set_nonblocking(true).expect("non-blocking");
         p.set_direct(Some(socket2::Socket::from(a)), Some(direct::test_framer()));
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(1));
         assert!(p.push(msg(3)).is_ok());
         let mut peer2 = b;
         assert_eq!(
