@@ -28,7 +28,7 @@ use monocoque_core::alloc::{Arena, SlabMut};
 use monocoque_core::router::PeerId;
 use tracing::Instrument;
 
-pub(crate) use write::{write_all, Marks};
+pub(crate) use write::{write_all, Marks, Wire, COPY_MAX};
 
 use crate::monitor::{EndReason, MonitorEvent};
 use crate::pipe::Consumer;

@@ -6,10 +6,11 @@
 use std::io;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use compio::buf::BufResult;
 use compio::io::AsyncWrite;
 use monocoque_core::alloc::WriteBatch;
-use monocoque_zmtp::Decoder;
+use monocoque_zmtp::{Decoder, PlainFramer};
 
 use crate::message::Message;
 
@@ -35,6 +36,104 @@ pub(crate) async fn write_all<W: AsyncWrite>(
     BufResult(Ok(()), batch)
 }
 
+/// Buffers up to this size are copied together into one region of the
+/// write; larger ones go to the kernel as their own iovec, uncopied.
+pub(crate) const COPY_MAX: usize = 4096;
+/// A flat region bigger than four times this is released once traffic is
+/// light again, so an idle connection does not keep a burst's memory.
+const FLAT_SIZE: usize = 64 * 1024;
+
+/// One write round as it is put together, in order: runs of small buffers
+/// (frame headers, short bodies, commands) copied into one flat region, as
+/// a writev of thousands of 2-byte iovecs costs the kernel more than the
+/// copy, and large bodies as iovecs of their own, uncopied. The region is
+/// reclaimed by `reserve` once the previous write's views are gone, so a
+/// warm writer allocates nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Wire {
+    flat: BytesMut,
+    batch: WriteBatch,
+    /// Bytes copied in the last round: what the next one reserves.
+    copied: usize,
+}
+
+impl Wire {
+    /// A round begins (the last one's write is over).
+    pub(crate) fn begin(&mut self) {
+        if self.flat.capacity() > 4 * FLAT_SIZE && self.copied < FLAT_SIZE {
+            // A burst is over: give its big region back.
+            self.flat = BytesMut::new();
+        }
+        self.flat.reserve(self.copied);
+        self.copied = 0;
+    }
+
+    /// Appends `b`: copied if it is small, its own iovec if not.
+    pub(crate) fn push(&mut self, b: Bytes) {
+        if b.len() <= COPY_MAX {
+            self.copy(&b);
+        } else {
+            self.seal();
+            self.batch.push(b);
+        }
+    }
+
+    /// Appends every buffer of `out`, emptying it.
+    pub(crate) fn append(&mut self, out: &mut Vec<Bytes>) {
+        for b in out.drain(..) {
+            self.push(b);
+        }
+    }
+
+    /// Appends a copy of `bytes`.
+    pub(crate) fn copy(&mut self, bytes: &[u8]) {
+        self.flat.extend_from_slice(bytes);
+        self.copied += bytes.len();
+    }
+
+    /// Frames a message whose frames are all at most [`COPY_MAX`] straight
+    /// into the flat region, with `framer`'s headers (what the session
+    /// would have made, without a buffer per header).
+    pub(crate) fn small_message(&mut self, framer: PlainFramer, frames: &[Bytes]) {
+        let mut h = [0u8; 9];
+        for (i, f) in frames.iter().enumerate() {
+            let n = framer.header(i + 1 < frames.len(), f.len(), &mut h);
+            self.copy(&h[..n]);
+            self.copy(f);
+        }
+    }
+
+    fn seal(&mut self) {
+        if !self.flat.is_empty() {
+            self.batch.push(self.flat.split().freeze());
+        }
+    }
+
+    /// Bytes in the round so far.
+    pub(crate) fn len(&self) -> usize {
+        self.batch.len() + self.flat.len()
+    }
+
+    /// Whether the round has nothing to write.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The round, for the kernel; give its batch back with
+    /// [`reuse`](Self::reuse).
+    pub(crate) fn take(&mut self) -> WriteBatch {
+        self.seal();
+        std::mem::take(&mut self.batch)
+    }
+
+    /// Keeps an emptied batch's allocation for the next round.
+    pub(crate) fn reuse(&mut self, batch: WriteBatch) {
+        if batch.is_empty() {
+            self.batch = batch;
+        }
+    }
+}
+
 /// Where one write round's messages lie in its bytes, so that when the
 /// connection fails, the messages the kernel never took can go back to
 /// their pipe for the next connection (docs/BOUNDS.md row 20). A connecter
@@ -48,7 +147,7 @@ pub(crate) async fn write_all<W: AsyncWrite>(
 /// sent as they are (not under CURVE, whose boxes are encrypted).
 #[derive(Debug, Default)]
 pub(crate) struct Marks {
-    /// Bytes of the round framed so far.
+    /// Bytes of the round framed so far (the tests read it).
     wire: usize,
     /// Where the round's first message begins (after its commands).
     start: usize,
@@ -56,22 +155,18 @@ pub(crate) struct Marks {
     ends: Vec<usize>,
 }
 
-fn len(bufs: &[Bytes]) -> usize {
-    bufs.iter().map(Bytes::len).sum()
-}
-
 impl Marks {
-    /// A round begins: `out` holds what goes before its messages.
-    pub(crate) fn begin(&mut self, out: &[Bytes]) {
+    /// A round begins: `wire` bytes go before its messages.
+    pub(crate) fn begin(&mut self, wire: usize) {
         self.ends.clear();
-        self.wire = len(out);
-        self.start = self.wire;
+        self.wire = wire;
+        self.start = wire;
     }
 
-    /// One message was framed into `added`.
-    pub(crate) fn framed(&mut self, added: &[Bytes]) {
-        self.wire += len(added);
-        self.ends.push(self.wire);
+    /// One message was framed: the round is `wire` bytes long now.
+    pub(crate) fn framed(&mut self, wire: usize) {
+        self.wire = wire;
+        self.ends.push(wire);
     }
 
     /// The messages of the round that the kernel took none of, decoded
@@ -187,7 +282,7 @@ mod tests {
         let mut out = Vec::new();
         enc.prefixed(true, b"\x04PING", Bytes::from_static(b"ab"), &mut out);
         let mut marks = Marks::default();
-        marks.begin(&out);
+        marks.begin(out.iter().map(Bytes::len).sum());
         let mut msgs = Vec::new();
         let mut spans = Vec::new();
         for i in 0..12usize {
@@ -199,7 +294,7 @@ mod tests {
             for (j, f) in frames.iter().enumerate() {
                 enc.frame(f.clone(), j + 1 < frames.len(), &mut out);
             }
-            marks.framed(&out[from..]);
+            marks.framed(begin + out[from..].iter().map(Bytes::len).sum::<usize>());
             spans.push(begin);
             msgs.push(Message::from(frames));
         }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use compio::buf::{BufResult, IntoInner};
 use compio::io::{AsyncRead, AsyncWrite};
 use event_listener::listener;
@@ -24,7 +24,10 @@ use monocoque_zmtp::{
     SessionConfig, SocketType, ZapReply, ZapRequest,
 };
 
-use super::{next_read, sized_slab, slab, write_all, ConnSpec, Link, Marks, OUT_BOUND, QUIET_READ};
+use super::{
+    next_read, sized_slab, slab, write_all, ConnSpec, Link, Marks, Wire, COPY_MAX, OUT_BOUND,
+    QUIET_READ,
+};
 use crate::message::{Message, Properties};
 use crate::monitor::EndReason;
 use crate::options::{Security, SocketOptions};
@@ -610,44 +613,6 @@ async fn queue_run(
     }
 }
 
-/// Buffers up to this size are copied together into one region of the
-/// write; larger ones go to the kernel as their own iovec, uncopied.
-const COPY_MAX: usize = 4096;
-/// A flat region bigger than four times this is released once traffic is
-/// light again, so an idle connection does not keep a burst's memory.
-const FLAT_SIZE: usize = 64 * 1024;
-
-/// Moves `out` into `batch`, copying runs of small buffers (frame headers,
-/// short bodies) into `flat`: a writev of thousands of 2-byte iovecs costs
-/// the kernel more than the copy. `flat`'s memory is reclaimed by `reserve`
-/// once the previous write's views are gone, so a warm writer allocates
-/// nothing.
-fn coalesce(out: &mut Vec<Bytes>, flat: &mut BytesMut, batch: &mut WriteBatch) {
-    let need: usize = out
-        .iter()
-        .filter(|b| b.len() <= COPY_MAX)
-        .map(Bytes::len)
-        .sum();
-    if flat.capacity() > 4 * FLAT_SIZE && need < FLAT_SIZE {
-        // A burst is over: give its big region back.
-        *flat = BytesMut::new();
-    }
-    flat.reserve(need);
-    for b in out.drain(..) {
-        if b.len() <= COPY_MAX {
-            flat.extend_from_slice(&b);
-        } else {
-            if !flat.is_empty() {
-                batch.push(flat.split().freeze());
-            }
-            batch.push(b);
-        }
-    }
-    if !flat.is_empty() {
-        batch.push(flat.split().freeze());
-    }
-}
-
 async fn write_loop<S>(
     mut w: S,
     session: Rc<RefCell<Session>>,
@@ -657,14 +622,15 @@ async fn write_loop<S>(
 ) where
     S: AsyncWrite + AsFd,
 {
+    // What the session frames (commands, large messages), moved into the
+    // round's `wire` at once.
     let mut out: Vec<Bytes> = Vec::new();
-    let mut batch = WriteBatch::new();
+    let mut wire = Wire::default();
     // Callers may write lone messages straight to the socket (a duplicate
     // of its descriptor) while this task sleeps; the duplicate is made
     // once the connection has carried a message, so an idle connection
     // costs one descriptor.
     let mut direct = false;
-    let mut flat = BytesMut::new();
     // Frames sent as they are (not sealed by CURVE) can be decoded back
     // from a failed write, so its unsent messages go back to the pipe.
     let recover = session.borrow().plain_framer().is_some();
@@ -689,6 +655,7 @@ async fn write_loop<S>(
         // must see written before it lets the socket go.
         let mut taken = 0;
         let mut held = 0;
+        wire.begin();
         {
             let mut s = session.borrow_mut();
             // The rest of a message a caller began inline goes first.
@@ -717,7 +684,11 @@ async fn write_loop<S>(
                     return;
                 }
             }
-            marks.begin(&out);
+            wire.append(&mut out);
+            marks.begin(wire.len());
+            // Small messages are framed straight into the wire when the
+            // session lets frames go as they are.
+            let framer = s.plain_framer();
             let mut bytes = 0;
             // What the last connection took and never sent goes first
             // (already in flight).
@@ -730,13 +701,20 @@ async fn write_loop<S>(
                 held += msgs.len();
                 for m in msgs.drain(..) {
                     bytes += m.size();
-                    let from = out.len();
-                    if let Err(e) = s.send_message(m, &mut out) {
-                        pipe.written(held);
-                        link.stop(e.into());
-                        return;
+                    match framer {
+                        Some(f) if m.frames().iter().all(|b| b.len() <= COPY_MAX) => {
+                            wire.small_message(f, m.frames());
+                        }
+                        _ => {
+                            if let Err(e) = s.send_message(m, &mut out) {
+                                pipe.written(held);
+                                link.stop(e.into());
+                                return;
+                            }
+                            wire.append(&mut out);
+                        }
                     }
-                    marks.framed(&out[from..]);
+                    marks.framed(wire.len());
                 }
                 pipe.recycle(msgs);
             }
@@ -750,11 +728,12 @@ async fn write_loop<S>(
                 }
             }
             s.poll_transmit(&mut out);
+            wire.append(&mut out);
         }
         if taken > 0 {
             port.wake();
         }
-        if out.is_empty() {
+        if wire.is_empty() {
             // Nothing to write: let callers write inline while we sleep.
             pipe.release_writer();
             bell_listener!(pipe.ready() => a);
@@ -772,10 +751,8 @@ async fn write_loop<S>(
             let _ = race(race(a, b), maybe(timer)).await;
             continue;
         }
-        coalesce(&mut out, &mut flat, &mut batch);
-        let total = batch.len();
-        let BufResult(res, b) = write_all(&mut w, batch).await;
-        batch = b;
+        let total = wire.len();
+        let BufResult(res, batch) = write_all(&mut w, wire.take()).await;
         if res.is_err() && recover {
             // The kernel never took these: the next connection sends them
             // (a connecter's pipe outlives this one; another pipe is
@@ -784,6 +761,7 @@ async fn write_loop<S>(
             held -= unsent.len();
             pipe.give_back(unsent);
         }
+        wire.reuse(batch);
         if !direct && taken > 0 && res.is_ok() {
             direct = true;
             // Not on Windows: its sockets are not non-blocking under IOCP,
