@@ -179,7 +179,12 @@ fn serve(lib: &str, ep: &str, n: usize, mut recv_one: impl FnMut() -> bool) -> R
 /// `n` DEALERs, each connecting to `ep` and sending one message, kept
 /// connected until stdin closes.
 fn peers(ep: &str, n: usize) -> Result<(), String> {
-    let ctx = monocoque::Context::new();
+    // More sockets than libzmq's default limit of 1,023 a context.
+    let ctx = monocoque::Context::with_options(monocoque::ContextOptions {
+        max_sockets: n + 1,
+        ..monocoque::ContextOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
     let mut socks = Vec::with_capacity(n);
     for _ in 0..n {
         let s = ctx

@@ -143,6 +143,18 @@ impl Decoder {
     /// Decodes the next complete frame; `Ok(None)` when all input is consumed
     /// and more is needed. Work per call is bounded by the input held.
     pub fn decode(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        let r = self.decode_next();
+        if let Ok(None) = r {
+            if self.input.is_empty() {
+                // An empty slice still holds its read's region: let it go,
+                // so an idle connection keeps no read's bytes alive.
+                self.input = Bytes::new();
+            }
+        }
+        r
+    }
+
+    fn decode_next(&mut self) -> Result<Option<Frame>, ProtocolError> {
         if self.partial.is_some() {
             return Ok(self.continue_body());
         }
@@ -225,7 +237,7 @@ impl Decoder {
                     self.body.reserve(trusted);
                 }
                 self.body.extend_from_slice(&self.input);
-                self.input.clear();
+                self.input = Bytes::new();
                 self.partial = Some(Partial {
                     more,
                     command,
@@ -381,6 +393,12 @@ impl Encoder {
             self.scratch.reserve(SCRATCH_PAGE.max(need));
         }
         &mut self.scratch
+    }
+
+    /// Lets the scratch page go (what was taken from it stays valid); the
+    /// next header that needs one takes a new page.
+    pub(crate) fn release_scratch(&mut self) {
+        self.scratch = BytesMut::new();
     }
 
     /// The header for a frame of `len` bytes with the given flags (MORE

@@ -521,6 +521,10 @@ impl Session {
         self.peer_type = Some(st);
         self.phase = Phase::Ready;
         self.decoder.set_max_size(self.data_max_size);
+        // The handshake's commands took their headers from a scratch page;
+        // an idle connection need not keep it (a later long header or
+        // command takes a new one).
+        self.encoder.release_scratch();
         self.handshake_deadline = None;
         if self.heartbeat.is_some() && self.minor >= 1 {
             self.needs_tick = true;
