@@ -26,6 +26,8 @@ mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/proc.rs"]
+mod proc_status;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,17 +61,6 @@ fn env(name: &str) -> String {
 
 fn env_num(name: &str, default: u64) -> u64 {
     env(name).parse().unwrap_or(default)
-}
-
-/// Resident KiB of this process.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 /// Runs this process's role when it was started as a child; does
@@ -163,7 +154,7 @@ fn send_role() {
             _ => {}
         }
         if last_report.elapsed() >= Duration::from_millis(50) {
-            report(format!("n {n} {}", rss_kib()));
+            report(format!("n {n} {}", proc_status::status_kib("VmRSS:")));
             last_report = Instant::now();
         }
         if count > 0 && n == count {
@@ -181,7 +172,7 @@ fn send_role() {
             accepted.store(n, Ordering::SeqCst);
         }
     }
-    report(format!("n {n} {}", rss_kib()));
+    report(format!("n {n} {}", proc_status::status_kib("VmRSS:")));
     report(format!("accepted {n}"));
     // Keep the connection (and what is queued) until the parent is done.
     while cmds.recv().is_ok() {}
@@ -213,7 +204,7 @@ fn recv_role() {
             report(format!(
                 "n {} {last} {}",
                 count.load(Ordering::SeqCst),
-                rss_kib()
+                proc_status::status_kib("VmRSS:")
             ));
             last_report = Instant::now();
         }

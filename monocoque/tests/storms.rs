@@ -10,6 +10,8 @@
 #[path = "common/child.rs"]
 mod child;
 mod common;
+#[path = "common/proc.rs"]
+mod proc_status;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -68,22 +70,6 @@ fn binder_role() {
             last = Instant::now();
         }
     }
-}
-
-/// This process's open descriptors.
-fn fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// Resident KiB of this process.
-fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 /// Waits until the binder reports `peers` connected and `got` senders.
@@ -203,7 +189,7 @@ fn storms(n: usize, rss_slack: i64) {
         times.push((restarted, back));
         // Measured after the first storm: the first builds what every
         // later one reuses (buffers, the arena's pages).
-        let now = (fds(), rss_kib());
+        let now = (proc_status::fds(), proc_status::status_kib("VmRSS:"));
         let (fd0, rss0) = *baseline.get_or_insert(now);
         eprintln!(
             "storm {round}: binder up after {restarted:?}, all {PEERS} back {back:?} later; {} fds, {} KiB",
