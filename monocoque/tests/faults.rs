@@ -192,6 +192,71 @@ fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
     a_new_message_arrives(&push, &pull, 1, 10);
 }
 
+/// The same with the sender's writer stuck in a write (every buffer on the
+/// way full when the link stalls): the heartbeat still ends the
+/// connection in bounded time, and what the writer held goes out on the
+/// next one, in order.
+#[test]
+fn heartbeats_end_a_connection_whose_writer_is_stuck_in_a_write() {
+    let ctx = Context::new();
+    let (pull, proxy) = pull_behind_proxy(&ctx);
+    let push = sock(&ctx, SocketType::Push);
+    push.update_options(|o| {
+        o.heartbeat_ivl = Some(Duration::from_millis(100));
+        o.heartbeat_timeout = Some(Duration::from_millis(300));
+        o.sndhwm = 64;
+        o.sndtimeo = Some(Duration::ZERO);
+    });
+    let mon = push.monitor();
+    push.connect(&proxy.endpoint()).unwrap();
+    push.send(seq(0, 10)).unwrap();
+    assert_eq!(seq_of(&pull.recv().unwrap()), 0);
+    pull.update_options(|o| o.rcvhwm = 1);
+    proxy.stall(true);
+    let stalled_at = Instant::now();
+    // Fill the pipe, the writer's round and the kernel's buffers.
+    let mut next = 1u64;
+    let fill_until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < fill_until {
+        if push.send(seq(next, 64 * 1024)).is_ok() {
+            next += 1;
+        } else {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let deadline = stalled_at + T;
+    let died = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled peer was never declared dead ({next} messages accepted)"
+        );
+        if let Some(MonitorEvent::Disconnected { reason, .. }) =
+            mon.recv_timeout(Duration::from_millis(100))
+        {
+            assert!(matches!(reason, EndReason::Timeout(_)), "ended: {reason}");
+            break stalled_at.elapsed();
+        }
+    };
+    assert!(
+        died < Duration::from_millis(2500),
+        "declared dead after {died:?}"
+    );
+    proxy.stall(false);
+    proxy.reset_all();
+    // What came after the stall arrives in order, with at most what the
+    // dead connection's kernel buffers held missing.
+    pull.update_options(|o| o.rcvhwm = 1000);
+    let first = seq_of(&pull.recv().unwrap());
+    let mut last = first;
+    while let Ok(m) = pull.recv_timeout(Duration::from_millis(500)) {
+        let n = seq_of(&m);
+        assert_eq!(n, last + 1, "out of order after {last}");
+        last = n;
+    }
+    eprintln!("accepted 1..{next}, died after {died:?}, then received {first}..={last}");
+    assert_eq!(last, next - 1, "the last accepted message arrives");
+}
+
 /// Sends numbered messages from `first` on until one reaches `pull` (the
 /// connection came back), failing the test after [`T`].
 fn a_new_message_arrives(push: &Socket, pull: &Socket, first: u64, size: usize) {

@@ -241,3 +241,47 @@ fn a_ping_flood_that_never_reads_is_stopped_being_read() {
     good.send("still served").unwrap();
     assert_eq!(recv_strs(&pull), ["still served"]);
 }
+
+/// A peer that stops reading and then breaks the protocol: our reader
+/// ends the connection at the bad frame while our writer is stuck in a
+/// write the kernel has no room for. The connection still ends at once
+/// (the writer gets a grace, then its socket is shut down), and a
+/// connecter would be free to reconnect. Before, the connection waited
+/// for that write for as long as TCP keeps trying.
+#[test]
+fn a_fault_ends_the_connection_while_its_writer_is_stuck() {
+    let ctx = Context::new();
+    let push = sock(&ctx, SocketType::Push);
+    push.update_options(|o| {
+        o.sndtimeo = Some(Duration::ZERO);
+        o.sndhwm = 16;
+    });
+    let events = push.monitor();
+    let ep = bind(&push, Tr::Tcp);
+    let mut peer = raw_peer(&ep, b"PULL");
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    // Fill our writer's round and both kernel buffers: the peer reads
+    // nothing.
+    let body = vec![7u8; 64 * 1024];
+    let fill_until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < fill_until {
+        if push.send(&body[..]).is_err() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // A frame with reserved flags set: a protocol error.
+    peer.write_all(&[0xf0, 0x01, 0x00]).unwrap();
+    let faulted = Instant::now();
+    let ended = loop {
+        assert!(faulted.elapsed() < T, "the faulted connection never ended");
+        if let Some(e) = events.recv_timeout(Duration::from_millis(50)) {
+            if matches!(e, monocoque::MonitorEvent::Disconnected { .. }) {
+                break faulted.elapsed();
+            }
+        }
+    };
+    eprintln!("ended {ended:?} after the bad frame");
+    assert!(ended < Duration::from_secs(2), "ended after {ended:?}");
+}

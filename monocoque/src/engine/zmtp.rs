@@ -374,9 +374,17 @@ where
         pipe.clone(),
         spec.port.clone(),
     ));
+    let ctl = stream.clone();
     let reason = read_loop(stream, spec, &session, &link, &pipe, id, peer, fault, opts).await;
     link.stop(reason.clone());
-    let _ = writer.await;
+    // The writer ends at once unless a write is pending that the kernel
+    // has no room for: what it still has (an ERROR, say) gets a grace,
+    // then the socket is shut down, which ends that write.
+    let mut writer = writer;
+    if let Either::Right(()) = race(&mut writer, compio::time::sleep(ERROR_GRACE)).await {
+        shut(&ctl);
+        let _ = writer.await;
+    }
     pipe.set_direct(None, None);
     // The first to stop says why: the writer's failure, or the reader's.
     link.reason().unwrap_or(reason)
@@ -613,6 +621,12 @@ async fn queue_run(
     }
 }
 
+/// Ends the connection's socket both ways, so that an operation pending
+/// on it (a write the kernel has no room for) fails now.
+fn shut<S: AsFd>(stream: &S) {
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+}
+
 async fn write_loop<S>(
     mut w: S,
     session: Rc<RefCell<Session>>,
@@ -620,8 +634,10 @@ async fn write_loop<S>(
     pipe: Consumer,
     port: Arc<dyn Port>,
 ) where
-    S: AsyncWrite + AsFd,
+    S: AsyncWrite + AsFd + Clone,
 {
+    // The same socket, to shut down while `w` is lent to a pending write.
+    let ctl = w.clone();
     // What the session frames (commands, large messages), moved into the
     // round's `wire` at once.
     let mut out: Vec<Bytes> = Vec::new();
@@ -752,7 +768,27 @@ async fn write_loop<S>(
             continue;
         }
         let total = wire.len();
-        let BufResult(res, batch) = write_all(&mut w, wire.take()).await;
+        let BufResult(res, batch) = {
+            // The heartbeat's deadlines come due while a write waits for
+            // room (a peer that stopped reading): they are kept here too,
+            // and a dead peer's socket is shut down, which ends the write.
+            let mut write = std::pin::pin!(write_all(&mut w, wire.take()));
+            loop {
+                let Some(t) = session.borrow().poll_timeout() else {
+                    break write.await;
+                };
+                match race(write.as_mut(), compio::time::sleep_until(t)).await {
+                    Either::Left(r) => break r,
+                    Either::Right(()) => {
+                        let r = session.borrow_mut().handle_timeout(Instant::now());
+                        if let Err(e) = r {
+                            link.stop(e.into());
+                            shut(&ctl);
+                        }
+                    }
+                }
+            }
+        };
         if res.is_err() && recover {
             // The kernel never took these: the next connection sends them
             // (a connecter's pipe outlives this one; another pipe is
