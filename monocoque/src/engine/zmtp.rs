@@ -651,6 +651,10 @@ async fn write_loop<S>(
     // from a failed write, so its unsent messages go back to the pipe.
     let recover = session.borrow().plain_framer().is_some();
     let mut marks = Marks::default();
+    // A round takes at most SNDHWM messages: each batch it takes lets the
+    // callers queue again, so a slowed writer would otherwise hold up to a
+    // round (512 messages, 1 MiB) beyond SNDHWM (docs/BOUNDS.md row 20).
+    let round_msgs = MAX_BATCH_MSGS.min(pipe.capacity());
     loop {
         if link.is_done() || pipe.is_closed() {
             break;
@@ -709,7 +713,7 @@ async fn write_loop<S>(
             // What the last connection took and never sent goes first
             // (already in flight).
             let mut back = pipe.take_returned();
-            while taken < MAX_BATCH_MSGS && bytes < MAX_BATCH_BYTES {
+            while taken < round_msgs && bytes < MAX_BATCH_BYTES {
                 let Some(mut msgs) = back.take().or_else(|| pipe.pop_batch()) else {
                     break;
                 };

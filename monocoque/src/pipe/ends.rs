@@ -119,6 +119,11 @@ impl Consumer {
         self.0.take_leftover()
     }
 
+    /// The pipe's SNDHWM in messages (`usize::MAX`: no limit).
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity
+    }
+
     /// Messages a failed connection never sent, for the next one to send
     /// first (they stay in flight).
     pub(crate) fn give_back(&self, msgs: Vec<Message>) {
