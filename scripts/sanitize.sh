@@ -50,9 +50,11 @@ case "$mode" in
         ) ;;
   # TSan refuses to link against an uninstrumented std unless told; the
   # reports std's own synchronisation hides are what tsan.supp is for.
-  tsan) flags="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer"
+  tsan) flags="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer --cfg monocoque_tsan"
         # std is not instrumented: what it synchronises is invisible to
-        # TSan; the suppressions name those reports (see the file).
+        # TSan; the suppressions name those reports (see the file). The
+        # cfg puts the crate's own locks on one TSan sees acquired
+        # (src/sync/primitives.rs).
         export TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp halt_on_error=0 second_deadlock_stack=1 print_suppressions=1 ${TSAN_OPTIONS:-}"
         # TSan's shadow memory and allocator move RSS too, and it runs
         # the code 5-15x slower.

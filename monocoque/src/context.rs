@@ -1,7 +1,9 @@
 //! [`Context`]: the I/O threads and the inproc namespace.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+
+use crate::sync::StdMutex as Mutex;
 
 use monocoque_zmtp::SocketType;
 

@@ -23,7 +23,9 @@ use std::os::fd::RawFd;
 #[cfg(windows)]
 use std::os::windows::io::RawSocket as RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::sync::{StdMutex as Mutex, StdMutexGuard as MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

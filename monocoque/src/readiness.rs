@@ -22,7 +22,9 @@ use std::os::fd::OwnedFd;
 #[cfg(unix)]
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use crate::sync::StdMutex as Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};

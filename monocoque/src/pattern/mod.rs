@@ -457,7 +457,7 @@ enum After {
 #[cold]
 fn subscribed(
     core: &Core,
-    st: std::sync::MutexGuard<'_, State<Pattern>>,
+    st: crate::sync::StdMutexGuard<'_, State<Pattern>>,
     forward: Option<(bool, Bytes, pubsub::Forward)>,
 ) {
     core.refresh_recv_direct(&st);

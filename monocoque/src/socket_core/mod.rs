@@ -19,7 +19,9 @@ mod port;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::sync::{StdMutex as Mutex, StdMutexGuard as MutexGuard};
 
 use bytes::Bytes;
 use monocoque_core::router::{PeerId, Peers};

@@ -29,7 +29,7 @@ pub(crate) struct Bell {
     observed: AtomicUsize,
     /// Told of every ring while registered: pollers and readiness
     /// descriptors, which wait on many bells at once.
-    observers: std::sync::Mutex<Vec<Arc<dyn Observer>>>,
+    observers: super::StdMutex<Vec<Arc<dyn Observer>>>,
 }
 
 /// Something told of every ring of a [`Bell`] it observes.

@@ -20,7 +20,7 @@ pub(crate) use bell::BellListener;
 pub(crate) use bell::{bell_listener, Bell, Observer};
 pub(crate) use block_on::{block_on, maybe, race, Either};
 pub(crate) use cancel::Cancel;
-pub(crate) use primitives::{atomic, yield_now, Mutex, OnceLock};
+pub(crate) use primitives::{atomic, yield_now, Mutex, OnceLock, StdMutex, StdMutexGuard};
 pub(crate) use spin::{lock_spin, Padded, SpinGuard, SpinLock};
 pub(crate) use timer::Sleep;
 #[cfg(all(unix, not(target_os = "linux")))]

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use super::StdMutex as Mutex;
 use std::task::{Context, Poll, Waker};
 use std::thread::{self, Thread};
 use std::time::Instant;

@@ -3,7 +3,9 @@
 //! [`Namespace`] holds the bound names and the connects waiting for them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
+
+use crate::sync::{StdMutex as Mutex, StdMutexGuard as MutexGuard};
 
 use bytes::Bytes;
 use monocoque_core::router::PeerId;
