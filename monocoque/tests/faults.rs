@@ -144,15 +144,21 @@ fn a_stall_without_heartbeats_loses_nothing() {
     }
 }
 
-#[test]
-fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
-    let ctx = Context::new();
-    let (pull, proxy) = pull_behind_proxy(&ctx);
-    let push = sock(&ctx, SocketType::Push);
+/// A PUSH that pings every 100 ms and gives up 300 ms after a ping.
+fn heartbeating_push(ctx: &Context) -> Socket {
+    let push = sock(ctx, SocketType::Push);
     push.update_options(|o| {
         o.heartbeat_ivl = Some(Duration::from_millis(100));
         o.heartbeat_timeout = Some(Duration::from_millis(300));
     });
+    push
+}
+
+#[test]
+fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
+    let ctx = Context::new();
+    let (pull, proxy) = pull_behind_proxy(&ctx);
+    let push = heartbeating_push(&ctx);
     let mon = push.monitor();
     push.connect(&proxy.endpoint()).unwrap();
     push.send(seq(0, 10)).unwrap();
@@ -200,10 +206,8 @@ fn heartbeats_declare_a_stalled_peer_dead_and_the_connection_comes_back() {
 fn heartbeats_end_a_connection_whose_writer_is_stuck_in_a_write() {
     let ctx = Context::new();
     let (pull, proxy) = pull_behind_proxy(&ctx);
-    let push = sock(&ctx, SocketType::Push);
+    let push = heartbeating_push(&ctx);
     push.update_options(|o| {
-        o.heartbeat_ivl = Some(Duration::from_millis(100));
-        o.heartbeat_timeout = Some(Duration::from_millis(300));
         o.sndhwm = 64;
         o.sndtimeo = Some(Duration::ZERO);
     });
