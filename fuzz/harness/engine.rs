@@ -7,7 +7,7 @@
 //! Input: byte 0 the socket under test and its options, byte 1 how the
 //! peer writes, the rest the peer's bytes.
 //!
-//! - byte 0, bits 0-3: the type (index into [`TYPES`], modulo 12); bit 4:
+//! - byte 0, bits 0-3: the type (index into `SocketType::ALL`, modulo 12); bit 4:
 //!   `MAXMSGSIZE` 1 KiB; bit 5: heartbeats (10 ms, timeout 5 s); bit 6:
 //!   `RCVHWM` and `SNDHWM` 4; bit 7: the type's own option (see
 //!   [`configure`]).
@@ -52,22 +52,6 @@ use monocoque::{
 };
 use rustix::net::{send, SendFlags};
 
-/// The socket types byte 0 picks from.
-pub(crate) const TYPES: [SocketType; 12] = [
-    SocketType::Pair,
-    SocketType::Pub,
-    SocketType::Sub,
-    SocketType::Xpub,
-    SocketType::Xsub,
-    SocketType::Req,
-    SocketType::Rep,
-    SocketType::Dealer,
-    SocketType::Router,
-    SocketType::Push,
-    SocketType::Pull,
-    SocketType::Stream,
-];
-
 /// How long any one wait may take before the harness calls it a hang.
 pub(crate) const LIMIT: Duration = Duration::from_secs(10);
 
@@ -96,7 +80,7 @@ struct Config {
 impl Config {
     fn new(b0: u8, b1: u8) -> Config {
         Config {
-            ty: TYPES[usize::from(b0 & 0x0f) % TYPES.len()],
+            ty: SocketType::ALL[usize::from(b0 & 0x0f) % SocketType::ALL.len()],
             small_limit: b0 & 0x10 != 0,
             heartbeats: b0 & 0x20 != 0,
             small_hwm: b0 & 0x40 != 0,

@@ -873,10 +873,15 @@ impl Session {
                 let ttl = hb.ttl.map_or(0, |t| {
                     u16::try_from(t.as_millis() / 100).unwrap_or(u16::MAX)
                 });
-                self.cmds.push_back(Command::Ping {
-                    ttl,
-                    context: Bytes::new(),
-                });
+                // One PING waits at most: while the writer cannot flush
+                // (a peer that stopped reading), a PING an interval would
+                // otherwise queue behind the last until the PONG deadline.
+                if !self.cmds.iter().any(|c| matches!(c, Command::Ping { .. })) {
+                    self.cmds.push_back(Command::Ping {
+                        ttl,
+                        context: Bytes::new(),
+                    });
+                }
                 self.next_ping = Some(now + hb.interval);
                 if self.pong_deadline.is_none() {
                     let t = hb.timeout.unwrap_or(hb.interval);

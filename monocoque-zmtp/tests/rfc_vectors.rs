@@ -266,6 +266,29 @@ fn ping_gets_pong_echoing_context() {
     );
 }
 
+/// While nothing is transmitted (the writer waits for a peer that does
+/// not read), intervals keep coming due, and one PING waits at most.
+#[test]
+fn unsent_pings_do_not_pile_up() {
+    let mut config = SessionConfig::new(SocketType::Dealer);
+    config.heartbeat = Some(HeartbeatConfig {
+        interval: Duration::from_millis(100),
+        ttl: None,
+        timeout: Some(Duration::from_secs(3600)),
+    });
+    let mut s = ready(SocketType::Dealer, SocketType::Router, 1, Some(config));
+    for _ in 0..50 {
+        let due = s.poll_timeout().unwrap();
+        s.handle_timeout(due).unwrap();
+    }
+    let one = Command::Ping {
+        ttl: 0,
+        context: Bytes::new(),
+    }
+    .encode_frame();
+    assert_eq!(transmit(&mut s), &one[..], "one PING, not one an interval");
+}
+
 #[test]
 fn our_ping_is_byte_exact() {
     let mut config = SessionConfig::new(SocketType::Dealer);
