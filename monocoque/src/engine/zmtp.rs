@@ -734,7 +734,9 @@ async fn write_loop<S>(
                             wire.append(&mut out);
                         }
                     }
-                    marks.framed(wire.len());
+                    if recover {
+                        marks.framed(wire.len());
+                    }
                 }
                 pipe.recycle(msgs);
             }
