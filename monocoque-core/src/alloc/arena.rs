@@ -157,6 +157,16 @@ impl Arena {
         }
     }
 
+    /// Releases idle pages above `keep` to the system; for an I/O thread
+    /// whose connections ended, so that its pool holds what the next
+    /// connections need and not the most that a past burst needed.
+    pub fn release_idle(&mut self, keep: usize) {
+        while self.idle.len() > keep {
+            self.idle.pop();
+            self.stats.pages_released += 1;
+        }
+    }
+
     fn one_off(len: usize) -> SlabMut {
         SlabPage::new(len)
             .take(len)
@@ -348,6 +358,10 @@ mod tests {
         assert_eq!(stats.idle, 2);
         assert_eq!(stats.graveyard, 0);
         assert!(stats.pages_released >= 7, "{stats:?}");
+        arena.release_idle(1);
+        assert_eq!(arena.stats().idle, 1);
+        arena.release_idle(4);
+        assert_eq!(arena.stats().idle, 1, "release_idle never adds pages");
     }
 
     #[test]

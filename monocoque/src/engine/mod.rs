@@ -52,9 +52,16 @@ thread_local! {
 /// read, and the connections of a burst of disconnects share one sweep.
 const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Idle pages an I/O thread keeps after that sweep: enough for the next
+/// connections' first reads without a page allocation, and not the most
+/// that a past burst of connections needed (up to the arena's cap of 16
+/// pages, 4 MiB, resident once touched).
+const IDLE_AFTER_TRIM: usize = 2;
+
 /// A connection ended: soon, every page of this thread's arena whose
 /// regions all came back goes to the pool or to the system
-/// (`Arena::trim`). Otherwise a page is looked at again only when a later
+/// (`Arena::trim`), and the pool's idle pages above [`IDLE_AFTER_TRIM`]
+/// go back to the system (`Arena::release_idle`). Otherwise a page is looked at again only when a later
 /// read switches pages, so after a burst of connections that ended the
 /// pages they held would stay reserved while the thread reads nothing
 /// (docs/BOUNDS.md row 27).
@@ -65,7 +72,11 @@ fn trim_soon() {
     compio::runtime::spawn(async {
         compio::time::sleep(TRIM_AFTER).await;
         TRIM_SET.with(|t| t.set(false));
-        ARENA.with(|a| a.borrow_mut().trim());
+        ARENA.with(|a| {
+            let mut a = a.borrow_mut();
+            a.trim();
+            a.release_idle(IDLE_AFTER_TRIM);
+        });
     })
     .detach();
 }
