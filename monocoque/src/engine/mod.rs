@@ -22,7 +22,8 @@ use std::os::windows::io::{AsSocket as AsFd, RawSocket as RawFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use compio::io::{AsyncRead, AsyncWrite};
+use compio::buf::{BufResult, IoBuf};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
 use event_listener::Event;
 use monocoque_core::alloc::{Arena, SlabMut};
 use monocoque_core::router::PeerId;
@@ -39,7 +40,10 @@ use crate::sync::Cancel;
 const READ_SIZE: usize = 64 * 1024;
 /// The least offered to a read: what a quiet connection's waiting read
 /// holds of the arena (the first read of a connection is this size too).
-const QUIET_READ: usize = 4 * 1024;
+pub(crate) const QUIET_READ: usize = 4 * 1024;
+/// What an idle connection's waiting read holds: the read after one that
+/// got less than this.
+const TINY_READ: usize = 1024;
 
 thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
@@ -81,12 +85,6 @@ fn trim_soon() {
     .detach();
 }
 
-/// A read region for a connection's first read (its greeting and
-/// handshake) from this I/O thread's arena.
-fn slab() -> SlabMut {
-    sized_slab(QUIET_READ)
-}
-
 /// The size of a connection's next read after one that was offered
 /// `asked` bytes and got `got`: a read that filled its region is followed
 /// by one of `full` bytes, a read that got less than 4 KiB (a quiet
@@ -99,6 +97,8 @@ fn slab() -> SlabMut {
 fn next_read(asked: usize, got: usize, full: usize) -> usize {
     if got >= asked {
         full
+    } else if got < TINY_READ {
+        TINY_READ
     } else if got < QUIET_READ {
         QUIET_READ
     } else {
@@ -109,6 +109,51 @@ fn next_read(asked: usize, got: usize, full: usize) -> usize {
 /// A read region of `len` bytes from this I/O thread's arena.
 fn sized_slab(len: usize) -> SlabMut {
     ARENA.with(|a| a.borrow_mut().alloc(len))
+}
+
+/// Buffers in each I/O thread's provided-buffer ring (of [`QUIET_READ`]
+/// bytes each: 256 KiB a thread), shared by all its quiet reads.
+pub(crate) const QUIET_BUFFERS: u16 = 64;
+
+/// One read of at most `len` bytes; empty when the peer closed.
+///
+/// A quiet read (at most [`QUIET_READ`] bytes: a handshake, a lone small
+/// message, a connection waiting for its next one) takes no region while
+/// it waits: the kernel picks a buffer of the I/O thread's ring when bytes
+/// arrive, and the bytes are copied into a region of their own size, so an
+/// idle connection holds no read buffer at all (docs/BOUNDS.md row 26).
+/// With the ring empty (`ENOBUFS`: that many quiet reads completed at
+/// once) or no ring to be had, the read takes a region as a busy one does.
+async fn read_chunk<S>(r: &mut S, len: usize) -> std::io::Result<Bytes>
+where
+    S: AsyncRead + AsyncReadManaged,
+{
+    if len <= QUIET_READ {
+        match r.read_managed(len).await {
+            Ok(Some(buf)) => {
+                let got = buf.as_init();
+                if got.is_empty() {
+                    return Ok(Bytes::new());
+                }
+                let mut region = sized_slab(got.len());
+                region.put_slice(got);
+                return Ok(region.freeze(got.len()));
+            }
+            Ok(None) => return Ok(Bytes::new()),
+            Err(e) if !no_ring(&e) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let BufResult(res, buf) = r.read(sized_slab(len)).await;
+    res.map(|n| buf.freeze(n))
+}
+
+/// Whether a quiet read failed for want of a ring buffer, not of the
+/// connection.
+fn no_ring(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ResourceBusy, Unsupported};
+    // compio reports the ring's `ENOBUFS` as `ResourceBusy`.
+    e.raw_os_error() == Some(libc::ENOBUFS) || matches!(e.kind(), ResourceBusy | Unsupported)
 }
 
 /// Who a connection belongs to and how it ends.
@@ -137,7 +182,7 @@ pub(crate) struct ConnSpec {
 /// for a STREAM socket. Returns why it ended (the monitor is told too).
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
-    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
 {
     // Apple's systems have no `MSG_NOSIGNAL`: a write to a connection the
     // peer reset must not raise SIGPIPE (libzmq sets this option likewise).

@@ -5,10 +5,10 @@
 //! libzmq's ZMQ_STREAM does.
 
 use compio::buf::BufResult;
-use compio::io::{AsyncRead, AsyncWrite};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
 use monocoque_core::alloc::WriteBatch;
 
-use super::{next_read, sized_slab, write_all, ConnSpec, QUIET_READ, READ_SIZE};
+use super::{next_read, read_chunk, write_all, ConnSpec, QUIET_READ, READ_SIZE};
 use crate::message::Message;
 use crate::monitor::EndReason;
 use crate::pipe::Consumer;
@@ -18,7 +18,7 @@ use crate::sync::{race, Either};
 /// Runs one raw connection to its end; returns why it ended.
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
-    S: AsyncRead + AsyncWrite + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + Clone + 'static,
 {
     let port = &spec.port;
     let inbox = port.inbox().clone();
@@ -62,13 +62,13 @@ where
                 let _ = race(l, spec.cancel.wait()).await;
             }
         };
-        let chunk = match race(r.read(sized_slab(read_size)), stop).await {
-            Either::Left(BufResult(Ok(0), _)) => break EndReason::PeerClosed,
-            Either::Left(BufResult(Ok(n), buf)) => {
-                read_size = next_read(read_size, n, READ_SIZE);
-                buf.freeze(n)
+        let chunk = match race(read_chunk(&mut r, read_size), stop).await {
+            Either::Left(Ok(b)) if b.is_empty() => break EndReason::PeerClosed,
+            Either::Left(Ok(b)) => {
+                read_size = next_read(read_size, b.len(), READ_SIZE);
+                b
             }
-            Either::Left(BufResult(Err(e), _)) => break e.into(),
+            Either::Left(Err(e)) => break e.into(),
             Either::Right(()) => break EndReason::Closed,
         };
         let mut m = Message::from(rid.clone());

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use compio::buf::{BufResult, IntoInner};
-use compio::io::{AsyncRead, AsyncWrite};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
 use event_listener::listener;
 use monocoque_core::alloc::WriteBatch;
 use monocoque_core::router::PeerId;
@@ -25,8 +25,7 @@ use monocoque_zmtp::{
 };
 
 use super::{
-    next_read, sized_slab, slab, write_all, ConnSpec, Link, Marks, Wire, COPY_MAX, OUT_BOUND,
-    QUIET_READ,
+    next_read, read_chunk, write_all, ConnSpec, Link, Marks, Wire, COPY_MAX, OUT_BOUND, QUIET_READ,
 };
 use crate::message::{Message, Properties};
 use crate::monitor::EndReason;
@@ -163,7 +162,7 @@ fn zap_failure(req: &ZapRequest, text: &'static str) -> ZapReply {
 /// AUTH), then `DISCONNECTED` whenever the connection ends.
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
-    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
 {
     let port = &spec.port;
     let opts = port.options();
@@ -255,7 +254,7 @@ async fn handshake<S>(
     opts: &SocketOptions,
 ) -> Result<Handshaken, EndReason>
 where
-    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
 {
     let port = &spec.port;
     let mut session = Session::new(session_config(port.socket_type(), opts)?, Instant::now())?;
@@ -297,11 +296,15 @@ where
         }
         // The session's own deadline (HANDSHAKE_IVL) is the only one.
         let timeout = maybe(session.poll_timeout().map(compio::time::sleep_until));
-        let read = race(r.read(slab()), race(timeout, spec.cancel.wait())).await;
+        let read = race(
+            read_chunk(&mut r, QUIET_READ),
+            race(timeout, spec.cancel.wait()),
+        )
+        .await;
         let chunk = match read {
-            Either::Left(BufResult(Ok(0), _)) => return Err(EndReason::PeerClosed),
-            Either::Left(BufResult(Ok(n), buf)) => buf.freeze(n),
-            Either::Left(BufResult(Err(e), _)) => return Err(e.into()),
+            Either::Left(Ok(b)) if b.is_empty() => return Err(EndReason::PeerClosed),
+            Either::Left(Ok(b)) => b,
+            Either::Left(Err(e)) => return Err(e.into()),
             Either::Right(Either::Left(())) => {
                 session.handle_timeout(Instant::now())?;
                 continue;
@@ -363,7 +366,7 @@ async fn data_phase<S>(
     opts: &SocketOptions,
 ) -> EndReason
 where
-    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
 {
     let session = Rc::new(RefCell::new(session));
     let link = Rc::new(Link::default());
@@ -419,7 +422,7 @@ async fn read_loop<S>(
     opts: &SocketOptions,
 ) -> EndReason
 where
-    S: AsyncRead,
+    S: AsyncRead + AsyncReadManaged,
 {
     let inbox = spec.port.inbox();
     let mut cur = Message::new();
@@ -576,17 +579,17 @@ where
             continue;
         }
         let read = race(
-            r.read(sized_slab(read_size)),
+            read_chunk(&mut r, read_size),
             stopped(link, pipe, &spec.cancel),
         )
         .await;
         chunk = Some(match read {
-            Either::Left(BufResult(Ok(0), _)) => return EndReason::PeerClosed,
-            Either::Left(BufResult(Ok(n), buf)) => {
-                read_size = next_read(read_size, n, BIG_READ_SIZE);
-                buf.freeze(n)
+            Either::Left(Ok(b)) if b.is_empty() => return EndReason::PeerClosed,
+            Either::Left(Ok(b)) => {
+                read_size = next_read(read_size, b.len(), BIG_READ_SIZE);
+                b
             }
-            Either::Left(BufResult(Err(e), _)) => return e.into(),
+            Either::Left(Err(e)) => return e.into(),
             Either::Right(()) => return EndReason::Closed,
         });
     }

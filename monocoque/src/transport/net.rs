@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use compio::io::{AsyncRead, AsyncWrite};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
 use compio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync};
 #[cfg(unix)]
 use compio::net::{UnixListener, UnixSocket, UnixStream};
@@ -585,7 +585,7 @@ fn start<S>(
     endpoint: &Arc<str>,
     cancel: &Arc<Cancel>,
 ) where
-    S: AsyncRead + AsyncWrite + AsFd + Clone + 'static,
+    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
 {
     #[cfg(unix)]
     let fd = s.as_fd().as_raw_fd();
