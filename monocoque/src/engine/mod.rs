@@ -38,12 +38,10 @@ use crate::sync::Cancel;
 
 /// Bytes offered to a read that follows a read of most of its region.
 const READ_SIZE: usize = 64 * 1024;
-/// The least offered to a read: what a quiet connection's waiting read
-/// holds of the arena (the first read of a connection is this size too).
+/// The least offered to a read, and the most a quiet read takes from
+/// the I/O thread's ring (`read_chunk`); the first read of a connection
+/// is this size too.
 pub(crate) const QUIET_READ: usize = 4 * 1024;
-/// What an idle connection's waiting read holds: the read after one that
-/// got less than this.
-const TINY_READ: usize = 1024;
 
 thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
@@ -89,16 +87,14 @@ fn trim_soon() {
 /// `asked` bytes and got `got`: a read that filled its region is followed
 /// by one of `full` bytes, a read that got less than 4 KiB (a quiet
 /// connection: a handshake, a lone small message, a heartbeat) by one of
-/// 4 KiB, any other by one of 64 KiB. So an idle connection's waiting read
-/// holds 4 KiB of the arena and not a burst's 64 or 256 KiB
-/// (docs/BOUNDS.md row 26), while a busy one reads as before: sizing the
+/// 4 KiB, any other by one of 64 KiB. So a quiet connection's reads come
+/// from the ring and hold no region while they wait (`read_chunk`,
+/// docs/BOUNDS.md row 26), while a busy one reads as before: sizing the
 /// next read to the last one's (twice what it got) cost 11-15 % of the
 /// 1 KiB throughput, in reads of 8 to 32 KiB that a burst then outgrew.
 fn next_read(asked: usize, got: usize, full: usize) -> usize {
     if got >= asked {
         full
-    } else if got < TINY_READ {
-        TINY_READ
     } else if got < QUIET_READ {
         QUIET_READ
     } else {
@@ -113,7 +109,10 @@ fn sized_slab(len: usize) -> SlabMut {
 
 /// Buffers in each I/O thread's provided-buffer ring (of [`QUIET_READ`]
 /// bytes each: 256 KiB a thread), shared by all its quiet reads.
-pub(crate) const QUIET_BUFFERS: u16 = 64;
+pub(crate) const QUIET_BUFFERS: std::num::NonZero<u16> = match std::num::NonZero::new(64) {
+    Some(n) => n,
+    None => unreachable!(),
+};
 
 /// One read of at most `len` bytes; empty when the peer closed.
 ///

@@ -48,16 +48,14 @@ fn io_thread_main(jobs: Arc<Jobs>) {
     // waiting for: a full queue would deadlock (seen with 100 engines
     // waiting for room in one ROUTER's inbound queue). Room for every task
     // an I/O thread plausibly runs keeps the queue from filling.
-    // The ring of buffers the quiet reads share (`engine::read_chunk`).
-    let mut proactor = compio::driver::ProactorBuilder::new();
-    proactor
-        .buffer_pool_size(
-            std::num::NonZero::new(super::QUIET_BUFFERS).unwrap_or(std::num::NonZero::<u16>::MIN),
-        )
+    let mut quiet_ring = compio::driver::ProactorBuilder::new();
+    quiet_ring
+        .buffer_pool_size(super::QUIET_BUFFERS)
         .buffer_pool_buffer_len(super::QUIET_READ);
     let rt = match compio::runtime::RuntimeBuilder::new()
         .sync_queue_size(REMOTE_WAKE_QUEUE)
-        .with_proactor(proactor)
+        // The ring of buffers the quiet reads share (`engine::read_chunk`).
+        .with_proactor(quiet_ring)
         .build()
     {
         Ok(rt) => rt,
