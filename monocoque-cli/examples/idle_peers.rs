@@ -4,8 +4,12 @@
 //! resident memory growth is divided by N.
 //!
 //! ```text
-//! cargo run --release -p monocoque-cli --example idle_peers -- [N] [REPS]
+//! cargo run --release -p monocoque-cli --example idle_peers -- [N] [REPS] [reply]
 //! ```
+//!
+//! With `reply`, the server answers each peer's message before the peers
+//! go idle (the peers never read the answer), so every connection has
+//! also carried a message out: what a busy ROUTER's quiet peers cost.
 //!
 //! The peers are Monocoque DEALERs in other processes, at most
 //! [`PER_PROCESS`] each (the same peers for both servers): a connection
@@ -26,12 +30,16 @@ const WAIT: Duration = Duration::from_secs(120);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
-        Some("server") => server(&args[1], args[2].parse().unwrap()),
+        Some("server") => server(
+            &args[1],
+            args[2].parse().unwrap(),
+            args.get(3).is_some_and(|a| a == "reply"),
+        ),
         Some("peers") => peers(&args[1], args[2].parse().unwrap()),
         _ => {
             let n = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
             let reps = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
-            harness(n, reps)
+            harness(n, reps, args.get(2).is_some_and(|a| a == "reply"))
         }
     };
     match r {
@@ -63,11 +71,12 @@ fn line(out: &mut BufReader<std::process::ChildStdout>, key: &str) -> Result<Str
         .ok_or_else(|| format!("expected {key:?}, got {l:?}"))
 }
 
-fn harness(n: usize, reps: usize) -> Result<(), String> {
+fn harness(n: usize, reps: usize, reply: bool) -> Result<(), String> {
     let mut rows = Vec::new();
     for rep in 0..reps {
         for lib in ["monocoque", "libzmq"] {
-            let mut srv = spawn(&["server", lib, &n.to_string()])?;
+            let mode = if reply { "reply" } else { "quiet" };
+            let mut srv = spawn(&["server", lib, &n.to_string(), mode])?;
             let mut sout = BufReader::new(srv.stdout.take().ok_or("no stdout")?);
             let ep = line(&mut sout, "endpoint: ")?;
             let mut peers = Vec::new();
@@ -92,7 +101,8 @@ fn harness(n: usize, reps: usize) -> Result<(), String> {
             rows.push((lib, f));
         }
     }
-    println!("Idle TCP peers on one ROUTER, {n} peers, {reps} run(s) each (median):");
+    let answered = if reply { ", each answered once" } else { "" };
+    println!("Idle TCP peers on one ROUTER, {n} peers{answered}, {reps} run(s) each (median):");
     println!();
     println!("| server | RSS growth | per connection | threads |");
     println!("| --- | --- | --- | --- |");
@@ -130,16 +140,20 @@ fn status() -> (f64, f64) {
     (field("VmRSS:"), field("Threads:"))
 }
 
-/// A ROUTER that binds, waits for `n` messages (one per peer), settles and
-/// prints its RSS growth since just after the bind, and its thread count.
-fn server(lib: &str, n: usize) -> Result<(), String> {
+/// A ROUTER that binds, waits for `n` messages (one per peer, answering
+/// each with `reply`), settles and prints its RSS growth since just after
+/// the bind, and its thread count.
+fn server(lib: &str, n: usize, reply: bool) -> Result<(), String> {
     if lib == "libzmq" {
         let ctx = zmq::Context::new();
         let s = ctx.socket(zmq::ROUTER).map_err(|e| e.to_string())?;
         s.set_rcvtimeo(1000).map_err(|e| e.to_string())?;
         s.bind("tcp://127.0.0.1:*").map_err(|e| e.to_string())?;
         let ep = s.get_last_endpoint().unwrap().unwrap();
-        return serve(lib, &ep, n, || s.recv_multipart(0).is_ok());
+        return serve(lib, &ep, n, || match s.recv_multipart(0) {
+            Ok(m) => !reply || s.send_multipart(m, 0).is_ok(),
+            Err(_) => false,
+        });
     }
     let ctx = monocoque::Context::new();
     let s = ctx
@@ -148,7 +162,10 @@ fn server(lib: &str, n: usize) -> Result<(), String> {
     s.update_options(|o| o.rcvtimeo = Some(Duration::from_secs(1)));
     s.bind("tcp://127.0.0.1:*").map_err(|e| e.to_string())?;
     let ep = s.last_endpoint().unwrap();
-    serve(lib, &ep, n, || s.recv().is_ok())
+    serve(lib, &ep, n, || match s.recv() {
+        Ok(m) => !reply || s.send(m).is_ok(),
+        Err(_) => false,
+    })
 }
 
 /// The server's part after its bind, whichever library: `recv_one` takes

@@ -45,8 +45,11 @@ pub(crate) enum PipeCmd {
 pub(crate) struct Pipe {
     /// Batches of messages for the writer. Made on the first push: a peer
     /// that is never sent to (most peers of a busy ROUTER, every idle one)
-    /// costs no ring. Never holds more messages than SNDHWM, so never more
-    /// batches than that either.
+    /// costs nothing. It grows block by block as batches wait (a ring of
+    /// SNDHWM slots made at once cost every peer sent to 32 KiB at the
+    /// default SNDHWM, and a fan-out to many subscribers with a large
+    /// SNDHWM megabytes on its first message); `stage` bounds it, counting
+    /// messages against SNDHWM, and every batch holds one at least.
     out: OnceLock<ConcurrentQueue<Vec<Message>>>,
     capacity: usize,
     /// The callers' side: written on every message, by callers only (the
@@ -307,13 +310,11 @@ impl Pipe {
             return Ok(());
         }
         let batch = self.take_staged(&mut st);
-        let out = self
-            .out
-            .get_or_init(|| crate::options::hwm_queue(self.capacity));
+        let out = self.out.get_or_init(ConcurrentQueue::unbounded);
         if let Err(e) = out.push(batch) {
-            // Not reached: no more messages are queued than the queue has
-            // slots. Were it reached, the batch stays staged for the
-            // writer's next look.
+            // Not reached: an unbounded queue refuses only once closed,
+            // and nothing closes it. Were it reached, the batch stays
+            // staged for the writer's next look.
             let back = std::mem::replace(&mut st.msgs, e.into_inner());
             self.keep_spare(back);
         }
