@@ -36,6 +36,11 @@ pub struct SocketStats {
 pub(crate) struct Counters {
     messages_in: AtomicU64,
     bytes_in: AtomicU64,
+    /// Messages and bytes received from the inbound queue's current run,
+    /// counted with the run's lock held (see [`Counters::received_locked`]);
+    /// the snapshot adds them to the others.
+    messages_in_run: AtomicU64,
+    bytes_in_run: AtomicU64,
     messages_out: AtomicU64,
     bytes_out: AtomicU64,
     dropped: AtomicU64,
@@ -48,6 +53,18 @@ impl Counters {
     pub(crate) fn received(&self, bytes: usize) {
         self.messages_in.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Like [`received`](Self::received), for a message taken from the
+    /// inbound queue's current run: called with that run's lock held, so
+    /// one caller at a time, a load and a store each instead of a locked
+    /// read-modify-write (those two were 6 % of a 64-byte receiver's CPU).
+    #[inline]
+    pub(crate) fn received_locked(&self, bytes: usize) {
+        let n = self.messages_in_run.load(Ordering::Relaxed);
+        self.messages_in_run.store(n + 1, Ordering::Relaxed);
+        let b = self.bytes_in_run.load(Ordering::Relaxed);
+        self.bytes_in_run.store(b + bytes as u64, Ordering::Relaxed);
     }
 
     /// The socket took a message of `bytes` from the application. Called
@@ -76,8 +93,10 @@ impl Counters {
     /// A snapshot.
     pub(crate) fn snapshot(&self) -> SocketStats {
         SocketStats {
-            messages_in: self.messages_in.load(Ordering::Relaxed),
-            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            messages_in: self.messages_in.load(Ordering::Relaxed)
+                + self.messages_in_run.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed)
+                + self.bytes_in_run.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),

@@ -172,3 +172,40 @@ fn stats_count_drops_at_a_full_subscriber_and_reconnects() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Receivers taking messages from one socket at once are each counted
+/// once: the current run's count is kept under its lock, the rest with
+/// atomic additions, and the two add up.
+#[test]
+fn stats_count_every_message_with_several_receivers_at_once() {
+    const N: usize = 40_000;
+    const THREADS: usize = 4;
+    let ctx = Context::new();
+    let pull = Arc::new(sock(&ctx, SocketType::Pull));
+    let ep = bind(&pull, Tr::Tcp);
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    wait_peers(&push, 1);
+    let got = Arc::new(AtomicU64::new(0));
+    let receivers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (pull, got) = (pull.clone(), got.clone());
+            std::thread::spawn(move || {
+                while got.load(Ordering::Relaxed) < N as u64 {
+                    if pull.recv_timeout(Duration::from_millis(50)).is_ok() {
+                        got.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..N {
+        push.send("abc").unwrap();
+    }
+    for r in receivers {
+        r.join().unwrap();
+    }
+    assert_eq!(got.load(Ordering::Relaxed), N as u64);
+    let s = pull.stats();
+    assert_eq!((s.messages_in, s.bytes_in), (N as u64, 3 * N as u64));
+}

@@ -548,22 +548,24 @@ pub(crate) fn subscribe(core: &Core, prefix: &[u8], on: bool) -> Result<(), Erro
     Ok(())
 }
 
-/// One attempt to receive.
+/// One attempt to receive, counted in the socket's stats.
 pub(crate) fn try_recv(core: &Core) -> Result<Option<Message>, Error> {
-    let got = try_recv_uncounted(core)?;
+    if core.is_terminated() {
+        return Err(Error::Terminated);
+    }
+    if core.recv_direct() {
+        // Counted as it leaves the queue (cheaper under the run's lock).
+        return Ok(core.inbox.pop_counted(&core.counters).map(|i| i.msg));
+    }
+    let got = try_recv_locked(core)?;
     if let Some(m) = &got {
         core.counters.received(m.size());
     }
     Ok(got)
 }
 
-fn try_recv_uncounted(core: &Core) -> Result<Option<Message>, Error> {
-    if core.is_terminated() {
-        return Err(Error::Terminated);
-    }
-    if core.recv_direct() {
-        return Ok(core.inbox.pop().map(|i| i.msg));
-    }
+/// A receive through the pattern, under the state lock (uncounted).
+fn try_recv_locked(core: &Core) -> Result<Option<Message>, Error> {
     let mut st = core.lock();
     if let Some(m) = st.base.stash.take() {
         core.refresh_recv_direct(&st);

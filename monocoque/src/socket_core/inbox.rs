@@ -14,6 +14,7 @@ use monocoque_core::router::PeerId;
 
 use crate::message::Message;
 use crate::options::SocketOptions;
+use crate::stats::Counters;
 use crate::sync::{lock_spin, Bell};
 
 /// What a watching `recv` polls: an eventfd on Linux, a socket pair on the
@@ -147,8 +148,19 @@ impl Inbox {
     /// room appeared. The current run goes first, then single messages,
     /// then the next run, so neither kind starves the other.
     pub(crate) fn pop(&self) -> Option<Inbound> {
+        self.pop_maybe_counted(None)
+    }
+
+    /// Like [`pop`](Self::pop), and counts the message taken as received
+    /// by the application (a socket whose every message goes to the
+    /// application as it is: `recv_direct`).
+    pub(crate) fn pop_counted(&self, counters: &Counters) -> Option<Inbound> {
+        self.pop_maybe_counted(Some(counters))
+    }
+
+    fn pop_maybe_counted(&self, counters: Option<&Counters>) -> Option<Inbound> {
         if self.local_has.load(Ordering::Acquire) {
-            if let Some(i) = self.pop_run(false) {
+            if let Some(i) = self.pop_run(false, counters) {
                 return Some(i);
             }
         }
@@ -157,18 +169,22 @@ impl Inbox {
                 // A fence and a load while nobody waits for room (reading
                 // the queue's length here would pull the producer's line).
                 self.space.ring();
+                if let Some(c) = counters {
+                    c.received(item.msg.size());
+                }
                 return Some(item);
             }
         }
         if self.runs.is_empty() {
             return None;
         }
-        self.pop_run(true)
+        self.pop_run(true, counters)
     }
 
     /// Takes a message from the current run; when it is empty and `next`,
-    /// starts the next run first.
-    fn pop_run(&self, next: bool) -> Option<Inbound> {
+    /// starts the next run first. Counts it in `counters` while the run's
+    /// lock is held.
+    fn pop_run(&self, next: bool, counters: Option<&Counters>) -> Option<Inbound> {
         // A spin lock: taken once per message (see `lock_spin`).
         let mut local = lock_spin(&self.local);
         if local.is_empty() {
@@ -185,6 +201,9 @@ impl Inbox {
         }
         let item = local.pop_front();
         self.local_has.store(!local.is_empty(), Ordering::Release);
+        if let (Some(c), Some(i)) = (counters, &item) {
+            c.received_locked(i.msg.size());
+        }
         item
     }
 
