@@ -47,6 +47,14 @@ pub(crate) struct Counters {
     reconnects: AtomicU64,
 }
 
+/// Adds `n` to a counter that one thread at a time writes (its caller
+/// holds a lock that every writer takes): a load and a store, not a locked
+/// read-modify-write.
+#[inline]
+fn add_alone(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
 impl Counters {
     /// The application received a message of `bytes`.
     #[inline]
@@ -61,10 +69,8 @@ impl Counters {
     /// read-modify-write (those two were 6 % of a 64-byte receiver's CPU).
     #[inline]
     pub(crate) fn received_locked(&self, bytes: usize) {
-        let n = self.messages_in_run.load(Ordering::Relaxed);
-        self.messages_in_run.store(n + 1, Ordering::Relaxed);
-        let b = self.bytes_in_run.load(Ordering::Relaxed);
-        self.bytes_in_run.store(b + bytes as u64, Ordering::Relaxed);
+        add_alone(&self.messages_in_run, 1);
+        add_alone(&self.bytes_in_run, bytes as u64);
     }
 
     /// The socket took a message of `bytes` from the application. Called
@@ -74,10 +80,8 @@ impl Counters {
     /// the message just queued). Readers may see the two a moment apart.
     #[inline]
     pub(crate) fn sent(&self, bytes: usize) {
-        let n = self.messages_out.load(Ordering::Relaxed);
-        self.messages_out.store(n + 1, Ordering::Relaxed);
-        let b = self.bytes_out.load(Ordering::Relaxed);
-        self.bytes_out.store(b + bytes as u64, Ordering::Relaxed);
+        add_alone(&self.messages_out, 1);
+        add_alone(&self.bytes_out, bytes as u64);
     }
 
     /// A message was dropped at a full peer.
