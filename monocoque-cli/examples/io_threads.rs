@@ -9,28 +9,30 @@
 //! Each pair has a sending and a receiving thread; every library and
 //! thread count runs in a process of its own, interleaved, `REPS` times
 //! (medians). The rate is all pairs' messages over the time from the first
-//! send to the last receive. libzmq's sender uses `zmq_send` of a 64-byte
-//! buffer (a copy, as `zmq_msg_init_size` is for messages this small);
-//! Monocoque's sends a clone of one `Bytes`.
+//! send to the last receive. The same work on both sides: Monocoque's
+//! sender sends a clone of one `Bytes` (a reference count); libzmq's side
+//! is `mq bench`'s C program (`src/bench/libzmq_perf.c`, its `io-pairs`
+//! role, built by this crate's build script against the vendored libzmq),
+//! whose sender points a message at one buffer (`zmq_msg_init_data`, no
+//! copy); both receivers drop what they receive.
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, ExitCode};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
+/// libzmq's side: the C program the build script links against the
+/// vendored libzmq.
+const LIBZMQ_PERF: &str = concat!(env!("OUT_DIR"), "/libzmq-perf");
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("run") {
-        let lib = args[1].as_str();
-        let threads: usize = args[2].parse().unwrap();
-        let pairs: usize = args[3].parse().unwrap();
-        let size: usize = args[4].parse().unwrap();
-        let count: usize = args[5].parse().unwrap();
-        let rate = match lib {
-            "libzmq" => libzmq(threads, pairs, size, count),
-            _ => monocoque(threads, pairs, size, count),
-        };
-        println!("rate: {rate}");
+        let threads: usize = args[1].parse().unwrap();
+        let pairs: usize = args[2].parse().unwrap();
+        let size: usize = args[3].parse().unwrap();
+        let count: usize = args[4].parse().unwrap();
+        println!("result: {}", monocoque(threads, pairs, size, count));
         return ExitCode::SUCCESS;
     }
     let num = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
@@ -44,16 +46,19 @@ fn main() -> ExitCode {
     let mut rates = vec![Vec::new(); cases.len()];
     for _ in 0..reps {
         for (i, (lib, threads)) in cases.iter().enumerate() {
-            let exe = std::env::current_exe().unwrap();
-            let out = Command::new(exe)
-                .args(["run", lib, &threads.to_string(), &pairs.to_string()])
+            let (program, role) = match *lib {
+                "libzmq" => (LIBZMQ_PERF.into(), "io-pairs"),
+                _ => (std::env::current_exe().unwrap(), "run"),
+            };
+            let out = Command::new(program)
+                .args([role, &threads.to_string(), &pairs.to_string()])
                 .args([size.to_string(), count.to_string()])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             let Some(rate) = text
                 .lines()
-                .find_map(|l| l.strip_prefix("rate: "))
+                .find_map(|l| l.strip_prefix("result: "))
                 .and_then(|r| r.parse::<f64>().ok())
             else {
                 eprintln!(
@@ -133,27 +138,6 @@ fn monocoque(threads: usize, pairs: usize, size: usize, count: usize) -> f64 {
             move || {
                 pull.recv().unwrap();
             },
-        ));
-    }
-    drive(all, count)
-}
-
-fn libzmq(threads: usize, pairs: usize, size: usize, count: usize) -> f64 {
-    let ctx = zmq::Context::new();
-    ctx.set_io_threads(threads as i32).unwrap();
-    let payload = vec![7u8; size];
-    let mut all = Vec::new();
-    for _ in 0..pairs {
-        let pull = ctx.socket(zmq::PULL).unwrap();
-        pull.bind("tcp://127.0.0.1:*").unwrap();
-        let ep = pull.get_last_endpoint().unwrap().unwrap();
-        let push = ctx.socket(zmq::PUSH).unwrap();
-        push.connect(&ep).unwrap();
-        let p = payload.clone();
-        let mut msg = zmq::Message::new();
-        all.push((
-            move || push.send(&p[..], 0).unwrap(),
-            move || pull.recv(&mut msg, 0).unwrap(),
         ));
     }
     drive(all, count)

@@ -4,6 +4,7 @@
  *
  *   libzmq-perf local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT [curve]
  *   libzmq-perf __bench-role ROLE ENDPOINT SIZE COUNT SUBS HWM
+ *   libzmq-perf io-pairs IO_THREADS PAIRS SIZE COUNT
  *   libzmq-perf version
  *
  * Built twice: by monocoque-cli's build script against the vendored libzmq
@@ -35,7 +36,12 @@
  * that libzmq does not own and never frees (zmq_msg_init_data with no free
  * function); REP sends back the very message it received; receivers
  * receive into one reused message and drop it (no copy out). `version`
- * prints the linked libzmq's version and whether it has CURVE. */
+ * prints the linked libzmq's version and whether it has CURVE.
+ *
+ * io-pairs is examples/io_threads.rs's libzmq side: PAIRS PUSH->PULL pairs
+ * over tcp loopback in one context of IO_THREADS I/O threads, a sending and
+ * a receiving thread a pair, all started together; it prints `result: R`,
+ * all pairs' messages a second from the start to the last receive. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <zmq.h>
 
@@ -55,7 +61,8 @@ static const char CLIENT_SECRET[] = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 
 #define USAGE                                                                                     \
     "usage: libzmq-perf local-thr|remote-thr|local-lat|remote-lat ENDPOINT SIZE COUNT [curve]\n" \
-    "       libzmq-perf __bench-role ROLE ENDPOINT SIZE COUNT SUBS HWM\n"
+    "       libzmq-perf __bench-role ROLE ENDPOINT SIZE COUNT SUBS HWM\n" \
+    "       libzmq-perf io-pairs IO_THREADS PAIRS SIZE COUNT\n"
 #define HIDDEN_ROLE "__bench-role"
 #define WAIT_MS 20000
 #define MONITOR "inproc://libzmq-perf-monitor"
@@ -526,6 +533,66 @@ static int hidden(const char *role, const char *ep, size_t size, long count, int
     return 0;
 }
 
+/* io-pairs: the start line every pair's threads wait at, with the main
+ * thread. */
+static pthread_barrier_t pairs_start;
+
+/* io-pairs PUSH: sends `count` messages zero-copy, then closes. */
+static void *pair_sender(void *arg) {
+    struct job *j = arg;
+    pthread_barrier_wait(&pairs_start);
+    for (long n = 0; n < j->count; n++) send_zero_copy(j->socket, payload, j->size);
+    zmq_close(j->socket);
+    return NULL;
+}
+
+/* io-pairs PULL: receives `count` messages into one reused message. */
+static void *pair_receiver(void *arg) {
+    struct job *j = arg;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    pthread_barrier_wait(&pairs_start);
+    for (long n = 0; n < j->count; n++) recv_size(j->socket, &m, j->size, n, j->count);
+    zmq_msg_close(&m);
+    zmq_close(j->socket);
+    return NULL;
+}
+
+/* io-pairs: `pairs` PUSH->PULL pairs over tcp in one context of `threads`
+ * I/O threads, both HWMs at libzmq's default; prints the aggregate rate. */
+static int io_pairs(int threads, int pairs, size_t size, long count) {
+    void *ctx = zmq_ctx_new();
+    if (!ctx) fail("zmq_ctx_new");
+    if (zmq_ctx_set(ctx, ZMQ_IO_THREADS, threads) != 0) fail("ZMQ_IO_THREADS");
+    struct job *jobs = calloc((size_t)pairs * 2, sizeof *jobs);
+    if (!jobs) fail("calloc");
+    if (pthread_barrier_init(&pairs_start, NULL, (unsigned)pairs * 2 + 1) != 0) fail("barrier");
+    for (int i = 0; i < pairs; i++) {
+        void *pull = open_socket(ctx, ZMQ_PULL, -1, 0, 0);
+        if (zmq_bind(pull, "tcp://127.0.0.1:*") != 0) fail("bind");
+        char ep[256];
+        size_t len = sizeof ep;
+        if (zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &len) != 0) fail("ZMQ_LAST_ENDPOINT");
+        void *push = open_socket(ctx, ZMQ_PUSH, -1, 0, 0);
+        if (zmq_connect(push, ep) != 0) fail("connect");
+        jobs[2 * i] = (struct job){.socket = push, .size = size, .count = count};
+        jobs[2 * i + 1] = (struct job){.socket = pull, .size = size, .count = count};
+        if (pthread_create(&jobs[2 * i].thread, NULL, pair_sender, &jobs[2 * i]) != 0 ||
+            pthread_create(&jobs[2 * i + 1].thread, NULL, pair_receiver, &jobs[2 * i + 1]) != 0)
+            fail("thread");
+    }
+    pthread_barrier_wait(&pairs_start);
+    double t0 = seconds();
+    for (int i = 0; i < pairs * 2; i++) pthread_join(jobs[i].thread, NULL);
+    double elapsed = seconds() - t0;
+    free(jobs);
+    pthread_barrier_destroy(&pairs_start);
+    zmq_ctx_term(ctx);
+    printf("result: %.6f\n", (double)pairs * (double)count / (elapsed > 1e-9 ? elapsed : 1e-9));
+    fflush(stdout);
+    return 0;
+}
+
 /* A whole decimal number, or -1. */
 static long long number(const char *text) {
     char *end;
@@ -539,6 +606,18 @@ int main(int argc, char **argv) {
         zmq_version(&major, &minor, &patch);
         printf("libzmq %d.%d.%d\ncurve: %s\n", major, minor, patch, zmq_has("curve") ? "yes" : "no");
         return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "io-pairs") == 0) {
+        long long threads = argc == 6 ? number(argv[2]) : -1, pairs = argc == 6 ? number(argv[3]) : -1;
+        long long size = argc == 6 ? number(argv[4]) : -1, count = argc == 6 ? number(argv[5]) : -1;
+        if (threads < 1 || threads > 64 || pairs < 1 || pairs > 1000 || size < 0 || count < 1) {
+            fputs(USAGE, stderr);
+            return 2;
+        }
+        doing = "io-pairs";
+        payload = calloc(size ? (size_t)size : 1, 1);
+        if (!payload) fail("calloc");
+        return io_pairs((int)threads, (int)pairs, (size_t)size, (long)count);
     }
     int is_hidden = argc >= 2 && strcmp(argv[1], HIDDEN_ROLE) == 0;
     /* argv: [__bench-role] ROLE ENDPOINT SIZE COUNT (SUBS HWM | [curve]). */
