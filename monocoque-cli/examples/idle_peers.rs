@@ -12,10 +12,10 @@
 //! also carried a message out: what a busy ROUTER's quiet peers cost.
 //!
 //! The peers are Monocoque DEALERs in other processes, at most
-//! [`PER_PROCESS`] each (the same peers for both servers): a connection
-//! that has carried a message costs Monocoque two descriptors (the socket
-//! and the duplicate that inline writes use), and a process here may hold
-//! 20,000. The server's idle connections never send, so they cost one.
+//! [`PER_PROCESS`] each (the same peers for both servers), so no process
+//! comes near the 20,000 descriptors one may hold here. A connection costs
+//! Monocoque one descriptor whether or not it has carried a message
+//! (inline writes share the stream's descriptor).
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};

@@ -19,7 +19,9 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{bind, sock, wait_for, wait_peers, Tr, T};
-use monocoque::{Context, EndReason, Monitor, MonitorEvent, ProtocolError, Security, SocketType};
+use monocoque::{
+    Context, EndReason, Message, Monitor, MonitorEvent, ProtocolError, Security, SocketType,
+};
 use proc_status::{isolated, Mem};
 
 // ---- harness ----
@@ -224,6 +226,44 @@ fn maxmsgsize_refuses_a_frame_at_its_header() {
             })
         });
     });
+}
+
+/// Row 26 (connections): a connection holds one descriptor, also once it
+/// has carried messages out, inline writes included (the sending thread
+/// writes through the stream's own shared descriptor, not a duplicate),
+/// so the descriptor limit counts connections, as libzmq's does.
+#[test]
+fn a_connection_that_carried_messages_holds_one_descriptor() {
+    isolated(
+        "a_connection_that_carried_messages_holds_one_descriptor",
+        || {
+            let ctx = Context::new();
+            let server = sock(&ctx, SocketType::Dealer);
+            let ep = bind(&server, Tr::Tcp);
+            let client = sock(&ctx, SocketType::Dealer);
+            client.connect(&ep).unwrap();
+            wait_peers(&server, 1);
+            wait_peers(&client, 1);
+            let quiet = proc_status::socket_fds();
+            // Round trips a few milliseconds apart: lone messages, which
+            // the sending thread writes inline once the connection's
+            // writer has carried one.
+            for i in 0..50u32 {
+                client
+                    .send(Message::from(i.to_be_bytes().to_vec()))
+                    .unwrap();
+                let m = server.recv().unwrap();
+                server.send(m).unwrap();
+                assert_eq!(&client.recv().unwrap()[0][..], &i.to_be_bytes());
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let busy = proc_status::socket_fds();
+            assert_eq!(
+                busy, quiet,
+                "sockets: {quiet} with both ends connected, {busy} once both sent"
+            );
+        },
+    );
 }
 
 /// Row 7 (socket's inbound queue): a peer that keeps sending to a socket

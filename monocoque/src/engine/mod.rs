@@ -24,6 +24,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use compio::buf::{BufResult, IoBuf};
 use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
+use compio_driver::ToSharedFd;
 use event_listener::Event;
 use monocoque_core::alloc::{Arena, SlabMut};
 use monocoque_core::router::PeerId;
@@ -177,11 +178,30 @@ pub(crate) struct ConnSpec {
     pub(crate) greeted: Cell<bool>,
 }
 
+/// What a connection's engine runs on: a tcp or ipc stream of compio's,
+/// read and written by the engine's tasks (clones of one handle), whose
+/// shared descriptor sending threads may hold for inline writes.
+pub(crate) trait ConnStream:
+    AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + ToSharedFd<socket2::Socket> + Clone + 'static
+{
+}
+
+impl<S> ConnStream for S where
+    S: AsyncRead
+        + AsyncReadManaged
+        + AsyncWrite
+        + AsFd
+        + ToSharedFd<socket2::Socket>
+        + Clone
+        + 'static
+{
+}
+
 /// Runs one accepted or connected stream to its end: ZMTP, or raw bytes
 /// for a STREAM socket. Returns why it ended (the monitor is told too).
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
-    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
+    S: ConnStream,
 {
     // Apple's systems have no `MSG_NOSIGNAL`: a write to a connection the
     // peer reset must not raise SIGPIPE (libzmq sets this option likewise).

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use compio::buf::{BufResult, IntoInner};
 use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
+use compio_driver::ToSharedFd;
 use event_listener::listener;
 use monocoque_core::alloc::WriteBatch;
 use monocoque_core::router::PeerId;
@@ -25,7 +26,8 @@ use monocoque_zmtp::{
 };
 
 use super::{
-    next_read, read_chunk, write_all, ConnSpec, Link, Marks, Wire, COPY_MAX, OUT_BOUND, QUIET_READ,
+    next_read, read_chunk, write_all, ConnSpec, ConnStream, Link, Marks, Wire, COPY_MAX, OUT_BOUND,
+    QUIET_READ,
 };
 use crate::message::{Message, Properties};
 use crate::monitor::EndReason;
@@ -162,7 +164,7 @@ fn zap_failure(req: &ZapRequest, text: &'static str) -> ZapReply {
 /// AUTH), then `DISCONNECTED` whenever the connection ends.
 pub(crate) async fn run<S>(stream: S, spec: &ConnSpec) -> EndReason
 where
-    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
+    S: ConnStream,
 {
     let port = &spec.port;
     let opts = port.options();
@@ -254,7 +256,7 @@ async fn handshake<S>(
     opts: &SocketOptions,
 ) -> Result<Handshaken, EndReason>
 where
-    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
+    S: ConnStream,
 {
     let port = &spec.port;
     let mut session = Session::new(session_config(port.socket_type(), opts)?, Instant::now())?;
@@ -366,7 +368,7 @@ async fn data_phase<S>(
     opts: &SocketOptions,
 ) -> EndReason
 where
-    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
+    S: ConnStream,
 {
     let session = Rc::new(RefCell::new(session));
     let link = Rc::new(Link::default());
@@ -637,7 +639,7 @@ async fn write_loop<S>(
     pipe: Consumer,
     port: Arc<dyn Port>,
 ) where
-    S: AsyncWrite + AsFd + Clone,
+    S: AsyncWrite + AsFd + ToSharedFd<socket2::Socket> + Clone,
 {
     // The same socket, to shut down while `w` is lent to a pending write.
     let ctl = w.clone();
@@ -645,10 +647,9 @@ async fn write_loop<S>(
     // round's `wire` at once.
     let mut out: Vec<Bytes> = Vec::new();
     let mut wire = Wire::default();
-    // Callers may write lone messages straight to the socket (a duplicate
-    // of its descriptor) while this task sleeps; the duplicate is made
-    // once the connection has carried a message, so an idle connection
-    // costs one descriptor.
+    // Callers may write lone messages straight to the socket (through the
+    // stream's own shared descriptor, not a duplicate) while this task
+    // sleeps; they are let in once the connection has carried a message.
     let mut direct = false;
     // Frames sent as they are (not sealed by CURVE) can be decoded back
     // from a failed write, so its unsent messages go back to the pipe.
@@ -812,11 +813,11 @@ async fn write_loop<S>(
             // Not on Windows: its sockets are not non-blocking under IOCP,
             // so an inline `send` could block the caller.
             #[cfg(unix)]
-            if let Ok(fd) = w.as_fd().try_clone_to_owned() {
+            {
                 // Inline writes only with the session's own framer: none
                 // for a mechanism that transforms frames.
                 let framer = session.borrow().plain_framer();
-                pipe.set_direct(Some(socket2::Socket::from(fd)), framer);
+                pipe.set_direct(Some(w.to_shared_fd()), framer);
             }
         }
         pipe.written(held);

@@ -6,14 +6,20 @@
 #[cfg(not(loom))]
 use std::sync::Arc;
 
+/// A connection's socket as the engine's stream holds it: compio's shared
+/// handle of its one descriptor (no duplicate), which sending threads may
+/// hold too (compio's `sync` feature makes it `Send + Sync`). The
+/// descriptor closes when the last handle goes.
+pub(crate) type ConnSocket = compio_driver::SharedFd<socket2::Socket>;
+
 /// Where [`Pipe::try_inline`](super::Pipe) writes.
 #[cfg(not(loom))]
-pub(super) type DirectSocket = socket2::Socket;
+pub(super) type DirectSocket = ConnSocket;
 
 /// Stores a connection's socket for inline writes.
 #[cfg(not(loom))]
 #[inline]
-pub(super) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
+pub(super) fn from_socket(sock: ConnSocket) -> Arc<DirectSocket> {
     Arc::new(sock)
 }
 
@@ -21,8 +27,8 @@ pub(super) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
 /// `recv`'s, which Windows has not).
 #[cfg(all(unix, not(loom)))]
 #[inline]
-pub(super) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::Socket>> {
-    direct.cloned()
+pub(super) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<ConnSocket> {
+    direct.map(|d| ConnSocket::clone(d))
 }
 
 #[cfg(all(loom, test))]
@@ -36,6 +42,8 @@ mod model {
     use std::io::{self, IoSlice};
     use std::sync::Arc;
 
+    use super::ConnSocket;
+
     /// Takes an inline write in a loom model, as `send(2)` would: the
     /// count taken (maybe short), or an error (`WouldBlock`...).
     pub(crate) trait InlineSink: Debug + Send + Sync {
@@ -48,7 +56,7 @@ mod model {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) enum DirectSocket {
         /// A real socket (the engine's, in a loom build no model runs).
-        Socket(Arc<socket2::Socket>),
+        Socket(ConnSocket),
         /// A model's recorder.
         Sink(Arc<dyn InlineSink>),
     }
@@ -68,11 +76,11 @@ mod model {
         }
     }
 
-    pub(crate) fn from_socket(sock: socket2::Socket) -> Arc<DirectSocket> {
-        Arc::new(DirectSocket::Socket(Arc::new(sock)))
+    pub(crate) fn from_socket(sock: ConnSocket) -> Arc<DirectSocket> {
+        Arc::new(DirectSocket::Socket(sock))
     }
 
-    pub(crate) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<Arc<socket2::Socket>> {
+    pub(crate) fn socket(direct: Option<&Arc<DirectSocket>>) -> Option<ConnSocket> {
         match direct.map(|d| &**d) {
             Some(DirectSocket::Socket(s)) => Some(s.clone()),
             _ => None,

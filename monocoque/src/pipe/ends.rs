@@ -82,7 +82,7 @@ impl Producer {
 
     /// The connection's socket, for a watching `recv` (Unix only).
     #[cfg(unix)]
-    pub(crate) fn direct_socket(&self) -> Option<Arc<socket2::Socket>> {
+    pub(crate) fn direct_socket(&self) -> Option<super::ConnSocket> {
         self.0.direct_socket()
     }
 }
@@ -137,7 +137,7 @@ impl Consumer {
 
     /// Lends callers the connection's socket and the session's framer, or
     /// takes them back (`None`) when the connection ends.
-    pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>, framer: Option<PlainFramer>) {
+    pub(crate) fn set_direct(&self, sock: Option<super::ConnSocket>, framer: Option<PlainFramer>) {
         self.0.set_direct(sock, framer);
     }
 

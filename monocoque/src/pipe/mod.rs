@@ -26,6 +26,7 @@ mod ends;
 mod loom_models;
 
 use commands::Commands;
+pub(crate) use direct::ConnSocket;
 use direct::DirectSocket;
 pub(crate) use ends::{pipe, Consumer, Producer};
 
@@ -577,7 +578,7 @@ impl Pipe {
     /// The connection's socket, while inline writes are on (for a
     /// watching `recv`: Unix only).
     #[cfg(unix)]
-    pub(crate) fn direct_socket(&self) -> Option<Arc<socket2::Socket>> {
+    pub(crate) fn direct_socket(&self) -> Option<ConnSocket> {
         if !self.direct_on.load(Ordering::Acquire) {
             return None;
         }
@@ -589,7 +590,7 @@ impl Pipe {
     /// with the framer its session handed out, inline writes; or takes
     /// both away (`None`) when it ends. What an inline write left for a
     /// connection that ended is dropped with it.
-    pub(crate) fn set_direct(&self, sock: Option<socket2::Socket>, framer: Option<PlainFramer>) {
+    pub(crate) fn set_direct(&self, sock: Option<ConnSocket>, framer: Option<PlainFramer>) {
         let on = sock.is_some();
         if on {
             *self.direct.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -732,7 +733,10 @@ mod tests {
         let (a, b) = UnixStream::pair().expect("socket pair");
         b.set_nonblocking(true).expect("non-blocking");
         let p = pipe(capacity);
-        p.set_direct(Some(socket2::Socket::from(a)), Some(direct::test_framer()));
+        p.set_direct(
+            Some(ConnSocket::new(socket2::Socket::from(a))),
+            Some(direct::test_framer()),
+        );
         // An inline write needs INLINE_GAP_NS since the last one; the
         // socket's last is 0, so the clock must have run that long.
         while now_ns() < INLINE_GAP_NS {
@@ -1034,7 +1038,10 @@ mod tests {
         // The next connection: the wire is free, the caller not streaming.
         let (a, b) = UnixStream::pair().expect("socket pair");
         b.set_nonblocking(true).expect("non-blocking");
-        p.set_direct(Some(socket2::Socket::from(a)), Some(direct::test_framer()));
+        p.set_direct(
+            Some(ConnSocket::new(socket2::Socket::from(a))),
+            Some(direct::test_framer()),
+        );
         std::thread::sleep(Duration::from_millis(1));
         assert!(p.push(msg(3)).is_ok());
         let mut peer2 = b;

@@ -26,7 +26,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
 use compio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrsAsync};
 #[cfg(unix)]
 use compio::net::{UnixListener, UnixSocket, UnixStream};
@@ -37,7 +36,7 @@ use socket2::{Domain, Protocol, SockRef, Socket as RawSocket, TcpKeepalive, Type
 
 use crate::endpoint::Endpoint;
 use crate::engine::threads::IoThreads;
-use crate::engine::{self, ConnSpec};
+use crate::engine::{self, ConnSpec, ConnStream};
 use crate::error::{Error, Result};
 use crate::monitor::{errno_of, MonitorEvent};
 use crate::options::{ReconnectStop, SocketOptions};
@@ -585,7 +584,7 @@ fn start<S>(
     endpoint: &Arc<str>,
     cancel: &Arc<Cancel>,
 ) where
-    S: AsyncRead + AsyncReadManaged + AsyncWrite + AsFd + Clone + 'static,
+    S: ConnStream,
 {
     #[cfg(unix)]
     let fd = s.as_fd().as_raw_fd();

@@ -61,6 +61,16 @@ pub fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count() - 1
 }
 
+/// Sockets open in this process now (descriptors that name a socket; an
+/// eventfd, a pipe or a file is not counted).
+pub fn socket_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
 /// The process's memory at one moment, in KiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mem {
