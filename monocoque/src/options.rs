@@ -325,11 +325,14 @@ pub struct SocketOptions {
     /// the system's).
     pub tcp_keepalive_intvl: Option<Duration>,
     /// The kernel's send buffer size in bytes (`ZMQ_SNDBUF`, `SO_SNDBUF`;
-    /// `None`, libzmq's -1 and the default, leaves the system's). Set
-    /// before connecting or listening, so accepted connections inherit it.
+    /// `None`, libzmq's -1 and the default, leaves tcp the system's, which
+    /// grows with the traffic, and gives ipc 1 MiB, where the system's
+    /// stays at `net.core.wmem_default`). Set before connecting or
+    /// listening over tcp, so accepted connections inherit it; on each
+    /// ipc connection once made. libzmq applies it to tcp only.
     pub sndbuf: Option<usize>,
     /// The kernel's receive buffer size in bytes (`ZMQ_RCVBUF`,
-    /// `SO_RCVBUF`; `None`: the system's).
+    /// `SO_RCVBUF`; `None`: the system's), over tcp and ipc.
     pub rcvbuf: Option<usize>,
     /// Connections a tcp or ipc listener queues before they are accepted
     /// (`ZMQ_BACKLOG`, default 100; the kernel caps it at `somaxconn`).

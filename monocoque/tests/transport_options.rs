@@ -256,6 +256,85 @@ fn buffer_sizes_are_set_before_connecting_and_inherited_by_accepted_connections(
     assert_eq!(a.recv_buffer_size().expect("SO_RCVBUF"), 2 * 80 * 1024);
 }
 
+/// The two ends of the ipc connection to `path`: the connecting one and
+/// the accepted one (waiting for it to appear on the I/O thread).
+fn ipc_connection(path: &str) -> (OwnedFd, OwnedFd) {
+    let deadline = Instant::now() + T;
+    loop {
+        let (mut client, mut accepted) = (None, None);
+        for fd in socket_fds() {
+            let s = SockRef::from(&fd);
+            let is_path = |a: std::io::Result<socket2::SockAddr>| {
+                a.ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.to_owned()))
+                    .is_some_and(|p| p.as_os_str() == path)
+            };
+            let connected = s.peer_addr().is_ok();
+            if connected && is_path(s.peer_addr()) {
+                client = Some(fd);
+            } else if connected && is_path(s.local_addr()) {
+                accepted = Some(fd);
+            }
+        }
+        if let (Some(c), Some(a)) = (client, accepted) {
+            return (c, a);
+        }
+        assert!(Instant::now() < deadline, "no ipc connection to {path}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ipc_connections_get_a_large_send_buffer_unless_told() {
+    // A Unix stream socket's send buffer stays at `wmem_default` (it does
+    // not grow with the traffic as tcp's does): each end of an ipc
+    // connection gets 1 MiB, which Linux doubles, capped at `wmem_max`.
+    let sysctl = |name: &str| -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .expect(name)
+            .trim()
+            .parse()
+            .expect(name)
+    };
+    let large = 2 * sysctl("wmem_max").min(1 << 20);
+    let rmem_default = sysctl("rmem_default");
+    let ctx = Context::new();
+    let through = |bound: &dyn Fn(&mut SocketOptions), connecting: &dyn Fn(&mut SocketOptions)| {
+        let pull = sock(&ctx, SocketType::Pull, bound);
+        pull.bind("ipc://*").expect("bind");
+        let ep = pull.last_endpoint().expect("bound");
+        let push = sock(&ctx, SocketType::Push, connecting);
+        push.connect(&ep).expect("connect");
+        push.send("hi").expect("send");
+        assert_eq!(&pull.recv().expect("recv")[0][..], b"hi");
+        let (client, accepted) = ipc_connection(ep.strip_prefix("ipc://").expect("ipc"));
+        (pull, push, client, accepted)
+    };
+    let (_pull, _push, client, accepted) = through(&|_| {}, &|_| {});
+    for fd in [&client, &accepted] {
+        let s = SockRef::from(fd);
+        assert_eq!(s.send_buffer_size().expect("SO_SNDBUF"), large);
+        assert_eq!(s.recv_buffer_size().expect("SO_RCVBUF"), rmem_default);
+    }
+    // SNDBUF and RCVBUF, which libzmq leaves to tcp, reach ipc too.
+    let (_pull, _push, client, accepted) = through(
+        &|o| {
+            o.sndbuf = Some(48 * 1024);
+            o.rcvbuf = Some(80 * 1024);
+        },
+        &|o| {
+            o.sndbuf = Some(96 * 1024);
+            o.rcvbuf = Some(64 * 1024);
+        },
+    );
+    let c = SockRef::from(&client);
+    assert_eq!(c.send_buffer_size().expect("SO_SNDBUF"), 2 * 96 * 1024);
+    assert_eq!(c.recv_buffer_size().expect("SO_RCVBUF"), 2 * 64 * 1024);
+    let a = SockRef::from(&accepted);
+    assert_eq!(a.send_buffer_size().expect("SO_SNDBUF"), 2 * 48 * 1024);
+    assert_eq!(a.recv_buffer_size().expect("SO_RCVBUF"), 2 * 80 * 1024);
+}
+
 #[test]
 fn bindtodevice_binds_both_ends_to_the_device() {
     let ctx = Context::new();

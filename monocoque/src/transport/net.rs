@@ -48,7 +48,7 @@ use crate::sync::{race, Cancel, Either};
 pub(crate) enum Bound {
     Tcp(std::net::TcpListener, Tuning),
     #[cfg(unix)]
-    Ipc(std::os::unix::net::UnixListener, Option<IpcFile>),
+    Ipc(std::os::unix::net::UnixListener, Option<IpcFile>, Tuning),
 }
 
 /// What an ipc listener leaves on the file system: its socket file, and
@@ -82,7 +82,7 @@ impl Bound {
     fn fd(&self) -> RawFd {
         match self {
             Bound::Tcp(l, _) => l.as_raw_fd(),
-            Bound::Ipc(l, _) => l.as_raw_fd(),
+            Bound::Ipc(l, ..) => l.as_raw_fd(),
         }
     }
 
@@ -94,6 +94,17 @@ impl Bound {
         }
     }
 }
+
+/// The send buffer an ipc connection gets unless `SNDBUF` says otherwise
+/// (the kernel doubles it, up to `net.core.wmem_max`). A Unix stream
+/// socket keeps `net.core.wmem_default` (208 KiB here) where tcp's buffers
+/// grow with the traffic (to 4 MiB here), and a sender blocked on a full
+/// buffer is a hand-off between cores per 208 KiB: with 1 MiB, ipc
+/// throughput at 1 KiB and 64 KiB was 1.3-1.5x (docs/PERFORMANCE.md). It
+/// is a limit on bytes in flight, not memory held: an idle connection
+/// costs nothing more.
+#[cfg(unix)]
+const IPC_SNDBUF: usize = 1 << 20;
 
 /// The transport options of one bind or connect, as they were when it
 /// started (libzmq copies them likewise).
@@ -183,6 +194,20 @@ impl Tuning {
             Ok(())
         } else {
             s.set_tos_v4(u32::from(self.tos))
+        }
+    }
+
+    /// What an ipc connection gets once it is made (connected or
+    /// accepted): `SNDBUF` and `RCVBUF`, which libzmq applies to tcp only,
+    /// and [`IPC_SNDBUF`] for a send buffer left unset. The kernel caps a
+    /// size rather than refusing it, so a failure (none is known) leaves
+    /// the system's default.
+    #[cfg(unix)]
+    fn ipc_connection<S: AsFd>(&self, stream: &S) {
+        let s = SockRef::from(stream);
+        let _ = s.set_send_buffer_size(self.sndbuf.unwrap_or(IPC_SNDBUF));
+        if let Some(n) = self.rcvbuf {
+            let _ = s.set_recv_buffer_size(n);
         }
     }
 
@@ -386,7 +411,7 @@ pub(crate) fn bind(ep: &Endpoint, opts: &SocketOptions) -> Result<(Bound, String
                 Some(f) => f.path.display().to_string(),
                 None => path.clone(),
             };
-            Ok((Bound::Ipc(l, file), format!("ipc://{shown}")))
+            Ok((Bound::Ipc(l, file, tuning), format!("ipc://{shown}")))
         }
         Endpoint::Inproc(_) => Err(Error::Endpoint(
             ep.to_string(),
@@ -530,13 +555,14 @@ async fn accept_loop(port: Arc<dyn Port>, bound: Bound, endpoint: Arc<str>, canc
             }
         }
         #[cfg(unix)]
-        Bound::Ipc(l, file) => {
+        Bound::Ipc(l, file, tuning) => {
             let Ok(l) = UnixListener::from_std(l) else {
                 return;
             };
             loop {
                 match race(l.accept(), cancel.wait()).await {
                     Either::Left(Ok((s, addr))) => {
+                        tuning.ipc_connection(&s);
                         let peer = ipc_name(&addr).map(Arc::from);
                         start(s, peer, &port, &endpoint, &cancel);
                     }
@@ -755,6 +781,7 @@ async fn connect_once(
             let socket = UnixSocket::new_stream().await?;
             attempt.made(socket.as_raw_fd());
             let s = socket.connect_addr(&addr).await?;
+            t.ipc_connection(&s);
             Ok((Stream::Unix(s), format!("ipc://{path}")))
         }
         Endpoint::Inproc(_) => Err(io::Error::other("inproc is not a network transport")),
