@@ -45,6 +45,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::bodies::{self, Pooled};
 use crate::error::ProtocolError;
 
 /// Flag bit: more frames of this message follow.
@@ -89,6 +90,10 @@ pub struct Decoder {
     hdr_len: usize,
     partial: Option<Partial>,
     body: BytesMut,
+    /// A large body's buffer (from [`bodies`], back there when the frame
+    /// made of it is dropped), in place of `body`: one trusted to be large
+    /// from its start, or one lent for reading in place.
+    big: Option<Vec<u8>>,
     /// The largest body this decoder completed: the room a straddling
     /// body may be given in advance, since the peer really sent that much.
     proven: usize,
@@ -111,6 +116,7 @@ impl Decoder {
             hdr_len: 0,
             partial: None,
             body: BytesMut::new(),
+            big: None,
             proven: 0,
             lent: 0,
         }
@@ -230,13 +236,17 @@ impl Decoder {
             _ => {
                 // Straddles: keep what we have, wait for the rest. A large
                 // size this peer already sent is trusted, so its buffer is
-                // made once, not grown (small ones just take what came, so
-                // a warm buffer is reused).
+                // made once, not grown, and taken from the pool of large
+                // bodies' buffers (small ones just take what came, so a
+                // warm buffer is reused).
                 let trusted = usize::try_from(size).unwrap_or(usize::MAX).min(self.proven);
                 if trusted >= DIRECT_MIN {
-                    self.body.reserve(trusted);
+                    let mut big = bodies::take(trusted);
+                    big.extend_from_slice(&self.input);
+                    self.big = Some(big);
+                } else {
+                    self.body.extend_from_slice(&self.input);
                 }
-                self.body.extend_from_slice(&self.input);
                 self.input = Bytes::new();
                 self.partial = Some(Partial {
                     more,
@@ -253,14 +263,27 @@ impl Decoder {
     /// into its spare room (`buf.len()..buf.len() + n`; the room is
     /// reserved). Hand it back with [`body_filled`](Self::body_filled)
     /// before anything else; until then the decoder holds no body.
-    pub fn body_buf(&mut self) -> Option<(BytesMut, usize)> {
+    ///
+    /// The buffer is one of the pool's ([`bodies`]): a body that was not
+    /// trusted to be large from its start moves there now (a copy of what
+    /// arrived so far, once).
+    pub fn body_buf(&mut self) -> Option<(Vec<u8>, usize)> {
         let p = self.partial.as_ref()?;
         let remaining = usize::try_from(p.remaining).unwrap_or(usize::MAX);
         if !self.input.is_empty() || self.hdr_len != 0 || remaining < DIRECT_MIN {
             return None;
         }
-        let n = remaining.min(self.body.len().max(self.proven).max(DIRECT_MIN));
-        let mut buf = std::mem::take(&mut self.body);
+        let have = self.big.as_ref().map_or(self.body.len(), Vec::len);
+        let n = remaining.min(have.max(self.proven).max(DIRECT_MIN));
+        let mut buf = match self.big.take() {
+            Some(big) => big,
+            None => {
+                let mut big = bodies::take(self.body.len() + n);
+                big.extend_from_slice(&self.body);
+                self.body.clear();
+                big
+            }
+        };
         buf.reserve(n);
         self.lent = buf.len();
         Some((buf, n))
@@ -269,9 +292,8 @@ impl Decoder {
     /// Takes back the buffer lent by [`body_buf`](Self::body_buf) with the
     /// bytes read into it appended. Bytes past the body's end (a caller may
     /// read more than it was asked) become input, without a copy.
-    pub fn body_filled(&mut self, mut buf: BytesMut) {
+    pub fn body_filled(&mut self, mut buf: Vec<u8>) {
         let Some(p) = self.partial.as_mut() else {
-            self.body = buf;
             return;
         };
         let before = self.lent;
@@ -281,10 +303,11 @@ impl Decoder {
             .min(added);
         p.remaining -= take as u64;
         if take < added {
-            let rest = buf.split_off(before + take).freeze();
+            let rest = Bytes::copy_from_slice(&buf[before + take..]);
+            buf.truncate(before + take);
             self.push(rest);
         }
-        self.body = buf;
+        self.big = Some(buf);
     }
 
     fn continue_body(&mut self) -> Option<Frame> {
@@ -292,7 +315,10 @@ impl Decoder {
         let take = usize::try_from(p.remaining)
             .unwrap_or(usize::MAX)
             .min(self.input.len());
-        self.body.extend_from_slice(&self.input[..take]);
+        match &mut self.big {
+            Some(big) => big.extend_from_slice(&self.input[..take]),
+            None => self.body.extend_from_slice(&self.input[..take]),
+        }
         self.input.advance(take);
         p.remaining -= take as u64;
         if p.remaining > 0 {
@@ -300,9 +326,13 @@ impl Decoder {
         }
         let (more, command) = (p.more, p.command);
         self.partial = None;
-        self.proven = self.proven.max(self.body.len());
+        let body = match self.big.take() {
+            Some(big) => Pooled::freeze(big),
+            None => self.body.split().freeze(),
+        };
+        self.proven = self.proven.max(body.len());
         Some(Frame {
-            body: self.body.split().freeze(),
+            body,
             more,
             command,
         })

@@ -39,6 +39,7 @@
 //! protocol violation is a [`ProtocolError`].
 #![forbid(unsafe_code)]
 
+pub mod bodies;
 pub mod command;
 pub mod error;
 pub mod frame;

@@ -400,7 +400,7 @@ impl Session {
     /// room, so the body is assembled without a copy (see
     /// [`Decoder::body_buf`]). Give it back with
     /// [`handle_body`](Self::handle_body) before any other input.
-    pub fn body_buf(&mut self) -> Option<(BytesMut, usize)> {
+    pub fn body_buf(&mut self) -> Option<(Vec<u8>, usize)> {
         if self.phase != Phase::Ready {
             return None;
         }
@@ -410,7 +410,7 @@ impl Session {
     /// Takes back the buffer from [`body_buf`](Self::body_buf) with the
     /// bytes read into it appended; otherwise as
     /// [`handle_input`](Self::handle_input).
-    pub fn handle_body(&mut self, buf: BytesMut) -> Result<(), ProtocolError> {
+    pub fn handle_body(&mut self, buf: Vec<u8>) -> Result<(), ProtocolError> {
         if self.phase == Phase::Closed {
             return Err(ProtocolError::Closed);
         }
