@@ -232,28 +232,31 @@ fn the_defaults_leave_the_system_settings() {
     assert!(!SockRef::from(&client).keepalive().expect("SO_KEEPALIVE"));
 }
 
+/// The buffer sizes [`set_buffers`] gives the bound and the connecting
+/// socket, on the connecting end and the accepted one. Linux doubles what
+/// it is given (for its own bookkeeping) and reports the doubled size.
+fn buffers_as_set(client: &OwnedFd, accepted: &OwnedFd) {
+    for (fd, snd, rcv) in [(client, 96, 64), (accepted, 48, 80)] {
+        let s = SockRef::from(fd);
+        assert_eq!(s.send_buffer_size().expect("SO_SNDBUF"), 2 * snd * 1024);
+        assert_eq!(s.recv_buffer_size().expect("SO_RCVBUF"), 2 * rcv * 1024);
+    }
+}
+
+/// Buffer sizes for the bound socket (`connecting` false) or the
+/// connecting one.
+fn set_buffers(o: &mut SocketOptions, connecting: bool) {
+    let (snd, rcv) = if connecting { (96, 64) } else { (48, 80) };
+    o.sndbuf = Some(snd * 1024);
+    o.rcvbuf = Some(rcv * 1024);
+}
+
 #[test]
 fn buffer_sizes_are_set_before_connecting_and_inherited_by_accepted_connections() {
     let ctx = Context::new();
-    let (_pull, _push, client, accepted) = pair(
-        &ctx,
-        |o| {
-            o.sndbuf = Some(48 * 1024);
-            o.rcvbuf = Some(80 * 1024);
-        },
-        |o| {
-            o.sndbuf = Some(96 * 1024);
-            o.rcvbuf = Some(64 * 1024);
-        },
-    );
-    // Linux doubles what it is given (for its own bookkeeping) and reports
-    // the doubled size.
-    let c = SockRef::from(&client);
-    assert_eq!(c.send_buffer_size().expect("SO_SNDBUF"), 2 * 96 * 1024);
-    assert_eq!(c.recv_buffer_size().expect("SO_RCVBUF"), 2 * 64 * 1024);
-    let a = SockRef::from(&accepted);
-    assert_eq!(a.send_buffer_size().expect("SO_SNDBUF"), 2 * 48 * 1024);
-    assert_eq!(a.recv_buffer_size().expect("SO_RCVBUF"), 2 * 80 * 1024);
+    let (_pull, _push, client, accepted) =
+        pair(&ctx, |o| set_buffers(o, false), |o| set_buffers(o, true));
+    buffers_as_set(&client, &accepted);
 }
 
 /// The two ends of the ipc connection to `path`: the connecting one and
@@ -317,22 +320,9 @@ fn ipc_connections_get_a_large_send_buffer_unless_told() {
         assert_eq!(s.recv_buffer_size().expect("SO_RCVBUF"), rmem_default);
     }
     // SNDBUF and RCVBUF, which libzmq leaves to tcp, reach ipc too.
-    let (_pull, _push, client, accepted) = through(
-        &|o| {
-            o.sndbuf = Some(48 * 1024);
-            o.rcvbuf = Some(80 * 1024);
-        },
-        &|o| {
-            o.sndbuf = Some(96 * 1024);
-            o.rcvbuf = Some(64 * 1024);
-        },
-    );
-    let c = SockRef::from(&client);
-    assert_eq!(c.send_buffer_size().expect("SO_SNDBUF"), 2 * 96 * 1024);
-    assert_eq!(c.recv_buffer_size().expect("SO_RCVBUF"), 2 * 64 * 1024);
-    let a = SockRef::from(&accepted);
-    assert_eq!(a.send_buffer_size().expect("SO_SNDBUF"), 2 * 48 * 1024);
-    assert_eq!(a.recv_buffer_size().expect("SO_RCVBUF"), 2 * 80 * 1024);
+    let (_pull, _push, client, accepted) =
+        through(&|o| set_buffers(o, false), &|o| set_buffers(o, true));
+    buffers_as_set(&client, &accepted);
 }
 
 #[test]
