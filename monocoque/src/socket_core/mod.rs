@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::monitor::{EndReason, MonitorEvent, MonitorQueue};
 use crate::options::SocketOptions;
-use crate::pipe::{self, ConnSocket, Consumer, Producer};
+use crate::pipe::{self, Consumer, Producer};
 use crate::stats::Counters;
 
 /// A socket type's behaviour where peers come and go (libzmq's
@@ -459,7 +459,7 @@ impl<P: Hooks> SocketCore<P> {
     /// exactly one peer is connected over tcp or ipc and has carried a
     /// message (so its inline-write descriptor exists).
     #[cfg(unix)]
-    pub(crate) fn lone_connection(&self) -> Option<ConnSocket> {
+    pub(crate) fn lone_connection(&self) -> Option<pipe::ConnSocket> {
         let st = self.lock();
         let mut ready = st.base.peers.iter().filter(|(_, p)| p.ready);
         let (_, only) = ready.next()?;
