@@ -9,7 +9,7 @@
 //! large), so each body's pages are faulted in again: at 1 MiB that was
 //! 30-45 page faults a message and about a third of the receiving
 //! process's CPU (docs/PERFORMANCE.md). A body handed out as
-//! `Bytes::from_owner` over a [`Pooled`] buffer comes back here when its
+//! `Bytes::from_owner` over a pooled buffer comes back here when its
 //! last handle is dropped, on whatever thread, and the next large body
 //! takes it with its pages still resident.
 //!
