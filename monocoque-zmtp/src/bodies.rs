@@ -85,45 +85,48 @@ impl Pool {
 /// An empty buffer with room for at least `need` bytes: a pooled one if
 /// one is large enough (the smallest such), else a new one.
 pub(crate) fn take(need: usize) -> Vec<u8> {
-    let pooled = POOL.lock().ok().and_then(|mut p| p.take(need));
+    take_from(&POOL, need)
+}
+
+fn take_from(pool: &Mutex<Pool>, need: usize) -> Vec<u8> {
+    let pooled = pool.lock().ok().and_then(|mut p| p.take(need));
     pooled.unwrap_or_else(|| Vec::with_capacity(need))
 }
 
-/// Gives `buf` back to the pool if it fits the pool's bounds; frees it
-/// otherwise.
-fn give(buf: Vec<u8>) {
-    let refused = match POOL.lock() {
-        Ok(mut p) => p.give(buf),
-        Err(_) => Some(buf),
-    };
-    drop(refused);
+/// A finished body's buffer, owned by the `Bytes` made of it; back to its
+/// pool (the process's, or a test's) when the last handle goes, or freed
+/// if the pool is full.
+pub(crate) struct Pooled {
+    buf: Vec<u8>,
+    pool: &'static Mutex<Pool>,
 }
-
-/// The buffers and bytes the pool holds now.
-pub fn pooled() -> (usize, usize) {
-    POOL.lock().map_or((0, 0), |p| (p.free.len(), p.bytes))
-}
-
-/// A finished body's buffer, owned by the `Bytes` made of it; back to the
-/// pool when the last handle goes.
-pub(crate) struct Pooled(Vec<u8>);
 
 impl Pooled {
     /// The body as `Bytes` over this buffer, without a copy.
     pub(crate) fn freeze(buf: Vec<u8>) -> Bytes {
-        Bytes::from_owner(Pooled(buf))
+        Pooled::freeze_to(buf, &POOL)
+    }
+
+    fn freeze_to(buf: Vec<u8>, pool: &'static Mutex<Pool>) -> Bytes {
+        Bytes::from_owner(Pooled { buf, pool })
     }
 }
 
 impl AsRef<[u8]> for Pooled {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.buf
     }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        give(std::mem::take(&mut self.0));
+        let buf = std::mem::take(&mut self.buf);
+        // Refused (or a poisoned lock): freed here, outside the lock.
+        let refused = match self.pool.lock() {
+            Ok(mut p) => p.give(buf),
+            Err(_) => Some(buf),
+        };
+        drop(refused);
     }
 }
 
@@ -167,20 +170,20 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_body_goes_back_to_the_pool() {
-        // The process-wide pool is shared with other tests: only what holds
-        // whatever they do is checked (a buffer of a size none of them uses).
-        let need = POOL_BYTES - 12345;
-        let mut b = take(need);
-        b.push(1);
-        let body = Pooled::freeze(b);
-        let copy = body.clone();
+    fn a_body_goes_back_to_its_pool_when_its_last_handle_is_dropped() {
+        let pool: &'static Mutex<Pool> = Box::leak(Box::new(Mutex::new(Pool::new())));
+        let mut b = take_from(pool, 1 << 20);
+        b.extend_from_slice(&[1; 1000]);
+        let ptr = b.as_ptr();
+        let body = Pooled::freeze_to(b, pool);
+        assert_eq!(&body[..], &[1; 1000][..]);
+        let part = body.slice(10..20);
         drop(body);
-        drop(copy);
-        let again = take(need);
-        assert!(again.capacity() >= need && again.is_empty());
-        // Pooled again only if the pool had room; either way it is bounded.
-        let (n, bytes) = pooled();
-        assert!(n <= POOL_BUFFERS && bytes <= POOL_BYTES);
+        assert!(pool.lock().unwrap().free.is_empty(), "a handle is alive");
+        drop(part);
+        assert_eq!(pool.lock().unwrap().free.len(), 1);
+        let again = take_from(pool, 1 << 20);
+        assert_eq!(again.as_ptr(), ptr, "the same pages");
+        assert!(again.is_empty());
     }
 }
